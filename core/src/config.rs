@@ -1,0 +1,96 @@
+//! Engine configuration: the named profiles (development, production) and every knob the
+//! engine reads at open. Later layers (TOML files, `CIDB_*` variables) only produce a
+//! [`Config`]; nothing else in the engine reads the environment.
+
+use crate::error::{err, ErrorKind, Result};
+use crate::model::{Clock, Limits};
+use crate::storage::writer::WriterOptions;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A named set of defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// Small memory footprint: L1 1,000 items / 100 MB.
+    #[default]
+    Development,
+    /// L1 10,000 items / 500 MB.
+    Production,
+}
+
+impl Profile {
+    /// The profile's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Development => "development",
+            Profile::Production => "production",
+        }
+    }
+}
+
+impl FromStr for Profile {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Profile> {
+        match s.to_ascii_lowercase().as_str() {
+            "development" | "dev" => Ok(Profile::Development),
+            "production" | "prod" => Ok(Profile::Production),
+            _ => Err(err(ErrorKind::Config, format!("unknown profile {s:?}; expected development or production"))),
+        }
+    }
+}
+
+/// Everything the engine reads at open.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The profile the defaults came from.
+    pub profile: Profile,
+    /// Validation limits.
+    pub limits: Limits,
+    /// Create the seven seed indexes in a fresh database.
+    pub seed_indexes: bool,
+    /// Group-commit settings.
+    pub writer: WriterOptions,
+    /// The clock (system by default; manual in tests).
+    pub clock: Clock,
+    /// L1 cache bound in items.
+    pub l1_max_items: usize,
+    /// L1 cache bound in bytes.
+    pub l1_max_bytes: usize,
+}
+
+impl Config {
+    /// The defaults of a profile.
+    pub fn profile(p: Profile) -> Config {
+        let (items, bytes) = match p {
+            Profile::Development => (1_000, 100 << 20),
+            Profile::Production => (10_000, 500 << 20),
+        };
+        Config {
+            profile: p,
+            limits: Limits::default(),
+            seed_indexes: true,
+            writer: WriterOptions { max_batch: 1024, window: Duration::from_millis(0) },
+            clock: Clock::system(),
+            l1_max_items: items,
+            l1_max_bytes: bytes,
+        }
+    }
+
+    /// Replaces the clock (tests control time with [`Clock::manual`]).
+    pub fn with_clock(mut self, clock: Clock) -> Config {
+        self.clock = clock;
+        self
+    }
+
+    /// Turns creation of the seed indexes on or off.
+    pub fn with_seed_indexes(mut self, on: bool) -> Config {
+        self.seed_indexes = on;
+        self
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::profile(Profile::Development)
+    }
+}

@@ -1,0 +1,38 @@
+//! # cidb
+//!
+//! An embedded customer-intelligence data engine: three stores (customers, score history,
+//! conversation messages) for many tenants in one local directory, written through a
+//! group-commit writer into redb and read from consistent snapshots.
+//!
+//! ```
+//! use cidb::{Config, Customer, Engine, Score};
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Engine::open(dir.path(), Config::default()).unwrap();
+//! let acme = db.tenant("acme").unwrap();
+//! let mut c = Customer::new("c1", 1_700_000_000_000);
+//! c.department = "sales".into();
+//! acme.upsert_customer(&c).unwrap();
+//! acme.add_score(&Score { customer_id: "c1".into(), score_type: "churn_risk".into(),
+//!     score: 0.8, confidence: 0.9, created_at: 1_700_000_000_000, model: None }).unwrap();
+//! assert_eq!(acme.latest_score("c1", "churn_risk").unwrap().unwrap().score, 0.8);
+//! db.close().unwrap();
+//! ```
+
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod config;
+pub mod datagen;
+mod engine;
+pub mod error;
+pub mod model;
+pub mod schema;
+pub mod storage;
+mod tenant;
+
+pub use config::{Config, Profile};
+pub use engine::{Engine, EngineStats};
+pub use error::{Error, ErrorKind, Result};
+pub use model::{Clock, Customer, Message, Millis, NewMessage, Role, Score};
+pub use schema::{Table, Value};
+pub use tenant::Tenant;

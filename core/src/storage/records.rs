@@ -1,0 +1,165 @@
+//! On-disk record formats (rkyv). Values read from redb are not aligned for rkyv's
+//! zero-copy access, so decoding copies them into an aligned buffer first; records are small
+//! and the copy is cheaper than a validation failure.
+#![allow(missing_docs)] // fields mirror the documented model types one to one
+
+use crate::error::{err, ErrorKind, Result};
+use crate::model::{Customer, Message, Role, Score};
+use rkyv::{Archive, Deserialize, Serialize};
+
+/// Stored form of a [`Customer`]; JSON attributes are kept as text.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CustomerRec {
+    pub id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub department: String,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub attributes: String,
+}
+
+/// Stored form of a [`Score`].
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ScoreRec {
+    pub customer_id: String,
+    pub score_type: String,
+    pub score: f64,
+    pub confidence: f64,
+    pub created_at: i64,
+    pub model: Option<String>,
+    /// Insertion sequence: breaks ties between scores with the same `created_at`.
+    pub seq: u64,
+}
+
+/// Stored form of a [`Message`].
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct MessageRec {
+    pub id: u64,
+    pub customer_id: String,
+    pub conversation_id: String,
+    pub role: u8,
+    pub timestamp: i64,
+    pub content: String,
+    pub metadata: String,
+}
+
+/// Serialises a record.
+pub fn encode<T>(v: &T) -> Result<Vec<u8>>
+where
+    T: for<'a> Serialize<rkyv::api::high::HighSerializer<rkyv::util::AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, rkyv::rancor::Error>>,
+{
+    rkyv::to_bytes::<rkyv::rancor::Error>(v)
+        .map(|b| b.into_vec())
+        .map_err(|e| err(ErrorKind::Internal, format!("cannot encode record: {e}")))
+}
+
+/// Deserialises a record, copying into an aligned buffer first.
+pub fn decode<T>(bytes: &[u8]) -> Result<T>
+where
+    T: Archive,
+    T::Archived: for<'a> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'a, rkyv::rancor::Error>>
+        + Deserialize<T, rkyv::api::high::HighDeserializer<rkyv::rancor::Error>>,
+{
+    let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(bytes.len());
+    aligned.extend_from_slice(bytes);
+    rkyv::from_bytes::<T, rkyv::rancor::Error>(&aligned)
+        .map_err(|e| err(ErrorKind::Corrupted, format!("stored record failed validation: {e}")))
+}
+
+fn json(text: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| err(ErrorKind::Corrupted, format!("stored JSON is invalid: {e}")))
+}
+
+impl CustomerRec {
+    /// From the model type.
+    pub fn from_model(c: &Customer) -> CustomerRec {
+        CustomerRec {
+            id: c.id.clone(),
+            email: c.email.clone(),
+            name: c.name.clone(),
+            department: c.department.clone(),
+            status: c.status.clone(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            attributes: c.attributes.to_string(),
+        }
+    }
+
+    /// Into the model type.
+    pub fn into_model(self) -> Result<Customer> {
+        Ok(Customer {
+            attributes: json(&self.attributes)?,
+            id: self.id,
+            email: self.email,
+            name: self.name,
+            department: self.department,
+            status: self.status,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+impl ScoreRec {
+    /// From the model type with its sequence number.
+    pub fn from_model(s: &Score, seq: u64) -> ScoreRec {
+        ScoreRec {
+            customer_id: s.customer_id.clone(),
+            score_type: s.score_type.clone(),
+            score: s.score,
+            confidence: s.confidence,
+            created_at: s.created_at,
+            model: s.model.clone(),
+            seq,
+        }
+    }
+
+    /// Into the model type.
+    pub fn into_model(self) -> Score {
+        Score {
+            customer_id: self.customer_id,
+            score_type: self.score_type,
+            score: self.score,
+            confidence: self.confidence,
+            created_at: self.created_at,
+            model: self.model,
+        }
+    }
+}
+
+fn role_code(r: Role) -> u8 {
+    Role::ALL.iter().position(|x| *x == r).unwrap_or(0) as u8
+}
+
+impl MessageRec {
+    /// From the model type.
+    pub fn from_model(m: &Message) -> MessageRec {
+        MessageRec {
+            id: m.id,
+            customer_id: m.customer_id.clone(),
+            conversation_id: m.conversation_id.clone(),
+            role: role_code(m.role),
+            timestamp: m.timestamp,
+            content: m.content.clone(),
+            metadata: m.metadata.to_string(),
+        }
+    }
+
+    /// Into the model type.
+    pub fn into_model(self) -> Result<Message> {
+        let role = *Role::ALL
+            .get(self.role as usize)
+            .ok_or_else(|| err(ErrorKind::Corrupted, format!("stored role code {} is unknown", self.role)))?;
+        Ok(Message {
+            metadata: json(&self.metadata)?,
+            id: self.id,
+            customer_id: self.customer_id,
+            conversation_id: self.conversation_id,
+            role,
+            timestamp: self.timestamp,
+            content: self.content,
+        })
+    }
+}

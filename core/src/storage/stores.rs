@@ -1,0 +1,301 @@
+//! Reads and writes of the three stores inside redb transactions. Write functions take an
+//! open write transaction and record each row change in the [`ChangeSet`]; they read before
+//! they write, so a write that fails its checks has changed nothing. Read functions take a
+//! read transaction, so a caller sees one consistent snapshot.
+
+use super::keys::{Key, KeyReader};
+use super::records::{decode, encode, CustomerRec, MessageRec, ScoreRec};
+use super::{next_counter, ChangeSet, CUSTOMERS, LATEST, MESSAGES, MSG_BY_CONVERSATION, MSG_BY_CUSTOMER, SCORES};
+use crate::error::Result;
+use crate::model::{Customer, Message, Millis, NewMessage, Role, Score};
+use crate::schema::{customer_row, message_row, score_row, Row, Table};
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use std::sync::Arc;
+
+/// Primary key bytes (after the tenant) of a customer.
+pub fn customer_pk(id: &str) -> Vec<u8> {
+    let mut k = Key::new();
+    k.str(id);
+    k.0
+}
+
+fn full_key(tenant: &str, pk: &[u8]) -> Vec<u8> {
+    let mut k = Key::tenant(tenant);
+    k.raw(pk);
+    k.0
+}
+
+/// Inserts or replaces a customer.
+pub fn upsert_customer(txn: &WriteTransaction, tenant: &Arc<str>, c: &Customer, ch: &mut ChangeSet) -> Result<()> {
+    let mut t = txn.open_table(CUSTOMERS)?;
+    let pk = customer_pk(&c.id);
+    let key = full_key(tenant, &pk);
+    let old = match t.get(key.as_slice())? {
+        Some(v) => Some(decode::<CustomerRec>(v.value())?.into_model()?),
+        None => None,
+    };
+    let bytes = encode(&CustomerRec::from_model(c))?;
+    t.insert(key.as_slice(), bytes.as_slice())?;
+    ch.push(
+        Table::Customers,
+        tenant,
+        pk,
+        old.map(|o| customer_row(tenant, &o)),
+        Some(customer_row(tenant, c)),
+    );
+    Ok(())
+}
+
+/// Deletes a customer; true when it existed.
+pub fn delete_customer(txn: &WriteTransaction, tenant: &Arc<str>, id: &str, ch: &mut ChangeSet) -> Result<bool> {
+    let mut t = txn.open_table(CUSTOMERS)?;
+    let pk = customer_pk(id);
+    let key = full_key(tenant, &pk);
+    let old = match t.remove(key.as_slice())? {
+        Some(v) => decode::<CustomerRec>(v.value())?.into_model()?,
+        None => return Ok(false),
+    };
+    ch.push(Table::Customers, tenant, pk, Some(customer_row(tenant, &old)), None);
+    Ok(true)
+}
+
+/// Reads one customer.
+pub fn get_customer(txn: &ReadTransaction, tenant: &str, id: &str) -> Result<Option<Customer>> {
+    let t = txn.open_table(CUSTOMERS)?;
+    let key = full_key(tenant, &customer_pk(id));
+    match t.get(key.as_slice())? {
+        Some(v) => Ok(Some(decode::<CustomerRec>(v.value())?.into_model()?)),
+        None => Ok(None),
+    }
+}
+
+/// Counts a tenant's customers.
+pub fn count_customers(txn: &ReadTransaction, tenant: &str) -> Result<u64> {
+    let t = txn.open_table(CUSTOMERS)?;
+    let start = Key::tenant(tenant);
+    let end = start.prefix_end();
+    let mut n = 0u64;
+    for item in t.range(start.as_bytes()..end.as_slice())? {
+        item?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn score_pk(customer_id: &str, score_type: &str, created_at: Millis, seq: u64) -> Vec<u8> {
+    let mut k = Key::new();
+    k.str(customer_id).str(score_type).i64(created_at).u64(seq);
+    k.0
+}
+
+fn latest_pk(customer_id: &str, score_type: &str) -> Vec<u8> {
+    let mut k = Key::new();
+    k.str(customer_id).str(score_type);
+    k.0
+}
+
+/// Appends a score to the history and updates `latest_scores` in the same transaction.
+pub fn add_score(txn: &WriteTransaction, tenant: &Arc<str>, s: &Score, ch: &mut ChangeSet) -> Result<()> {
+    let seq = next_counter(txn, "next_score_seq", 1)?;
+    let rec = ScoreRec::from_model(s, seq);
+    let bytes = encode(&rec)?;
+    let pk = score_pk(&s.customer_id, &s.score_type, s.created_at, seq);
+    txn.open_table(SCORES)?.insert(full_key(tenant, &pk).as_slice(), bytes.as_slice())?;
+    ch.push(Table::Scores, tenant, pk, None, Some(score_row(tenant, s)));
+
+    let mut latest = txn.open_table(LATEST)?;
+    let lpk = latest_pk(&s.customer_id, &s.score_type);
+    let lkey = full_key(tenant, &lpk);
+    let current = match latest.get(lkey.as_slice())? {
+        Some(v) => Some(decode::<ScoreRec>(v.value())?),
+        None => None,
+    };
+    let newer = current.as_ref().is_none_or(|c| (s.created_at, seq) >= (c.created_at, c.seq));
+    if newer {
+        latest.insert(lkey.as_slice(), bytes.as_slice())?;
+        let old = current.map(|c| score_row(tenant, &c.into_model()));
+        ch.push(Table::LatestScores, tenant, lpk, old, Some(score_row(tenant, s)));
+    }
+    Ok(())
+}
+
+/// The latest score of one type for a customer: one key lookup.
+pub fn latest_score(txn: &ReadTransaction, tenant: &str, customer_id: &str, score_type: &str) -> Result<Option<Score>> {
+    let t = txn.open_table(LATEST)?;
+    let key = full_key(tenant, &latest_pk(customer_id, score_type));
+    match t.get(key.as_slice())? {
+        Some(v) => Ok(Some(decode::<ScoreRec>(v.value())?.into_model())),
+        None => Ok(None),
+    }
+}
+
+/// Score history for (customer, type) with `from <= created_at < to`, oldest first.
+pub fn score_history(
+    txn: &ReadTransaction,
+    tenant: &str,
+    customer_id: &str,
+    score_type: &str,
+    from: Millis,
+    to: Millis,
+) -> Result<Vec<Score>> {
+    let t = txn.open_table(SCORES)?;
+    let mut start = Key::tenant(tenant);
+    start.str(customer_id).str(score_type).i64(from);
+    let mut end = Key::tenant(tenant);
+    end.str(customer_id).str(score_type).i64(to);
+    let mut out = Vec::new();
+    if from >= to {
+        return Ok(out);
+    }
+    for item in t.range(start.as_bytes()..end.as_bytes())? {
+        let (_, v) = item?;
+        out.push(decode::<ScoreRec>(v.value())?.into_model());
+    }
+    Ok(out)
+}
+
+/// Appends a message with the next id; returns the stored message.
+pub fn append_message(txn: &WriteTransaction, tenant: &Arc<str>, m: &NewMessage, ch: &mut ChangeSet) -> Result<Message> {
+    let id = next_counter(txn, "next_message_id", 1)?;
+    let msg = Message {
+        id,
+        customer_id: m.customer_id.clone(),
+        conversation_id: m.conversation_id.clone(),
+        role: m.role,
+        timestamp: m.timestamp,
+        content: m.content.clone(),
+        metadata: m.metadata.clone(),
+    };
+    let bytes = encode(&MessageRec::from_model(&msg))?;
+    let mut pk = Key::new();
+    pk.u64(id);
+    txn.open_table(MESSAGES)?.insert(full_key(tenant, &pk.0).as_slice(), bytes.as_slice())?;
+    let mut by_c = Key::tenant(tenant);
+    by_c.str(&msg.customer_id).i64(msg.timestamp).u64(id);
+    txn.open_table(MSG_BY_CUSTOMER)?.insert(by_c.as_bytes(), ())?;
+    let mut by_conv = Key::tenant(tenant);
+    by_conv.str(&msg.conversation_id).u64(id);
+    txn.open_table(MSG_BY_CONVERSATION)?.insert(by_conv.as_bytes(), ())?;
+    ch.push(Table::Messages, tenant, pk.0, None, Some(message_row(tenant, &msg)));
+    Ok(msg)
+}
+
+fn message_by_id(t: &impl ReadableTable<&'static [u8], &'static [u8]>, tenant: &str, id: u64) -> Result<Option<Message>> {
+    let mut k = Key::tenant(tenant);
+    k.u64(id);
+    match t.get(k.as_bytes())? {
+        Some(v) => Ok(Some(decode::<MessageRec>(v.value())?.into_model()?)),
+        None => Ok(None),
+    }
+}
+
+/// Messages of a customer with `from <= timestamp < to`, optionally of one role, oldest
+/// first, at most `limit` (0 = no limit).
+pub fn messages_for_customer(
+    txn: &ReadTransaction,
+    tenant: &str,
+    customer_id: &str,
+    from: Millis,
+    to: Millis,
+    role: Option<Role>,
+    limit: usize,
+) -> Result<Vec<Message>> {
+    let idx = txn.open_table(MSG_BY_CUSTOMER)?;
+    let msgs = txn.open_table(MESSAGES)?;
+    let mut out = Vec::new();
+    if from >= to {
+        return Ok(out);
+    }
+    let mut start = Key::tenant(tenant);
+    start.str(customer_id).i64(from);
+    let mut end = Key::tenant(tenant);
+    end.str(customer_id).i64(to);
+    for item in idx.range(start.as_bytes()..end.as_bytes())? {
+        let (k, _) = item?;
+        let mut r = KeyReader::new(k.value());
+        r.str()?;
+        r.str()?;
+        r.i64()?;
+        let id = r.u64()?;
+        if let Some(m) = message_by_id(&msgs, tenant, id)? {
+            if role.is_none_or(|want| m.role == want) {
+                out.push(m);
+                if limit > 0 && out.len() >= limit {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Messages of a conversation in append order.
+pub fn messages_for_conversation(txn: &ReadTransaction, tenant: &str, conversation_id: &str) -> Result<Vec<Message>> {
+    let idx = txn.open_table(MSG_BY_CONVERSATION)?;
+    let msgs = txn.open_table(MESSAGES)?;
+    let mut start = Key::tenant(tenant);
+    start.str(conversation_id);
+    let end = start.prefix_end();
+    let mut out = Vec::new();
+    for item in idx.range(start.as_bytes()..end.as_slice())? {
+        let (k, _) = item?;
+        let mut r = KeyReader::new(k.value());
+        r.str()?;
+        r.str()?;
+        let id = r.u64()?;
+        if let Some(m) = message_by_id(&msgs, tenant, id)? {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes a stored value of `table` into its SQL row.
+pub fn decode_row(table: Table, tenant: &str, value: &[u8]) -> Result<Row> {
+    Ok(match table {
+        Table::Customers => customer_row(tenant, &decode::<CustomerRec>(value)?.into_model()?),
+        Table::Scores | Table::LatestScores => score_row(tenant, &decode::<ScoreRec>(value)?.into_model()),
+        Table::Messages => message_row(tenant, &decode::<MessageRec>(value)?.into_model()?),
+    })
+}
+
+/// The redb table holding `table`'s rows.
+pub fn table_def(table: Table) -> redb::TableDefinition<'static, &'static [u8], &'static [u8]> {
+    match table {
+        Table::Customers => CUSTOMERS,
+        Table::Scores => SCORES,
+        Table::LatestScores => LATEST,
+        Table::Messages => MESSAGES,
+    }
+}
+
+/// Total rows stored in `table` across all tenants (redb keeps the count).
+pub fn total_rows(txn: &ReadTransaction, table: Table) -> Result<u64> {
+    Ok(txn.open_table(table_def(table))?.len()?)
+}
+
+/// Reads every row of a tenant's table, in primary-key order, as (pk, row) pairs.
+pub fn scan_tenant(txn: &ReadTransaction, table: Table, tenant: &str, mut f: impl FnMut(&[u8], Row) -> Result<bool>) -> Result<()> {
+    let t = txn.open_table(table_def(table))?;
+    let start = Key::tenant(tenant);
+    let end = start.prefix_end();
+    let plen = start.0.len();
+    for item in t.range(start.as_bytes()..end.as_slice())? {
+        let (k, v) = item?;
+        let row = decode_row(table, tenant, v.value())?;
+        if !f(&k.value()[plen..], row)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Reads one row of a tenant's table by primary-key bytes.
+pub fn get_row(txn: &ReadTransaction, table: Table, tenant: &str, pk: &[u8]) -> Result<Option<Row>> {
+    let t = txn.open_table(table_def(table))?;
+    let key = full_key(tenant, pk);
+    match t.get(key.as_slice())? {
+        Some(v) => Ok(Some(decode_row(table, tenant, v.value())?)),
+        None => Ok(None),
+    }
+}

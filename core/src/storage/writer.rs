@@ -1,0 +1,278 @@
+//! The writer: one thread owns redb's write transaction and commits in groups. A caller
+//! submits an operation and blocks (or awaits) until the commit holding it is durable.
+//! Operations that arrive while a commit is in flight are queued and go into the next
+//! commit together, so there is no added delay when idle and fewer fsyncs under load.
+//!
+//! An operation that fails its own checks is dropped from its group: the transaction is
+//! aborted and the rest of the group re-run without it, so one bad write never lands half
+//! done and never takes its neighbours down. A failed commit fails exactly the operations
+//! in it, each with the cause.
+
+use super::changes::{Change, ChangeSet};
+use crate::error::{err, Error, ErrorKind, Result};
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::RwLock;
+use redb::{Database, WriteTransaction};
+use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+type Output = Box<dyn Any + Send>;
+type OpFn = Box<dyn FnMut(&WriteTransaction, &mut ChangeSet) -> Result<Output> + Send>;
+type Reply = Box<dyn FnOnce(Result<Output>) + Send>;
+
+/// Runs inside the transaction after each operation (index maintenance).
+pub type TxnHook = Arc<dyn Fn(&WriteTransaction, &[Change]) -> Result<()> + Send + Sync>;
+/// Runs after a durable commit with everything it changed (cache invalidation, feeds).
+pub type CommitHook = Arc<dyn Fn(&ChangeSet) + Send + Sync>;
+/// Decides whether storage may be used now, and learns of storage success and failure
+/// (the circuit breaker).
+pub trait StorageGuard: Send + Sync {
+    /// `Err` (kind `Unavailable`) when writes must fail fast.
+    fn admit(&self) -> Result<()>;
+    /// A commit succeeded.
+    fn success(&self);
+    /// Storage failed with `e`.
+    fn failure(&self, e: &Error);
+}
+
+struct Job {
+    op: OpFn,
+    reply: Reply,
+}
+
+/// Group-commit settings.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterOptions {
+    /// Most operations in one commit.
+    pub max_batch: usize,
+    /// Under load, how long the writer may wait for more operations to fill a batch once it
+    /// already has several (0 = never wait). Idle writes are never delayed.
+    pub window: Duration,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions { max_batch: 1024, window: Duration::from_millis(0) }
+    }
+}
+
+/// Counters exposed in stats.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Durable commits made.
+    pub commits: AtomicU64,
+    /// Operations committed.
+    pub writes: AtomicU64,
+    /// Operations failed.
+    pub failed: AtomicU64,
+    /// Largest group committed.
+    pub max_group: AtomicU64,
+}
+
+/// Hooks the writer calls; set once by the engine, extended by later components.
+#[derive(Default)]
+pub struct Hooks {
+    /// In-transaction hooks.
+    pub txn: RwLock<Vec<TxnHook>>,
+    /// Post-commit hooks.
+    pub commit: RwLock<Vec<CommitHook>>,
+    /// The storage guard (circuit breaker), if any.
+    pub guard: RwLock<Option<Arc<dyn StorageGuard>>>,
+}
+
+/// Handle to the writer thread.
+pub struct Writer {
+    tx: RwLock<Option<Sender<Job>>>,
+    thread: parking_lot::Mutex<Option<JoinHandle<()>>>,
+    /// Counters.
+    pub stats: Arc<WriterStats>,
+    /// Hooks.
+    pub hooks: Arc<Hooks>,
+}
+
+impl Writer {
+    /// Starts the writer thread over `db`.
+    pub fn start(db: Arc<Database>, opts: WriterOptions) -> Writer {
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+        let stats = Arc::new(WriterStats::default());
+        let hooks = Arc::new(Hooks::default());
+        let (s, h) = (stats.clone(), hooks.clone());
+        let thread = std::thread::Builder::new()
+            .name("cidb-writer".into())
+            .spawn(move || writer_loop(db, rx, opts, s, h))
+            .expect("spawn writer thread");
+        Writer { tx: RwLock::new(Some(tx)), thread: parking_lot::Mutex::new(Some(thread)), stats, hooks }
+    }
+
+    /// Submits an operation and returns its reply through `reply` once committed or failed.
+    pub fn submit_with<T: Send + 'static>(
+        &self,
+        mut op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
+        reply: impl FnOnce(Result<T>) + Send + 'static,
+    ) {
+        let job = Job {
+            op: Box::new(move |t, c| op(t, c).map(|v| Box::new(v) as Output)),
+            reply: Box::new(move |r: Result<Output>| {
+                reply(r.and_then(|b| {
+                    b.downcast::<T>().map(|b| *b).map_err(|_| err(ErrorKind::Internal, "writer reply type mismatch"))
+                }))
+            }),
+        };
+        let guard = self.tx.read();
+        match guard.as_ref() {
+            Some(tx) => {
+                if let Err(crossbeam_channel::SendError(job)) = tx.send(job) {
+                    (job.reply)(Err(err(ErrorKind::Closed, "the engine is closed")));
+                }
+            }
+            None => (job.reply)(Err(err(ErrorKind::Closed, "the engine is closed"))),
+        }
+    }
+
+    /// Submits an operation and blocks until it is durable (or failed).
+    pub fn submit<T: Send + 'static>(
+        &self,
+        op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.submit_with(op, move |r| {
+            let _ = tx.send(r);
+        });
+        rx.recv().unwrap_or_else(|_| Err(err(ErrorKind::Internal, "writer thread stopped without replying")))
+    }
+
+    /// Stops accepting work, lets queued work commit, and joins the thread.
+    pub fn shutdown(&self) {
+        self.tx.write().take();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn writer_loop(db: Arc<Database>, rx: Receiver<Job>, opts: WriterOptions, stats: Arc<WriterStats>, hooks: Arc<Hooks>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        let deadline = Instant::now() + opts.window;
+        while batch.len() < opts.max_batch.max(1) {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) if batch.len() > 1 && !opts.window.is_zero() => {
+                    match rx.recv_deadline(deadline) {
+                        Ok(j) => batch.push(j),
+                        Err(_) => break,
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        run_group(&db, batch, &stats, &hooks);
+    }
+}
+
+fn is_storage_failure(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Storage | ErrorKind::Corrupted)
+}
+
+fn fail_all(batch: Vec<Job>, e: &Error, stats: &WriterStats) {
+    stats.failed.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    for j in batch {
+        (j.reply)(Err(e.duplicate()));
+    }
+}
+
+fn run_group(db: &Database, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Hooks) {
+    let guard = hooks.guard.read().clone();
+    loop {
+        if let Some(g) = &guard {
+            if let Err(e) = g.admit() {
+                return fail_all(batch, &e, stats);
+            }
+        }
+        let txn = match db.begin_write() {
+            Ok(t) => t,
+            Err(e) => {
+                let e: Error = e.into();
+                if let Some(g) = &guard {
+                    g.failure(&e);
+                }
+                return fail_all(batch, &e, stats);
+            }
+        };
+        let txn_hooks = hooks.txn.read().clone();
+        let mut outputs = Vec::with_capacity(batch.len());
+        let mut all = ChangeSet::default();
+        let mut rejected = None;
+        for (i, job) in batch.iter_mut().enumerate() {
+            let mut ch = ChangeSet::default();
+            let r = (job.op)(&txn, &mut ch).and_then(|out| {
+                for h in &txn_hooks {
+                    h(&txn, &ch.changes)?;
+                }
+                Ok(out)
+            });
+            match r {
+                Ok(out) => {
+                    outputs.push(out);
+                    all.changes.append(&mut ch.changes);
+                }
+                Err(e) if is_storage_failure(&e) => {
+                    drop(txn);
+                    if let Some(g) = &guard {
+                        g.failure(&e);
+                    }
+                    return fail_all(batch, &e, stats);
+                }
+                Err(e) => {
+                    rejected = Some((i, e));
+                    break;
+                }
+            }
+        }
+        if let Some((i, e)) = rejected {
+            drop(txn); // abort: nothing of this attempt lands
+            let job = batch.remove(i);
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+            (job.reply)(Err(e));
+            if batch.is_empty() {
+                return;
+            }
+            continue;
+        }
+        match txn.commit() {
+            Ok(()) => {
+                if let Some(g) = &guard {
+                    g.success();
+                }
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                stats.writes.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                stats.max_group.fetch_max(batch.len() as u64, Ordering::Relaxed);
+                if !all.is_empty() {
+                    for h in hooks.commit.read().iter() {
+                        h(&all);
+                    }
+                }
+                for (job, out) in batch.into_iter().zip(outputs) {
+                    (job.reply)(Ok(out));
+                }
+            }
+            Err(e) => {
+                let e: Error = e.into();
+                if let Some(g) = &guard {
+                    g.failure(&e);
+                }
+                fail_all(batch, &e, stats);
+            }
+        }
+        return;
+    }
+}

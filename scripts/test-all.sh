@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test suite of cidb: Rust (workspace), C (ASan + Valgrind), Python (venv +
+# pytest + stubtest), Node (npm ci + node --test), and smoke runs of the CLI.
+# Installs what it needs into the repository (.venv, node/node_modules); safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n==== %s ====\n' "$*"; }
+
+step "Rust: build (release)"
+cargo build --release --workspace --exclude cidb-node --exclude cidb-python
+
+step "Rust: tests"
+cargo test --workspace --exclude cidb-node --exclude cidb-python
+
+step "CLI: demo smoke run (twice: build, then reuse)"
+demo_dir=$(mktemp -d)
+trap 'rm -rf "$demo_dir"' EXIT
+./target/release/cidb demo --dir "$demo_dir/db" --customers 2000
+./target/release/cidb demo --dir "$demo_dir/db" --customers 2000 | tee "$demo_dir/second.txt"
+grep -q "reused the existing dataset" "$demo_dir/second.txt"
+
+for suite in tests/c/run.sh python/run-tests.sh node/run-tests.sh; do
+  step "$suite"
+  bash "$root/$suite"
+done
+
+step "all suites passed"

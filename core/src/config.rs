@@ -4,6 +4,8 @@
 
 use crate::error::{err, ErrorKind, Result};
 use crate::model::{Clock, Limits};
+use crate::storage::backend::FaultSwitch;
+use crate::storage::breaker::BreakerOptions;
 use crate::storage::writer::WriterOptions;
 use std::str::FromStr;
 use std::time::Duration;
@@ -56,6 +58,10 @@ pub struct Config {
     pub l1_max_items: usize,
     /// L1 cache bound in bytes.
     pub l1_max_bytes: usize,
+    /// Circuit-breaker settings.
+    pub breaker: BreakerOptions,
+    /// Fault injection for tests (never set in production).
+    pub faults: Option<FaultSwitch>,
 }
 
 impl Config {
@@ -73,6 +79,8 @@ impl Config {
             clock: Clock::system(),
             l1_max_items: items,
             l1_max_bytes: bytes,
+            breaker: BreakerOptions::default(),
+            faults: None,
         }
     }
 

@@ -6,9 +6,10 @@
 use crate::config::Config;
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::model::check_id;
+use crate::storage::breaker::{Breaker, BreakerStats};
+use crate::storage::store::Store;
 use crate::storage::{self, lock::DirLock, writer::Writer, ChangeSet};
 use crate::tenant::Tenant;
-use arc_swap::ArcSwapOption;
 use parking_lot::Mutex;
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 use serde::Serialize;
@@ -25,22 +26,24 @@ pub struct Engine {
 pub(crate) struct Inner {
     dir: PathBuf,
     pub(crate) config: Config,
-    db: ArcSwapOption<Database>,
+    store: Arc<Store>,
     pub(crate) writer: Writer,
+    breaker: Arc<Breaker>,
     lock: Mutex<Option<DirLock>>,
 }
 
-/// Counts reported by [`Engine::stats`].
+/// Counts reported by [`Engine::stats`]. Row counts are read from storage; they are
+/// `None` (JSON null) while storage cannot be read, and the rest is still reported.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct EngineStats {
     /// Customers stored (all tenants).
-    pub customers: u64,
+    pub customers: Option<u64>,
     /// Scores stored (all tenants).
-    pub scores: u64,
+    pub scores: Option<u64>,
     /// Latest-score rows (all tenants).
-    pub latest_scores: u64,
+    pub latest_scores: Option<u64>,
     /// Messages stored (all tenants).
-    pub messages: u64,
+    pub messages: Option<u64>,
     /// Durable commits made since open.
     pub commits: u64,
     /// Write operations committed since open.
@@ -49,6 +52,8 @@ pub struct EngineStats {
     pub failed_writes: u64,
     /// Largest commit group since open.
     pub max_commit_group: u64,
+    /// The storage circuit breaker.
+    pub breaker: BreakerStats,
 }
 
 impl std::fmt::Debug for Engine {
@@ -65,17 +70,11 @@ impl Engine {
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::with_source(ErrorKind::Storage, format!("cannot create directory {}", dir.display()), e))?;
         let lock = DirLock::acquire(&dir)?;
-        let db = Database::create(dir.join(storage::DATA_FILE))?;
-        storage::create_tables(&db)?;
-        let db = Arc::new(db);
-        let writer = Writer::start(db.clone(), config.writer);
-        let inner = Arc::new(Inner {
-            dir,
-            config,
-            db: ArcSwapOption::new(Some(db)),
-            writer,
-            lock: Mutex::new(Some(lock)),
-        });
+        let store = Arc::new(Store::open(dir.join(storage::DATA_FILE), config.faults.clone())?);
+        let writer = Writer::start(store.clone(), config.writer);
+        let breaker = Arc::new(Breaker::new(config.breaker, config.clock.clone()));
+        *writer.hooks.guard.write() = Some(breaker.clone());
+        let inner = Arc::new(Inner { dir, config, store, writer, breaker, lock: Mutex::new(Some(lock)) });
         Ok(Engine { inner })
     }
 
@@ -103,7 +102,7 @@ impl Engine {
 
     /// True once [`Engine::close`] has run.
     pub fn is_closed(&self) -> bool {
-        self.inner.db.load().is_none()
+        self.inner.store.is_closed()
     }
 
     fn check_open(&self) -> Result<()> {
@@ -117,14 +116,13 @@ impl Engine {
     /// clone and tenant handle then fails with `Closed`. Closing twice is a no-op.
     pub fn close(&self) -> Result<()> {
         self.inner.writer.shutdown();
-        let db = self.inner.db.swap(None);
-        drop(db);
+        self.inner.store.close();
         self.inner.lock.lock().take();
         Ok(())
     }
 
     pub(crate) fn database(&self) -> Result<Arc<Database>> {
-        self.inner.db.load_full().ok_or_else(|| err(ErrorKind::Closed, "the engine is closed"))
+        self.inner.store.db()
     }
 
     /// A read snapshot.
@@ -144,17 +142,20 @@ impl Engine {
     /// Store sizes and writer counters.
     pub fn stats(&self) -> Result<EngineStats> {
         use crate::schema::Table;
-        let txn = self.read()?;
+        self.check_open()?;
+        let txn = self.read().ok();
+        let count = |t: Table| txn.as_ref().and_then(|txn| storage::stores::total_rows(txn, t).ok());
         let w = &self.inner.writer.stats;
         Ok(EngineStats {
-            customers: storage::stores::total_rows(&txn, Table::Customers)?,
-            scores: storage::stores::total_rows(&txn, Table::Scores)?,
-            latest_scores: storage::stores::total_rows(&txn, Table::LatestScores)?,
-            messages: storage::stores::total_rows(&txn, Table::Messages)?,
+            customers: count(Table::Customers),
+            scores: count(Table::Scores),
+            latest_scores: count(Table::LatestScores),
+            messages: count(Table::Messages),
             commits: w.commits.load(Ordering::Relaxed),
             writes: w.writes.load(Ordering::Relaxed),
             failed_writes: w.failed.load(Ordering::Relaxed),
             max_commit_group: w.max_group.load(Ordering::Relaxed),
+            breaker: self.inner.breaker.stats(),
         })
     }
 }

@@ -53,7 +53,7 @@ fn each_rule_has_its_kind_and_nothing_lands() {
     assert_eq!(kind(db.tenant("")), ErrorKind::InvalidId);
 
     let s = db.stats().unwrap();
-    assert_eq!((s.customers, s.scores, s.messages), (1, 0, 0));
+    assert_eq!((s.customers, s.scores, s.messages), (Some(1), Some(0), Some(0)));
 }
 
 #[test]

@@ -132,10 +132,11 @@ fn load(db: &Engine, args: &DemoArgs) -> Result<()> {
 fn summary(db: &Engine) -> Result<()> {
     let s = db.stats()?;
     println!("stores:");
-    println!("  customers            {:>9}", s.customers);
-    println!("  customer_scores      {:>9}", s.scores);
-    println!("  latest_scores        {:>9}", s.latest_scores);
-    println!("  conversation_msgs    {:>9}", s.messages);
+    let n = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
+    println!("  customers            {:>9}", n(s.customers));
+    println!("  customer_scores      {:>9}", n(s.scores));
+    println!("  latest_scores        {:>9}", n(s.latest_scores));
+    println!("  conversation_msgs    {:>9}", n(s.messages));
     Ok(())
 }
 

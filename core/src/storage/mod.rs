@@ -12,10 +12,13 @@
 //! - `msg_by_conversation`: (tenant, conversation_id, id) -> ()
 //! - `meta`: name -> u64 counters
 
+pub mod backend;
+pub mod breaker;
 pub mod changes;
 pub mod keys;
 pub mod lock;
 pub mod records;
+pub mod store;
 pub mod stores;
 pub mod writer;
 

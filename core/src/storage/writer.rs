@@ -12,7 +12,8 @@ use super::changes::{Change, ChangeSet};
 use crate::error::{err, Error, ErrorKind, Result};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::RwLock;
-use redb::{Database, WriteTransaction};
+use super::store::Store;
+use redb::WriteTransaction;
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,8 +31,9 @@ pub type CommitHook = Arc<dyn Fn(&ChangeSet) + Send + Sync>;
 /// Decides whether storage may be used now, and learns of storage success and failure
 /// (the circuit breaker).
 pub trait StorageGuard: Send + Sync {
-    /// `Err` (kind `Unavailable`) when writes must fail fast.
-    fn admit(&self) -> Result<()>;
+    /// `Err` (kind `Unavailable`) when writes must fail fast; `Ok(true)` when this group is
+    /// the half-open probe (the writer then reopens a failed database first).
+    fn admit(&self) -> Result<bool>;
     /// A commit succeeded.
     fn success(&self);
     /// Storage failed with `e`.
@@ -95,14 +97,14 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer thread over `db`.
-    pub fn start(db: Arc<Database>, opts: WriterOptions) -> Writer {
+    pub fn start(store: Arc<Store>, opts: WriterOptions) -> Writer {
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let stats = Arc::new(WriterStats::default());
         let hooks = Arc::new(Hooks::default());
         let (s, h) = (stats.clone(), hooks.clone());
         let thread = std::thread::Builder::new()
             .name("cidb-writer".into())
-            .spawn(move || writer_loop(db, rx, opts, s, h))
+            .spawn(move || writer_loop(store, rx, opts, s, h))
             .expect("spawn writer thread");
         Writer { tx: RwLock::new(Some(tx)), thread: parking_lot::Mutex::new(Some(thread)), stats, hooks }
     }
@@ -159,7 +161,7 @@ impl Drop for Writer {
     }
 }
 
-fn writer_loop(db: Arc<Database>, rx: Receiver<Job>, opts: WriterOptions, stats: Arc<WriterStats>, hooks: Arc<Hooks>) {
+fn writer_loop(store: Arc<Store>, rx: Receiver<Job>, opts: WriterOptions, stats: Arc<WriterStats>, hooks: Arc<Hooks>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         let deadline = Instant::now() + opts.window;
@@ -175,7 +177,7 @@ fn writer_loop(db: Arc<Database>, rx: Receiver<Job>, opts: WriterOptions, stats:
                 Err(_) => break,
             }
         }
-        run_group(&db, batch, &stats, &hooks);
+        run_group(&store, batch, &stats, &hooks);
     }
 }
 
@@ -190,23 +192,34 @@ fn fail_all(batch: Vec<Job>, e: &Error, stats: &WriterStats) {
     }
 }
 
-fn run_group(db: &Database, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Hooks) {
+/// A storage failure: tell the guard, mark the database for reopening, fail the group.
+fn storage_failed(store: &Store, guard: &Option<Arc<dyn StorageGuard>>, batch: Vec<Job>, e: &Error, stats: &WriterStats) {
+    store.mark_failed();
+    if let Some(g) = guard {
+        g.failure(e);
+    }
+    fail_all(batch, e, stats);
+}
+
+fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Hooks) {
     let guard = hooks.guard.read().clone();
     loop {
-        if let Some(g) = &guard {
-            if let Err(e) = g.admit() {
-                return fail_all(batch, &e, stats);
+        let probe = match &guard {
+            Some(g) => match g.admit() {
+                Ok(p) => p,
+                Err(e) => return fail_all(batch, &e, stats),
+            },
+            None => true,
+        };
+        if probe {
+            if let Err(e) = store.reopen_if_needed(Duration::from_secs(5)) {
+                return storage_failed(store, &guard, batch, &e, stats);
             }
         }
-        let txn = match db.begin_write() {
+        let txn = match store.db().and_then(|db| Ok(db.begin_write()?)) {
             Ok(t) => t,
-            Err(e) => {
-                let e: Error = e.into();
-                if let Some(g) = &guard {
-                    g.failure(&e);
-                }
-                return fail_all(batch, &e, stats);
-            }
+            Err(e) if e.kind() == ErrorKind::Closed => return fail_all(batch, &e, stats),
+            Err(e) => return storage_failed(store, &guard, batch, &e, stats),
         };
         let txn_hooks = hooks.txn.read().clone();
         let mut outputs = Vec::with_capacity(batch.len());
@@ -227,10 +240,7 @@ fn run_group(db: &Database, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Ho
                 }
                 Err(e) if is_storage_failure(&e) => {
                     drop(txn);
-                    if let Some(g) = &guard {
-                        g.failure(&e);
-                    }
-                    return fail_all(batch, &e, stats);
+                    return storage_failed(store, &guard, batch, &e, stats);
                 }
                 Err(e) => {
                     rejected = Some((i, e));
@@ -265,13 +275,7 @@ fn run_group(db: &Database, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Ho
                     (job.reply)(Ok(out));
                 }
             }
-            Err(e) => {
-                let e: Error = e.into();
-                if let Some(g) = &guard {
-                    g.failure(&e);
-                }
-                fail_all(batch, &e, stats);
-            }
+            Err(e) => storage_failed(store, &guard, batch, &e.into(), stats),
         }
         return;
     }

@@ -1,0 +1,100 @@
+//! The open data file: creates or opens `data.redb` through [`CidbBackend`], hands out the
+//! current `Database`, and reopens it after a storage failure. redb latches an I/O error
+//! (every later operation fails with `PreviousIo`), so recovery means a fresh `Database`:
+//! the writer calls [`Store::reopen`] before the first commit after a failure, and the old
+//! instance is drained of readers before anything is committed through the new one.
+
+use super::backend::{CidbBackend, FaultSwitch};
+use crate::error::{err, Error, ErrorKind, Result};
+use arc_swap::ArcSwapOption;
+use redb::Database;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The data file and its current `Database`.
+pub struct Store {
+    path: PathBuf,
+    faults: Option<FaultSwitch>,
+    db: ArcSwapOption<Database>,
+    closed: AtomicBool,
+    needs_reopen: AtomicBool,
+}
+
+fn open_db(path: &Path, faults: Option<&FaultSwitch>) -> Result<Database> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::with_source(ErrorKind::Storage, format!("cannot open {}", path.display()), e))?;
+    let backend = CidbBackend::new(file, faults)?;
+    Ok(redb::Builder::new().create_with_backend(backend)?)
+}
+
+impl Store {
+    /// Opens (or creates) the data file at `path` and makes sure every table exists.
+    pub fn open(path: PathBuf, faults: Option<FaultSwitch>) -> Result<Store> {
+        let db = open_db(&path, faults.as_ref())?;
+        super::create_tables(&db)?;
+        Ok(Store {
+            path,
+            faults,
+            db: ArcSwapOption::new(Some(Arc::new(db))),
+            closed: AtomicBool::new(false),
+            needs_reopen: AtomicBool::new(false),
+        })
+    }
+
+    /// The current database; `Closed` after close, `Unavailable` while a reopen failed.
+    pub fn db(&self) -> Result<Arc<Database>> {
+        match self.db.load_full() {
+            Some(db) => Ok(db),
+            None if self.closed.load(Ordering::Acquire) => Err(err(ErrorKind::Closed, "the engine is closed")),
+            None => Err(err(ErrorKind::Unavailable, "storage is unavailable: reopening after a failure did not succeed yet")),
+        }
+    }
+
+    /// True once closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Notes a storage failure: the next write reopens the database first.
+    pub fn mark_failed(&self) {
+        self.needs_reopen.store(true, Ordering::Release);
+    }
+
+    /// Reopens the database if a failure was noted. The failed instance is taken out of
+    /// service first and given up to `drain` for its readers to finish, then closed, and only
+    /// then is the file opened again (two instances must never write the same file). If the
+    /// open fails, reads answer `Unavailable` until a later reopen succeeds.
+    pub fn reopen_if_needed(&self, drain: Duration) -> Result<()> {
+        if !self.needs_reopen.load(Ordering::Acquire) || self.is_closed() {
+            return Ok(());
+        }
+        if let Some(old) = self.db.swap(None) {
+            let start = Instant::now();
+            while Arc::strong_count(&old) > 1 {
+                if start.elapsed() > drain {
+                    self.db.store(Some(old));
+                    return Err(err(ErrorKind::Unavailable, "readers of the failed database did not finish in time"));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            drop(old);
+        }
+        let fresh = open_db(&self.path, self.faults.as_ref())?;
+        self.db.store(Some(Arc::new(fresh)));
+        self.needs_reopen.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Releases the database. Later calls fail with `Closed`.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.db.swap(None);
+    }
+}

@@ -62,6 +62,10 @@ pub struct Config {
     pub breaker: BreakerOptions,
     /// Fault injection for tests (never set in production).
     pub faults: Option<FaultSwitch>,
+    /// How often expired contexts (and other TTL'd data) are swept.
+    pub sweep_interval: Duration,
+    /// Async worker threads of the engine's background runtime.
+    pub background_workers: usize,
 }
 
 impl Config {
@@ -81,6 +85,8 @@ impl Config {
             l1_max_bytes: bytes,
             breaker: BreakerOptions::default(),
             faults: None,
+            sweep_interval: Duration::from_secs(30),
+            background_workers: 1,
         }
     }
 

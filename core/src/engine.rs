@@ -9,6 +9,7 @@ use crate::model::check_id;
 use crate::storage::breaker::{Breaker, BreakerStats};
 use crate::storage::store::Store;
 use crate::storage::{self, lock::DirLock, writer::Writer, ChangeSet};
+use crate::runtime::Background;
 use crate::tenant::Tenant;
 use parking_lot::Mutex;
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
@@ -29,6 +30,7 @@ pub(crate) struct Inner {
     store: Arc<Store>,
     pub(crate) writer: Writer,
     breaker: Arc<Breaker>,
+    pub(crate) bg: Background,
     lock: Mutex<Option<DirLock>>,
 }
 
@@ -74,8 +76,11 @@ impl Engine {
         let writer = Writer::start(store.clone(), config.writer);
         let breaker = Arc::new(Breaker::new(config.breaker, config.clock.clone()));
         *writer.hooks.guard.write() = Some(breaker.clone());
-        let inner = Arc::new(Inner { dir, config, store, writer, breaker, lock: Mutex::new(Some(lock)) });
-        Ok(Engine { inner })
+        let bg = Background::start(config.background_workers)?;
+        let inner = Arc::new(Inner { dir, config, store, writer, breaker, bg, lock: Mutex::new(Some(lock)) });
+        let engine = Engine { inner };
+        engine.start_background();
+        Ok(engine)
     }
 
     /// Opens with the default (development) configuration.
@@ -112,9 +117,40 @@ impl Engine {
         Ok(())
     }
 
+    fn start_background(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        self.inner.bg.every(self.inner.config.sweep_interval, move || match weak.upgrade() {
+            Some(inner) => {
+                let _ = Engine { inner }.sweep_expired();
+                true
+            }
+            None => false,
+        });
+    }
+
+    /// Deletes expired data now (the background sweep does this every
+    /// `Config::sweep_interval`). Returns how many contexts were removed.
+    pub fn sweep_expired(&self) -> Result<usize> {
+        let now = self.inner.config.clock.now();
+        let mut total = 0;
+        loop {
+            let n = self.write(move |txn, _| crate::context::sweep(txn, now, 1000))?;
+            total += n;
+            if n < 1000 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// The clock the engine reads (manual in tests).
+    pub fn clock(&self) -> &crate::model::Clock {
+        &self.inner.config.clock
+    }
+
     /// Commits queued writes, stops background work and releases the directory. Every
     /// clone and tenant handle then fails with `Closed`. Closing twice is a no-op.
     pub fn close(&self) -> Result<()> {
+        self.inner.bg.shutdown();
         self.inner.writer.shutdown();
         self.inner.store.close();
         self.inner.lock.lock().take();
@@ -128,6 +164,31 @@ impl Engine {
     /// A read snapshot.
     pub(crate) fn read(&self) -> Result<ReadTransaction> {
         Ok(self.database()?.begin_read()?)
+    }
+
+    /// Runs a write operation in the next group commit; resolves when it is durable, without
+    /// blocking a thread while it waits.
+    pub(crate) async fn write_async<T: Send + 'static>(
+        &self,
+        op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.check_open()?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.inner.writer.submit_with(op, move |r| {
+            let _ = tx.send(r);
+        });
+        rx.await.unwrap_or_else(|_| Err(err(ErrorKind::Internal, "writer stopped without replying")))
+    }
+
+    /// Runs blocking read work on the engine's blocking pool and awaits it.
+    pub(crate) async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+        self.check_open()?;
+        self.inner
+            .bg
+            .handle()
+            .spawn_blocking(f)
+            .await
+            .unwrap_or_else(|e| Err(err(ErrorKind::Internal, format!("background task failed: {e}"))))
     }
 
     /// Runs a write operation in the next group commit and waits until it is durable.
@@ -162,6 +223,7 @@ impl Engine {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.bg.shutdown();
         self.writer.shutdown();
     }
 }

@@ -21,18 +21,22 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod aio;
 pub mod config;
+pub mod context;
 pub mod datagen;
 mod engine;
 pub mod error;
 pub mod model;
+mod runtime;
 pub mod schema;
 pub mod storage;
 mod tenant;
 
+pub use aio::AsyncTenant;
 pub use config::{Config, Profile};
 pub use engine::{Engine, EngineStats};
 pub use error::{Error, ErrorKind, Result};
-pub use model::{Clock, Customer, Message, Millis, NewMessage, Role, Score};
+pub use model::{Clock, Context, ContextEntry, Customer, Message, Millis, NewMessage, Role, Score};
 pub use schema::{Table, Value};
 pub use tenant::Tenant;

@@ -3,10 +3,15 @@
 //! cannot address another tenant's rows; isolation does not rest on a filter.
 
 use crate::engine::Engine;
-use crate::error::Result;
-use crate::model::{check_id, Customer, Message, Millis, NewMessage, Role, Score};
-use crate::storage::stores;
+use crate::error::{err, ErrorKind, Result};
+use crate::model::{check_id, Context, ContextEntry, Customer, Message, Millis, NewMessage, Role, Score};
+use crate::storage::{stores, ChangeSet};
+use redb::WriteTransaction;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// A validated write, ready for the writer (sync or async).
+pub(crate) type Op<T> = Box<dyn FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static>;
 
 /// A handle on one tenant of an [`Engine`]. Cheap to clone; `Send + Sync`.
 #[derive(Clone, Debug)]
@@ -37,17 +42,21 @@ impl Tenant {
 
     /// Inserts or replaces many customers in one transaction: all land or none.
     pub fn upsert_customers(&self, cs: &[Customer]) -> Result<()> {
+        self.engine.write(self.op_upsert_customers(cs)?)
+    }
+
+    pub(crate) fn op_upsert_customers(&self, cs: &[Customer]) -> Result<Op<()>> {
         for c in cs {
             c.validate()?;
         }
         let cs: Arc<[Customer]> = cs.into();
         let t = self.name.clone();
-        self.engine.write(move |txn, ch| {
+        Ok(Box::new(move |txn, ch| {
             for c in cs.iter() {
                 stores::upsert_customer(txn, &t, c, ch)?;
             }
             Ok(())
-        })
+        }))
     }
 
     /// Reads a customer; `None` when there is none with that id.
@@ -58,9 +67,13 @@ impl Tenant {
 
     /// Deletes a customer; true when it existed. Its scores and messages stay (history).
     pub fn delete_customer(&self, id: &str) -> Result<bool> {
+        self.engine.write(self.op_delete_customer(id)?)
+    }
+
+    pub(crate) fn op_delete_customer(&self, id: &str) -> Result<Op<bool>> {
         check_id("customer id", id)?;
         let (t, id) = (self.name.clone(), id.to_string());
-        self.engine.write(move |txn, ch| stores::delete_customer(txn, &t, &id, ch))
+        Ok(Box::new(move |txn, ch| stores::delete_customer(txn, &t, &id, ch)))
     }
 
     /// Number of customers of this tenant.
@@ -75,17 +88,21 @@ impl Tenant {
 
     /// Appends many scores in one transaction: all land or none.
     pub fn add_scores(&self, ss: &[Score]) -> Result<()> {
+        self.engine.write(self.op_add_scores(ss)?)
+    }
+
+    pub(crate) fn op_add_scores(&self, ss: &[Score]) -> Result<Op<()>> {
         for s in ss {
             s.validate()?;
         }
         let ss: Arc<[Score]> = ss.into();
         let t = self.name.clone();
-        self.engine.write(move |txn, ch| {
+        Ok(Box::new(move |txn, ch| {
             for s in ss.iter() {
                 stores::add_score(txn, &t, s, ch)?;
             }
             Ok(())
-        })
+        }))
     }
 
     /// The latest score of a type for a customer (one key lookup).
@@ -110,13 +127,17 @@ impl Tenant {
 
     /// Appends many messages in one transaction; ids are assigned in order.
     pub fn append_messages(&self, ms: &[NewMessage]) -> Result<Vec<Message>> {
+        self.engine.write(self.op_append_messages(ms)?)
+    }
+
+    pub(crate) fn op_append_messages(&self, ms: &[NewMessage]) -> Result<Op<Vec<Message>>> {
         let limits = self.engine.config().limits;
         for m in ms {
             m.validate(&limits)?;
         }
         let ms: Arc<[NewMessage]> = ms.into();
         let t = self.name.clone();
-        self.engine.write(move |txn, ch| ms.iter().map(|m| stores::append_message(txn, &t, m, ch)).collect())
+        Ok(Box::new(move |txn, ch| ms.iter().map(|m| stores::append_message(txn, &t, m, ch)).collect()))
     }
 
     /// A customer's messages with `from <= timestamp < to`, optionally of one role, oldest
@@ -137,5 +158,66 @@ impl Tenant {
     pub fn messages_for_conversation(&self, conversation_id: &str) -> Result<Vec<Message>> {
         check_id("conversation_id", conversation_id)?;
         stores::messages_for_conversation(&self.engine.read()?, &self.name, conversation_id)
+    }
+
+    /// Merges `entries` into the conversation's context, keeps the newest `max_history`
+    /// (by timestamp; ties keep arrival order), resets the TTL to `ttl` from now, and returns
+    /// the new context. Atomic under concurrent callers. An expired context counts as empty.
+    pub fn update_context(
+        &self,
+        conversation_id: &str,
+        entries: &[ContextEntry],
+        ttl: Duration,
+        max_history: usize,
+    ) -> Result<Context> {
+        self.engine.write(self.op_update_context(conversation_id, entries, ttl, max_history)?)
+    }
+
+    pub(crate) fn op_update_context(
+        &self,
+        conversation_id: &str,
+        entries: &[ContextEntry],
+        ttl: Duration,
+        max_history: usize,
+    ) -> Result<Op<Context>> {
+        check_id("conversation_id", conversation_id)?;
+        if ttl.is_zero() {
+            return Err(err(ErrorKind::InvalidTtl, "context ttl must be greater than zero"));
+        }
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        if max_history == 0 {
+            return Err(err(ErrorKind::InvalidInput, "max_history must be at least 1"));
+        }
+        let limits = self.engine.config().limits;
+        for e in entries {
+            e.validate(&limits)?;
+        }
+        let entries: Arc<[ContextEntry]> = entries.into();
+        let (t, conv, clock) = (self.name.clone(), conversation_id.to_string(), self.engine.clock().clone());
+        Ok(Box::new(move |txn, _| {
+            crate::context::update(txn, &t, &conv, &entries, clock.now(), ttl_ms, max_history)
+        }))
+    }
+
+    /// The conversation's context; `None` when absent or expired.
+    pub fn get_context(&self, conversation_id: &str) -> Result<Option<Context>> {
+        check_id("conversation_id", conversation_id)?;
+        crate::context::get(&self.engine.read()?, &self.name, conversation_id, self.engine.clock().now())
+    }
+
+    /// Deletes the conversation's context; true when a live one existed.
+    pub fn delete_context(&self, conversation_id: &str) -> Result<bool> {
+        self.engine.write(self.op_delete_context(conversation_id)?)
+    }
+
+    pub(crate) fn op_delete_context(&self, conversation_id: &str) -> Result<Op<bool>> {
+        check_id("conversation_id", conversation_id)?;
+        let (t, conv, clock) = (self.name.clone(), conversation_id.to_string(), self.engine.clock().clone());
+        Ok(Box::new(move |txn, _| crate::context::delete(txn, &t, &conv, clock.now())))
+    }
+
+    /// The async form of this handle: the same operations as `async fn`s.
+    pub fn to_async(&self) -> crate::aio::AsyncTenant {
+        crate::aio::AsyncTenant::new(self.clone())
     }
 }

@@ -55,6 +55,7 @@ pub fn create_tables(db: &redb::Database) -> crate::Result<()> {
         txn.open_table(MSG_BY_CUSTOMER)?;
         txn.open_table(MSG_BY_CONVERSATION)?;
         txn.open_table(META)?;
+        crate::context::create_tables(&txn)?;
     }
     txn.commit()?;
     Ok(())

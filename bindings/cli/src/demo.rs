@@ -71,7 +71,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
     }
     println!("cidb demo: {} (customers={}, seed={})", dir.display(), args.customers, args.seed);
     let t_open = Instant::now();
-    let db = Engine::open(&dir, Config::default())?;
+    let (cfg, _) = crate::effective_config(None, None)?;
+    let db = Engine::open(&dir, cfg)?;
     println!("  open                 {:>9.1} ms", ms(t_open));
     if reuse {
         println!("  load                 reused the existing dataset (use --rebuild to regenerate)");

@@ -2,6 +2,10 @@
 //! engine reads at open. Later layers (TOML files, `CIDB_*` variables) only produce a
 //! [`Config`]; nothing else in the engine reads the environment.
 
+mod load;
+
+pub use load::{load, Setting, KEYS};
+
 use crate::error::{err, ErrorKind, Result};
 use crate::model::{Clock, Limits};
 use crate::storage::backend::FaultSwitch;

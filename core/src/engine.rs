@@ -9,6 +9,7 @@ use crate::model::check_id;
 use crate::storage::breaker::{Breaker, BreakerStats};
 use crate::storage::store::Store;
 use crate::storage::{self, lock::DirLock, writer::Writer, ChangeSet};
+use crate::monitor::Monitor;
 use crate::runtime::Background;
 use crate::tenant::Tenant;
 use parking_lot::Mutex;
@@ -31,6 +32,7 @@ pub(crate) struct Inner {
     pub(crate) writer: Writer,
     breaker: Arc<Breaker>,
     pub(crate) bg: Background,
+    pub(crate) monitor: Arc<Monitor>,
     lock: Mutex<Option<DirLock>>,
 }
 
@@ -77,7 +79,8 @@ impl Engine {
         let breaker = Arc::new(Breaker::new(config.breaker, config.clock.clone()));
         *writer.hooks.guard.write() = Some(breaker.clone());
         let bg = Background::start(config.background_workers)?;
-        let inner = Arc::new(Inner { dir, config, store, writer, breaker, bg, lock: Mutex::new(Some(lock)) });
+        let monitor = Arc::new(Monitor::new(config.monitor, config.clock.clone()));
+        let inner = Arc::new(Inner { dir, config, store, writer, breaker, bg, monitor, lock: Mutex::new(Some(lock)) });
         let engine = Engine { inner };
         engine.start_background();
         Ok(engine)
@@ -117,7 +120,20 @@ impl Engine {
         Ok(())
     }
 
+    /// The statement monitor: fingerprints, slow log, alerts, export.
+    pub fn monitor(&self) -> &Monitor {
+        &self.inner.monitor
+    }
+
     fn start_background(&self) {
+        let monitor = Arc::downgrade(&self.inner.monitor);
+        self.inner.bg.every(std::time::Duration::from_secs(1), move || match monitor.upgrade() {
+            Some(m) => {
+                m.evaluate_alerts();
+                true
+            }
+            None => false,
+        });
         let weak = Arc::downgrade(&self.inner);
         self.inner.bg.every(self.inner.config.sweep_interval, move || match weak.upgrade() {
             Some(inner) => {

@@ -28,6 +28,7 @@ pub mod datagen;
 mod engine;
 pub mod error;
 pub mod model;
+pub mod monitor;
 mod runtime;
 pub mod schema;
 pub mod storage;

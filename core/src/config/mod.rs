@@ -70,6 +70,8 @@ pub struct Config {
     pub sweep_interval: Duration,
     /// Async worker threads of the engine's background runtime.
     pub background_workers: usize,
+    /// Statement monitoring and alert thresholds.
+    pub monitor: crate::monitor::MonitorOptions,
 }
 
 impl Config {
@@ -91,6 +93,7 @@ impl Config {
             faults: None,
             sweep_interval: Duration::from_secs(30),
             background_workers: 1,
+            monitor: Default::default(),
         }
     }
 

@@ -1,0 +1,266 @@
+//! Per-fingerprint statistics (the pg_stat_statements table): calls, errors, time, a latency
+//! histogram, rows examined and returned, index and table scans, joins and peak memory.
+//! Recording is a handful of relaxed atomic adds on an entry the caller already holds
+//! (prepared statements keep theirs), so monitoring costs little on hot paths. The table is
+//! bounded: when full, the least-called entry is evicted and counted.
+
+use super::fingerprint::Fingerprint;
+use super::histogram::Histogram;
+use dashmap::DashMap;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// What one execution did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Observation {
+    /// Wall time, ns.
+    pub elapsed_ns: u64,
+    /// False when the statement failed.
+    pub ok: bool,
+    /// Rows read to produce the result.
+    pub rows_examined: u64,
+    /// Rows returned.
+    pub rows_returned: u64,
+    /// Index searches/scans used.
+    pub index_scans: u64,
+    /// Full table scans used.
+    pub table_scans: u64,
+    /// Joins performed.
+    pub joins: u64,
+    /// Peak memory of the execution, bytes (estimated).
+    pub peak_mem_bytes: u64,
+}
+
+/// The live counters of one fingerprint.
+pub struct Entry {
+    /// The fingerprint.
+    pub fingerprint: Fingerprint,
+    calls: AtomicU64,
+    errors: AtomicU64,
+    total_ns: AtomicU64,
+    min_ns: AtomicU64,
+    max_ns: AtomicU64,
+    hist: Histogram,
+    rows_examined: AtomicU64,
+    rows_returned: AtomicU64,
+    index_scans: AtomicU64,
+    table_scans: AtomicU64,
+    joins: AtomicU64,
+    peak_mem: AtomicU64,
+}
+
+/// A snapshot of one fingerprint's statistics.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FingerprintStats {
+    /// Fingerprint id (hex).
+    pub id: String,
+    /// Normalised statement.
+    pub query: String,
+    /// Executions.
+    pub calls: u64,
+    /// Failed executions.
+    pub errors: u64,
+    /// Total time, ms.
+    pub total_ms: f64,
+    /// Mean time, ms.
+    pub mean_ms: f64,
+    /// Fastest execution, ms.
+    pub min_ms: f64,
+    /// Slowest execution, ms.
+    pub max_ms: f64,
+    /// Median, ms.
+    pub p50_ms: f64,
+    /// 95th percentile, ms.
+    pub p95_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Rows examined in total.
+    pub rows_examined: u64,
+    /// Rows returned in total.
+    pub rows_returned: u64,
+    /// Index scans in total.
+    pub index_scans: u64,
+    /// Table scans in total.
+    pub table_scans: u64,
+    /// Joins in total.
+    pub joins: u64,
+    /// Peak memory of one execution, bytes.
+    pub peak_mem_bytes: u64,
+}
+
+impl Entry {
+    fn new(fingerprint: Fingerprint) -> Entry {
+        let z = || AtomicU64::new(0);
+        Entry {
+            fingerprint,
+            calls: z(),
+            errors: z(),
+            total_ns: z(),
+            min_ns: AtomicU64::new(u64::MAX),
+            max_ns: z(),
+            hist: Histogram::default(),
+            rows_examined: z(),
+            rows_returned: z(),
+            index_scans: z(),
+            table_scans: z(),
+            joins: z(),
+            peak_mem: z(),
+        }
+    }
+
+    /// Adds one execution.
+    pub fn add(&self, o: &Observation) {
+        let r = Ordering::Relaxed;
+        self.calls.fetch_add(1, r);
+        if !o.ok {
+            self.errors.fetch_add(1, r);
+        }
+        self.total_ns.fetch_add(o.elapsed_ns, r);
+        self.min_ns.fetch_min(o.elapsed_ns, r);
+        self.max_ns.fetch_max(o.elapsed_ns, r);
+        self.hist.record(o.elapsed_ns);
+        if o.rows_examined > 0 {
+            self.rows_examined.fetch_add(o.rows_examined, r);
+        }
+        if o.rows_returned > 0 {
+            self.rows_returned.fetch_add(o.rows_returned, r);
+        }
+        if o.index_scans > 0 {
+            self.index_scans.fetch_add(o.index_scans, r);
+        }
+        if o.table_scans > 0 {
+            self.table_scans.fetch_add(o.table_scans, r);
+        }
+        if o.joins > 0 {
+            self.joins.fetch_add(o.joins, r);
+        }
+        if o.peak_mem_bytes > 0 {
+            self.peak_mem.fetch_max(o.peak_mem_bytes, r);
+        }
+    }
+
+    /// Executions so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// A snapshot.
+    pub fn stats(&self) -> FingerprintStats {
+        let r = Ordering::Relaxed;
+        let calls = self.calls.load(r);
+        let ms = |ns: u64| ns as f64 / 1e6;
+        let total = self.total_ns.load(r);
+        let min = self.min_ns.load(r);
+        FingerprintStats {
+            id: format!("{:016x}", self.fingerprint.id),
+            query: self.fingerprint.text.clone(),
+            calls,
+            errors: self.errors.load(r),
+            total_ms: ms(total),
+            mean_ms: if calls == 0 { 0.0 } else { ms(total) / calls as f64 },
+            min_ms: if min == u64::MAX { 0.0 } else { ms(min) },
+            max_ms: ms(self.max_ns.load(r)),
+            p50_ms: ms(self.hist.quantile(0.50)),
+            p95_ms: ms(self.hist.quantile(0.95)),
+            p99_ms: ms(self.hist.quantile(0.99)),
+            rows_examined: self.rows_examined.load(r),
+            rows_returned: self.rows_returned.load(r),
+            index_scans: self.index_scans.load(r),
+            table_scans: self.table_scans.load(r),
+            joins: self.joins.load(r),
+            peak_mem_bytes: self.peak_mem.load(r),
+        }
+    }
+}
+
+/// The bounded fingerprint table.
+pub struct Registry {
+    entries: DashMap<u64, Arc<Entry>>,
+    max: usize,
+    evicted: AtomicU64,
+}
+
+impl Registry {
+    /// A table holding at most `max` fingerprints.
+    pub fn new(max: usize) -> Registry {
+        Registry { entries: DashMap::new(), max: max.max(1), evicted: AtomicU64::new(0) }
+    }
+
+    /// The entry of `fp`, created (evicting the least-called entry when full) if new.
+    pub fn entry(&self, fp: &Fingerprint) -> Arc<Entry> {
+        if let Some(e) = self.entries.get(&fp.id) {
+            return e.clone();
+        }
+        if self.entries.len() >= self.max {
+            let victim = self.entries.iter().min_by_key(|e| e.calls()).map(|e| *e.key());
+            if let Some(v) = victim {
+                if self.entries.remove(&v).is_some() {
+                    self.evicted.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.entries.entry(fp.id).or_insert_with(|| Arc::new(Entry::new(fp.clone()))).clone()
+    }
+
+    /// Entries evicted so far.
+    pub fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
+    }
+
+    /// Number of fingerprints held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Snapshots of every entry, by total time descending.
+    pub fn snapshot(&self) -> Vec<FingerprintStats> {
+        let mut v: Vec<_> = self.entries.iter().map(|e| e.stats()).collect();
+        v.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms).then(a.id.cmp(&b.id)));
+        v
+    }
+
+    /// Forgets every entry.
+    pub fn reset(&self) {
+        self.entries.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::fingerprint::fingerprint;
+
+    #[test]
+    fn bounded_with_least_used_evicted() {
+        let r = Registry::new(3);
+        let obs = Observation { elapsed_ns: 10, ok: true, ..Default::default() };
+        for (i, n) in [5, 1, 7].iter().enumerate() {
+            let e = r.entry(&fingerprint(&format!("SELECT c{i} FROM t")));
+            for _ in 0..*n {
+                e.add(&obs);
+            }
+        }
+        r.entry(&fingerprint("SELECT other FROM t"));
+        assert_eq!(r.len(), 3);
+        assert_eq!(r.evicted(), 1);
+        let names: Vec<_> = r.snapshot().into_iter().map(|s| s.query).collect();
+        assert!(!names.contains(&"SELECT c1 FROM t".to_string()), "the least-called went: {names:?}");
+    }
+
+    #[test]
+    fn stats_add_up() {
+        let r = Registry::new(10);
+        let e = r.entry(&fingerprint("SELECT 1"));
+        e.add(&Observation { elapsed_ns: 1_000_000, ok: true, rows_examined: 10, rows_returned: 1, index_scans: 1, ..Default::default() });
+        e.add(&Observation { elapsed_ns: 3_000_000, ok: false, table_scans: 1, peak_mem_bytes: 99, ..Default::default() });
+        let s = e.stats();
+        assert_eq!((s.calls, s.errors, s.rows_examined, s.index_scans, s.table_scans, s.peak_mem_bytes), (2, 1, 10, 1, 1, 99));
+        assert_eq!((s.min_ms, s.max_ms, s.total_ms, s.mean_ms), (1.0, 3.0, 4.0, 2.0));
+    }
+}

@@ -9,6 +9,7 @@ use crate::model::check_id;
 use crate::storage::breaker::{Breaker, BreakerStats};
 use crate::storage::store::Store;
 use crate::storage::{self, lock::DirLock, writer::Writer, ChangeSet};
+use crate::feed::{self, CallbackSubscription, Delivery, Event, FeedInner, Filter, Subscription, SubscriptionStream};
 use crate::monitor::Monitor;
 use crate::runtime::Background;
 use crate::tenant::Tenant;
@@ -33,6 +34,7 @@ pub(crate) struct Inner {
     breaker: Arc<Breaker>,
     pub(crate) bg: Background,
     pub(crate) monitor: Arc<Monitor>,
+    pub(crate) feed: Arc<FeedInner>,
     lock: Mutex<Option<DirLock>>,
 }
 
@@ -80,8 +82,10 @@ impl Engine {
         *writer.hooks.guard.write() = Some(breaker.clone());
         let bg = Background::start(config.background_workers)?;
         let monitor = Arc::new(Monitor::new(config.monitor, config.clock.clone()));
-        let inner = Arc::new(Inner { dir, config, store, writer, breaker, bg, monitor, lock: Mutex::new(Some(lock)) });
+        let feed = Arc::new(FeedInner::default());
+        let inner = Arc::new(Inner { dir, config, store, writer, breaker, bg, monitor, feed, lock: Mutex::new(Some(lock)) });
         let engine = Engine { inner };
+        engine.install_feed();
         engine.start_background();
         Ok(engine)
     }
@@ -113,7 +117,7 @@ impl Engine {
         self.inner.store.is_closed()
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.is_closed() {
             return Err(err(ErrorKind::Closed, "the engine is closed"));
         }
@@ -123,6 +127,43 @@ impl Engine {
     /// The statement monitor: fingerprints, slow log, alerts, export.
     pub fn monitor(&self) -> &Monitor {
         &self.inner.monitor
+    }
+
+    fn install_feed(&self) {
+        let persist = !self.inner.config.feed.retention.is_zero();
+        let (f, clock) = (self.inner.feed.clone(), self.inner.config.clock.clone());
+        self.inner.writer.hooks.txn.write().push(Arc::new(move |txn, ch| {
+            let live = f.has_subscribers();
+            if persist || live {
+                feed::record(txn, ch, clock.now(), persist, live)?;
+            }
+            Ok(())
+        }));
+        let f = self.inner.feed.clone();
+        self.inner.writer.hooks.commit.write().push(Arc::new(move |all| f.deliver(&all.events)));
+    }
+
+    /// Subscribes to committed changes of every tenant (administrative use).
+    pub fn subscribe(&self, filter: Filter) -> Result<Subscription> {
+        self.check_open()?;
+        Ok(self.inner.feed.subscribe(None, filter, self.inner.config.feed.queue_capacity))
+    }
+
+    /// Subscribes with a callback (run on a delivery thread of its own), every tenant.
+    pub fn subscribe_callback(&self, filter: Filter, f: impl Fn(Delivery) + Send + 'static) -> Result<CallbackSubscription> {
+        self.check_open()?;
+        Ok(self.inner.feed.subscribe_callback(None, filter, self.inner.config.feed.queue_capacity, f))
+    }
+
+    /// Subscribes as a tokio `Stream`, every tenant.
+    pub fn subscribe_stream(&self, filter: Filter) -> Result<SubscriptionStream> {
+        self.check_open()?;
+        Ok(self.inner.feed.subscribe_stream(None, filter, self.inner.config.feed.queue_capacity))
+    }
+
+    /// Logged events with `seq >= from`, oldest first, at most `limit`, every tenant.
+    pub fn events_since(&self, from: u64, limit: usize) -> Result<Vec<Event>> {
+        feed::read(&self.read()?, from, limit, None)
     }
 
     fn start_background(&self) {
@@ -153,9 +194,15 @@ impl Engine {
             let n = self.write(move |txn, _| crate::context::sweep(txn, now, 1000))?;
             total += n;
             if n < 1000 {
-                return Ok(total);
+                break;
             }
         }
+        let retention = self.inner.config.feed.retention.as_millis() as i64;
+        if retention > 0 {
+            let cutoff = now.saturating_sub(retention);
+            while self.write(move |txn, _| feed::trim(txn, cutoff, 10_000))? == 10_000 {}
+        }
+        Ok(total)
     }
 
     /// The clock the engine reads (manual in tests).
@@ -166,6 +213,7 @@ impl Engine {
     /// Commits queued writes, stops background work and releases the directory. Every
     /// clone and tenant handle then fails with `Closed`. Closing twice is a no-op.
     pub fn close(&self) -> Result<()> {
+        self.inner.feed.clear();
         self.inner.bg.shutdown();
         self.inner.writer.shutdown();
         self.inner.store.close();

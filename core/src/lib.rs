@@ -27,6 +27,7 @@ pub mod context;
 pub mod datagen;
 mod engine;
 pub mod error;
+pub mod feed;
 pub mod model;
 pub mod monitor;
 mod runtime;

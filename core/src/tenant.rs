@@ -5,6 +5,7 @@
 use crate::engine::Engine;
 use crate::error::{err, ErrorKind, Result};
 use crate::model::{check_id, Context, ContextEntry, Customer, Message, Millis, NewMessage, Role, Score};
+use crate::storage::changes::ContextChange;
 use crate::storage::{stores, ChangeSet};
 use redb::WriteTransaction;
 use std::sync::Arc;
@@ -194,8 +195,10 @@ impl Tenant {
         }
         let entries: Arc<[ContextEntry]> = entries.into();
         let (t, conv, clock) = (self.name.clone(), conversation_id.to_string(), self.engine.clock().clone());
-        Ok(Box::new(move |txn, _| {
-            crate::context::update(txn, &t, &conv, &entries, clock.now(), ttl_ms, max_history)
+        Ok(Box::new(move |txn, ch| {
+            let ctx = crate::context::update(txn, &t, &conv, &entries, clock.now(), ttl_ms, max_history)?;
+            ch.contexts.push(ContextChange { tenant: t.clone(), conversation_id: conv.clone(), new: Some(ctx.clone()) });
+            Ok(ctx)
         }))
     }
 
@@ -213,11 +216,47 @@ impl Tenant {
     pub(crate) fn op_delete_context(&self, conversation_id: &str) -> Result<Op<bool>> {
         check_id("conversation_id", conversation_id)?;
         let (t, conv, clock) = (self.name.clone(), conversation_id.to_string(), self.engine.clock().clone());
-        Ok(Box::new(move |txn, _| crate::context::delete(txn, &t, &conv, clock.now())))
+        Ok(Box::new(move |txn, ch| {
+            let existed = crate::context::delete(txn, &t, &conv, clock.now())?;
+            if existed {
+                ch.contexts.push(ContextChange { tenant: t.clone(), conversation_id: conv.clone(), new: None });
+            }
+            Ok(existed)
+        }))
     }
 
     /// The async form of this handle: the same operations as `async fn`s.
     pub fn to_async(&self) -> crate::aio::AsyncTenant {
         crate::aio::AsyncTenant::new(self.clone())
+    }
+
+    /// Subscribes to this tenant's committed changes (blocking receiver / iterator).
+    pub fn subscribe(&self, filter: crate::feed::Filter) -> Result<crate::feed::Subscription> {
+        self.engine.check_open()?;
+        let cap = self.engine.config().feed.queue_capacity;
+        Ok(self.engine.inner.feed.subscribe(Some(self.name.to_string()), filter, cap))
+    }
+
+    /// Subscribes with a callback run on a delivery thread of its own.
+    pub fn subscribe_callback(
+        &self,
+        filter: crate::feed::Filter,
+        f: impl Fn(crate::feed::Delivery) + Send + 'static,
+    ) -> Result<crate::feed::CallbackSubscription> {
+        self.engine.check_open()?;
+        let cap = self.engine.config().feed.queue_capacity;
+        Ok(self.engine.inner.feed.subscribe_callback(Some(self.name.to_string()), filter, cap, f))
+    }
+
+    /// Subscribes as a tokio `Stream`.
+    pub fn subscribe_stream(&self, filter: crate::feed::Filter) -> Result<crate::feed::SubscriptionStream> {
+        self.engine.check_open()?;
+        let cap = self.engine.config().feed.queue_capacity;
+        Ok(self.engine.inner.feed.subscribe_stream(Some(self.name.to_string()), filter, cap))
+    }
+
+    /// This tenant's logged events with `seq >= from`, oldest first, at most `limit`.
+    pub fn events_since(&self, from: u64, limit: usize) -> Result<Vec<crate::feed::Event>> {
+        crate::feed::read(&self.engine.read()?, from, limit, Some(&self.name))
     }
 }

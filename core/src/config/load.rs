@@ -23,7 +23,7 @@ pub struct Setting {
 }
 
 /// Every key, in print order.
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 14] = [
     "profile",
     "l1_max_items",
     "l1_max_bytes",
@@ -36,6 +36,8 @@ pub const KEYS: [&str; 12] = [
     "breaker_cooldown_ms",
     "sweep_interval_ms",
     "background_workers",
+    "feed_retention_ms",
+    "feed_queue_capacity",
 ];
 
 fn bad(key: &str, source: &str, value: &str, want: &str) -> crate::Error {
@@ -76,6 +78,8 @@ fn apply(cfg: &mut Config, key: &str, v: &str, source: &str) -> Result<()> {
         "breaker_cooldown_ms" => cfg.breaker.cooldown = ms(parse_u64(key, source, v)?),
         "sweep_interval_ms" => cfg.sweep_interval = ms(parse_u64(key, source, v)?.max(10)),
         "background_workers" => cfg.background_workers = (parse_u64(key, source, v)? as usize).max(1),
+        "feed_retention_ms" => cfg.feed.retention = ms(parse_u64(key, source, v)?),
+        "feed_queue_capacity" => cfg.feed.queue_capacity = (parse_u64(key, source, v)? as usize).max(1),
         _ => return Err(err(ErrorKind::Config, format!("unknown configuration key {key:?} in {source}"))),
     }
     Ok(())
@@ -96,6 +100,8 @@ fn value_of(cfg: &Config, key: &str) -> String {
         "breaker_cooldown_ms" => cfg.breaker.cooldown.as_millis().to_string(),
         "sweep_interval_ms" => cfg.sweep_interval.as_millis().to_string(),
         "background_workers" => cfg.background_workers.to_string(),
+        "feed_retention_ms" => cfg.feed.retention.as_millis().to_string(),
+        "feed_queue_capacity" => cfg.feed.queue_capacity.to_string(),
         _ => String::new(),
     }
 }

@@ -72,6 +72,8 @@ pub struct Config {
     pub background_workers: usize,
     /// Statement monitoring and alert thresholds.
     pub monitor: crate::monitor::MonitorOptions,
+    /// Change-feed retention and queue sizes.
+    pub feed: crate::feed::FeedOptions,
 }
 
 impl Config {
@@ -94,6 +96,7 @@ impl Config {
             sweep_interval: Duration::from_secs(30),
             background_workers: 1,
             monitor: Default::default(),
+            feed: Default::default(),
         }
     }
 

@@ -20,11 +20,26 @@ pub struct Change {
     pub new: Option<Row>,
 }
 
+/// A conversation context written or deleted (contexts are not a SQL table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextChange {
+    /// The tenant.
+    pub tenant: Arc<str>,
+    /// The conversation.
+    pub conversation_id: String,
+    /// The context after the write (None for a delete).
+    pub new: Option<crate::model::Context>,
+}
+
 /// All the changes of one operation or commit, in the order they were made.
 #[derive(Debug, Default, Clone)]
 pub struct ChangeSet {
-    /// The changes, in order.
+    /// Row changes, in order.
     pub changes: Vec<Change>,
+    /// Context changes, in order.
+    pub contexts: Vec<ContextChange>,
+    /// Change-feed events built in the transaction (with their sequence numbers).
+    pub events: Vec<crate::feed::Event>,
 }
 
 impl ChangeSet {
@@ -33,14 +48,21 @@ impl ChangeSet {
         self.changes.push(Change { table, tenant: tenant.clone(), pk, old, new });
     }
 
-    /// Number of changes.
+    /// Moves everything of `other` to the end of `self`.
+    pub fn append(&mut self, other: &mut ChangeSet) {
+        self.changes.append(&mut other.changes);
+        self.contexts.append(&mut other.contexts);
+        self.events.append(&mut other.events);
+    }
+
+    /// Number of row and context changes.
     pub fn len(&self) -> usize {
-        self.changes.len()
+        self.changes.len() + self.contexts.len()
     }
 
     /// True when nothing changed.
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.contexts.is_empty()
     }
 
     /// Tables touched.

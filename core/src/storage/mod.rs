@@ -56,6 +56,7 @@ pub fn create_tables(db: &redb::Database) -> crate::Result<()> {
         txn.open_table(MSG_BY_CONVERSATION)?;
         txn.open_table(META)?;
         crate::context::create_tables(&txn)?;
+        crate::feed::create_tables(&txn)?;
     }
     txn.commit()?;
     Ok(())

@@ -8,7 +8,7 @@
 //! done and never takes its neighbours down. A failed commit fails exactly the operations
 //! in it, each with the cause.
 
-use super::changes::{Change, ChangeSet};
+use super::changes::ChangeSet;
 use crate::error::{err, Error, ErrorKind, Result};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::RwLock;
@@ -24,8 +24,9 @@ type Output = Box<dyn Any + Send>;
 type OpFn = Box<dyn FnMut(&WriteTransaction, &mut ChangeSet) -> Result<Output> + Send>;
 type Reply = Box<dyn FnOnce(Result<Output>) + Send>;
 
-/// Runs inside the transaction after each operation (index maintenance).
-pub type TxnHook = Arc<dyn Fn(&WriteTransaction, &[Change]) -> Result<()> + Send + Sync>;
+/// Runs inside the transaction after each operation with that operation's changes (index
+/// maintenance, the change-feed log); it may add to the change set (e.g. feed events).
+pub type TxnHook = Arc<dyn Fn(&WriteTransaction, &mut ChangeSet) -> Result<()> + Send + Sync>;
 /// Runs after a durable commit with everything it changed (cache invalidation, feeds).
 pub type CommitHook = Arc<dyn Fn(&ChangeSet) + Send + Sync>;
 /// Decides whether storage may be used now, and learns of storage success and failure
@@ -229,14 +230,14 @@ fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Ho
             let mut ch = ChangeSet::default();
             let r = (job.op)(&txn, &mut ch).and_then(|out| {
                 for h in &txn_hooks {
-                    h(&txn, &ch.changes)?;
+                    h(&txn, &mut ch)?;
                 }
                 Ok(out)
             });
             match r {
                 Ok(out) => {
                     outputs.push(out);
-                    all.changes.append(&mut ch.changes);
+                    all.append(&mut ch);
                 }
                 Err(e) if is_storage_failure(&e) => {
                     drop(txn);

@@ -1,0 +1,210 @@
+//! The persisted event log: events are written in the same transaction as the changes they
+//! describe (so a committed change always has its event and a rolled-back one never does),
+//! keyed by sequence number, readable from any sequence for the retention window, and
+//! trimmed by age in the background sweep.
+
+use super::event::{row_json, row_key, Event, Op, CONTEXT_TABLE};
+use crate::error::{err, ErrorKind, Result};
+use crate::model::Millis;
+use crate::schema::{ColumnType, Row, Table, Value};
+use crate::storage::changes::ContextChange;
+use crate::storage::keys::{Key, KeyReader};
+use crate::storage::{next_counter, ChangeSet};
+use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
+
+/// seq -> compact event record (see `encode`).
+pub const FEED: TableDefinition<u64, &[u8]> = TableDefinition::new("feed");
+
+const CONTEXT_CODE: u8 = 255;
+
+/// Creates the log table.
+pub fn create_tables(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(FEED)?;
+    Ok(())
+}
+
+fn table_code(t: Table) -> u8 {
+    Table::ALL.iter().position(|x| *x == t).unwrap_or(0) as u8
+}
+
+fn op_of(old: bool, new: bool) -> Op {
+    match (old, new) {
+        (false, _) => Op::Insert,
+        (true, true) => Op::Update,
+        (true, false) => Op::Delete,
+    }
+}
+
+fn put_row(k: &mut Key, row: Option<&Row>) {
+    match row {
+        None => {
+            k.raw(&[0]);
+        }
+        Some(r) => {
+            k.raw(&[1]);
+            for v in r {
+                k.value(v);
+            }
+        }
+    }
+}
+
+/// The stored form: at, table, tenant, then (flag, row values) for new and old. Rows use the
+/// key encoding of values, so no JSON is built on the write path.
+fn encode_change(at: Millis, c: &crate::storage::Change) -> Vec<u8> {
+    let mut k = Key::new();
+    k.i64(at).raw(&[table_code(c.table)]).str(&c.tenant);
+    put_row(&mut k, c.new.as_ref());
+    put_row(&mut k, c.old.as_ref());
+    k.0
+}
+
+fn encode_context(at: Millis, c: &ContextChange) -> Vec<u8> {
+    let mut k = Key::new();
+    k.i64(at).raw(&[CONTEXT_CODE]).str(&c.tenant).str(&c.conversation_id);
+    let json = c.new.as_ref().and_then(|x| serde_json::to_string(x).ok());
+    k.raw(&[json.is_some() as u8]);
+    if let Some(j) = json {
+        k.str(&j);
+    }
+    k.0
+}
+
+fn corrupt(what: &str) -> crate::Error {
+    err(ErrorKind::Corrupted, format!("stored event is invalid: {what}"))
+}
+
+fn get_row(r: &mut KeyReader<'_>, table: Table) -> Result<Option<Row>> {
+    let flag = *r.rest().first().ok_or_else(|| corrupt("truncated row flag"))?;
+    *r = KeyReader::new(&r.rest()[1..]);
+    if flag == 0 {
+        return Ok(None);
+    }
+    let mut row = Vec::with_capacity(table.columns().len());
+    for c in table.columns() {
+        let tag = *r.rest().first().ok_or_else(|| corrupt("truncated value"))?;
+        *r = KeyReader::new(&r.rest()[1..]);
+        if tag == 0x01 {
+            row.push(Value::Null);
+            continue;
+        }
+        row.push(match c.ty {
+            ColumnType::Int => Value::Int(r.i64()?),
+            ColumnType::Real => Value::Real(r.f64()?),
+            ColumnType::Text => Value::Text(r.str()?),
+            ColumnType::Json => Value::Json(r.str()?),
+        });
+    }
+    Ok(Some(row))
+}
+
+fn decode(seq: u64, bytes: &[u8]) -> Result<Event> {
+    let mut r = KeyReader::new(bytes);
+    let at = r.i64()?;
+    let code = *r.rest().first().ok_or_else(|| corrupt("truncated table"))?;
+    r = KeyReader::new(&r.rest()[1..]);
+    let tenant = r.str()?;
+    if code == CONTEXT_CODE {
+        let conv = r.str()?;
+        let has = r.rest().first().copied().unwrap_or(0) == 1;
+        r = KeyReader::new(r.rest().get(1..).unwrap_or_default());
+        let new = if has {
+            Some(serde_json::from_str(&r.str()?).map_err(|e| corrupt(&e.to_string()))?)
+        } else {
+            None
+        };
+        let op = if has { Op::Update } else { Op::Delete };
+        return Ok(Event { seq, at, tenant, table: CONTEXT_TABLE.into(), op, key: conv, new, old: None });
+    }
+    let table = *Table::ALL.get(code as usize).ok_or_else(|| corrupt("unknown table"))?;
+    let new = get_row(&mut r, table)?;
+    let old = get_row(&mut r, table)?;
+    Ok(event_of(seq, at, &tenant, table, new.as_ref(), old.as_ref()))
+}
+
+fn event_of(seq: u64, at: Millis, tenant: &str, table: Table, new: Option<&Row>, old: Option<&Row>) -> Event {
+    let key_row = new.or(old).expect("a change has a row");
+    Event {
+        seq,
+        at,
+        tenant: tenant.to_string(),
+        table: table.name().to_string(),
+        op: op_of(old.is_some(), new.is_some()),
+        key: row_key(table, key_row),
+        new: new.map(|r| row_json(table, r)),
+        old: old.map(|r| row_json(table, r)),
+    }
+}
+
+/// Numbers one operation's changes, writes them to the log (when `persist`), and builds
+/// live events into `ch.events` (when `live`: someone is subscribed).
+pub fn record(txn: &WriteTransaction, ch: &mut ChangeSet, now: Millis, persist: bool, live: bool) -> Result<()> {
+    let n = (ch.changes.len() + ch.contexts.len()) as u64;
+    if n == 0 {
+        return Ok(());
+    }
+    let first = next_counter(txn, "next_feed_seq", n)?;
+    if persist {
+        let mut t = txn.open_table(FEED)?;
+        let mut seq = first;
+        for c in &ch.changes {
+            t.insert(seq, encode_change(now, c).as_slice())?;
+            seq += 1;
+        }
+        for c in &ch.contexts {
+            t.insert(seq, encode_context(now, c).as_slice())?;
+            seq += 1;
+        }
+    }
+    if live {
+        let mut seq = first;
+        let mut events = Vec::with_capacity(n as usize);
+        for c in &ch.changes {
+            events.push(event_of(seq, now, &c.tenant, c.table, c.new.as_ref(), c.old.as_ref()));
+            seq += 1;
+        }
+        for c in &ch.contexts {
+            let op = if c.new.is_some() { Op::Update } else { Op::Delete };
+            let new = c.new.as_ref().and_then(|x| serde_json::to_value(x).ok());
+            events.push(Event { seq, at: now, tenant: c.tenant.to_string(), table: CONTEXT_TABLE.into(), op, key: c.conversation_id.clone(), new, old: None });
+            seq += 1;
+        }
+        ch.events.extend(events);
+    }
+    Ok(())
+}
+
+/// Events with `seq >= from`, oldest first, at most `limit`, optionally of one tenant.
+pub fn read(txn: &ReadTransaction, from: u64, limit: usize, tenant: Option<&str>) -> Result<Vec<Event>> {
+    let t = txn.open_table(FEED)?;
+    let mut out = Vec::new();
+    for item in t.range(from..)? {
+        let (k, v) = item?;
+        let e = decode(k.value(), v.value())?;
+        if tenant.is_none_or(|x| x == e.tenant) {
+            out.push(e);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes up to `limit` events older than `cutoff`; returns how many.
+pub fn trim(txn: &WriteTransaction, cutoff: Millis, limit: usize) -> Result<usize> {
+    let mut t = txn.open_table(FEED)?;
+    let mut old = Vec::new();
+    for item in t.iter()? {
+        let (k, v) = item?;
+        let at = KeyReader::new(v.value()).i64().unwrap_or(i64::MIN);
+        if at >= cutoff || old.len() >= limit {
+            break;
+        }
+        old.push(k.value());
+    }
+    for k in &old {
+        t.remove(*k)?;
+    }
+    Ok(old.len())
+}

@@ -76,7 +76,7 @@ impl Engine {
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::with_source(ErrorKind::Storage, format!("cannot create directory {}", dir.display()), e))?;
         let lock = DirLock::acquire(&dir)?;
-        let store = Arc::new(Store::open(dir.join(storage::DATA_FILE), config.faults.clone())?);
+        let store = Arc::new(Store::open(dir.join(storage::DATA_FILE), config.faults.clone(), config.verify_on_open)?);
         let writer = Writer::start(store.clone(), config.writer);
         let breaker = Arc::new(Breaker::new(config.breaker, config.clock.clone()));
         *writer.hooks.guard.write() = Some(breaker.clone());

@@ -23,7 +23,7 @@ pub struct Setting {
 }
 
 /// Every key, in print order.
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 15] = [
     "profile",
     "l1_max_items",
     "l1_max_bytes",
@@ -38,6 +38,7 @@ pub const KEYS: [&str; 14] = [
     "background_workers",
     "feed_retention_ms",
     "feed_queue_capacity",
+    "verify_on_open",
 ];
 
 fn bad(key: &str, source: &str, value: &str, want: &str) -> crate::Error {
@@ -80,6 +81,7 @@ fn apply(cfg: &mut Config, key: &str, v: &str, source: &str) -> Result<()> {
         "background_workers" => cfg.background_workers = (parse_u64(key, source, v)? as usize).max(1),
         "feed_retention_ms" => cfg.feed.retention = ms(parse_u64(key, source, v)?),
         "feed_queue_capacity" => cfg.feed.queue_capacity = (parse_u64(key, source, v)? as usize).max(1),
+        "verify_on_open" => cfg.verify_on_open = parse_bool(key, source, v)?,
         _ => return Err(err(ErrorKind::Config, format!("unknown configuration key {key:?} in {source}"))),
     }
     Ok(())
@@ -102,6 +104,7 @@ fn value_of(cfg: &Config, key: &str) -> String {
         "background_workers" => cfg.background_workers.to_string(),
         "feed_retention_ms" => cfg.feed.retention.as_millis().to_string(),
         "feed_queue_capacity" => cfg.feed.queue_capacity.to_string(),
+        "verify_on_open" => cfg.verify_on_open.to_string(),
         _ => String::new(),
     }
 }

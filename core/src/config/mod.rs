@@ -74,6 +74,9 @@ pub struct Config {
     pub monitor: crate::monitor::MonitorOptions,
     /// Change-feed retention and queue sizes.
     pub feed: crate::feed::FeedOptions,
+    /// Verify every page checksum of the data file at open (reads the whole file once), so
+    /// bytes altered outside cidb are a `Corrupted` error, never a wrong answer.
+    pub verify_on_open: bool,
 }
 
 impl Config {
@@ -97,6 +100,7 @@ impl Config {
             background_workers: 1,
             monitor: Default::default(),
             feed: Default::default(),
+            verify_on_open: true,
         }
     }
 

@@ -17,12 +17,13 @@ use std::time::{Duration, Instant};
 pub struct Store {
     path: PathBuf,
     faults: Option<FaultSwitch>,
+    verify: bool,
     db: ArcSwapOption<Database>,
     closed: AtomicBool,
     needs_reopen: AtomicBool,
 }
 
-fn open_db(path: &Path, faults: Option<&FaultSwitch>) -> Result<Database> {
+fn open_db(path: &Path, faults: Option<&FaultSwitch>, verify: bool) -> Result<Database> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -31,17 +32,21 @@ fn open_db(path: &Path, faults: Option<&FaultSwitch>) -> Result<Database> {
         .open(path)
         .map_err(|e| Error::with_source(ErrorKind::Storage, format!("cannot open {}", path.display()), e))?;
     let backend = CidbBackend::new(file, faults)?;
-    Ok(redb::Builder::new().create_with_backend(backend)?)
+    let fresh = std::fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true);
+    // Verifying every page checksum at open turns flipped bytes into a Corrupted error
+    // instead of a silently missing row (a plain redb open trusts the file).
+    Ok(redb::Builder::new().set_check_integrity_on_open(verify && !fresh).create_with_backend(backend)?)
 }
 
 impl Store {
     /// Opens (or creates) the data file at `path` and makes sure every table exists.
-    pub fn open(path: PathBuf, faults: Option<FaultSwitch>) -> Result<Store> {
-        let db = open_db(&path, faults.as_ref())?;
+    pub fn open(path: PathBuf, faults: Option<FaultSwitch>, verify: bool) -> Result<Store> {
+        let db = open_db(&path, faults.as_ref(), verify)?;
         super::create_tables(&db)?;
         Ok(Store {
             path,
             faults,
+            verify,
             db: ArcSwapOption::new(Some(Arc::new(db))),
             closed: AtomicBool::new(false),
             needs_reopen: AtomicBool::new(false),
@@ -86,7 +91,7 @@ impl Store {
             }
             drop(old);
         }
-        let fresh = open_db(&self.path, self.faults.as_ref())?;
+        let fresh = open_db(&self.path, self.faults.as_ref(), self.verify)?;
         self.db.store(Some(Arc::new(fresh)));
         self.needs_reopen.store(false, Ordering::Release);
         Ok(())

@@ -205,6 +205,13 @@ impl Engine {
         Ok(total)
     }
 
+    /// Writes a consistent copy of the database into the new directory `dest` while reads
+    /// and writes continue. The copy opens like any cidb directory.
+    pub fn backup(&self, dest: impl AsRef<Path>) -> Result<storage::backup::BackupReport> {
+        let txn = self.read()?;
+        storage::backup::backup(&txn, dest.as_ref(), &[])
+    }
+
     /// The clock the engine reads (manual in tests).
     pub fn clock(&self) -> &crate::model::Clock {
         &self.inner.config.clock

@@ -13,6 +13,7 @@ pub use event::{row_json, Crossing, Event, Filter, Op, CONTEXT_TABLE};
 pub use subscription::{CallbackSubscription, Delivery, Subscription, SubscriptionStream};
 
 pub(crate) use log::{create_tables, read, record, trim};
+pub use log::FEED;
 use parking_lot::RwLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;

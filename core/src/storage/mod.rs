@@ -13,6 +13,7 @@
 //! - `meta`: name -> u64 counters
 
 pub mod backend;
+pub mod backup;
 pub mod breaker;
 pub mod changes;
 pub mod keys;

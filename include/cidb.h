@@ -10,7 +10,8 @@
  *   Strings coming out (char **out_...) are owned by the caller and must be released with
  *   cidb_string_free.
  * - After a failure, cidb_last_error_message() describes the problem on the calling thread.
- * - Records cross the boundary as JSON text (field names as in the Rust model types).
+ * - Records cross the boundary as JSON text (field names as in the Rust model types);
+ *   a field the record does not have is rejected with CIDB_INVALID_INPUT, not ignored.
  * - No pointer argument may be NULL unless its comment says so; NULL gives
  *   CIDB_INVALID_INPUT with a message naming the argument.
  */
@@ -283,7 +284,7 @@ void cidb_tenant_free(struct cidb_tenant *tenant);
  * `{"id": "c1", "email": null, "name": null, "department": "", "status": "",
  *   "created_at": 0, "updated_at": 0, "attributes": {}}` (only `id` is required).
  * Returns when the write is durable. Errors: `CIDB_INVALID_INPUT` (not JSON, not an
- * object, wrong field types), `CIDB_INVALID_ID`, `CIDB_INVALID_TIMESTAMP`,
+ * object, an unknown field, a field of the wrong type), `CIDB_INVALID_ID`, `CIDB_INVALID_TIMESTAMP`,
  * `CIDB_INVALID_ATTRIBUTES` (attributes not an object), `CIDB_CLOSED`.
  *
  * Ownership: `customer_json` is borrowed for the call.
@@ -335,12 +336,13 @@ enum cidb_status cidb_tenant_count_customers(const struct cidb_tenant *tenant, u
  * `{"customer_id": "c1", "score_type": "churn_risk", "score": 0.8, "confidence": 0.9,
  *   "created_at": 1700000000000, "model": null}` (`model` optional) and updates the latest
  * score of (customer, type) in the same transaction. Returns when durable. Errors:
- * `CIDB_INVALID_INPUT`, `CIDB_INVALID_ID`, `CIDB_INVALID_SCORE` (score or confidence not
+ * `CIDB_INVALID_INPUT` (not JSON, not an object, an unknown field, a wrong type), `CIDB_INVALID_ID`, `CIDB_INVALID_SCORE` (score or confidence not
  * in [0, 1]), `CIDB_INVALID_TIMESTAMP`, `CIDB_CLOSED`.
  *
  * Ownership: `score_json` is borrowed for the call.
  */
-enum cidb_status cidb_tenant_add_score(const struct cidb_tenant *tenant, const char *score_json);
+enum cidb_status cidb_tenant_add_score(const struct cidb_tenant *tenant,
+                                       const char *score_json);
 
 /**
  * Appends many scores given as a JSON array of score objects, in one transaction: all land
@@ -382,7 +384,8 @@ enum cidb_status cidb_tenant_score_history(const struct cidb_tenant *tenant,
  * `{"customer_id": "c1", "conversation_id": "conv1", "role": "user",
  *   "timestamp": 1700000000000, "content": "hello", "metadata": {}}` (`metadata`
  * optional) and stores its assigned id (strictly increasing in append order) in
- * `*out_id`. Returns when durable. Errors: `CIDB_INVALID_INPUT`, `CIDB_INVALID_ID`,
+ * `*out_id`. Returns when durable. Errors: `CIDB_INVALID_INPUT` (bad JSON shape, an
+ * unknown field such as `id`), `CIDB_INVALID_ID`,
  * `CIDB_INVALID_ROLE` (role not user, assistant, system, agent or tool),
  * `CIDB_INVALID_TIMESTAMP`, `CIDB_CONTENT_TOO_LARGE` (content over 1 MiB),
  * `CIDB_INVALID_ATTRIBUTES` (metadata not an object), `CIDB_CLOSED`.

@@ -522,6 +522,12 @@ static void test_validation_rules_give_their_status(void) {
   CHECK_FAILS(cidb_tenant_upsert_customer(t, "{\"name\":\"x\"}"), CIDB_INVALID_INPUT, "missing field `id`");
   CHECK_FAILS(cidb_tenant_upsert_customer(t, "{\"id\":7}"), CIDB_INVALID_INPUT, "customer_json: invalid type");
   CHECK_FAILS(cidb_tenant_add_score(t, "{\"customer_id\":\"c1\"}"), CIDB_INVALID_INPUT, "score_json: missing field");
+  CHECK_FAILS(cidb_tenant_upsert_customer(t, "{\"id\":\"c1\",\"emial\":\"a@b.c\"}"), CIDB_INVALID_INPUT,
+              "customer_json: unknown field `emial`");
+  CHECK_FAILS(cidb_tenant_append_messages(t, "[{\"id\":1,\"customer_id\":\"c1\",\"conversation_id\":\"v\","
+                                             "\"role\":\"user\",\"timestamp\":1,\"content\":\"\"}]",
+                                          &json),
+              CIDB_INVALID_INPUT, "messages_json[0]: unknown field `id`");
   CHECK_FAILS(cidb_tenant_add_scores(t, "{}"), CIDB_INVALID_INPUT, "scores_json must be a JSON array");
   CHECK_FAILS(cidb_tenant_append_messages(t, "[1]", &json), CIDB_INVALID_INPUT,
               "messages_json[0] must be a JSON object");

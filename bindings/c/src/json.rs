@@ -8,6 +8,7 @@ use cidb::{Error, NewMessage, Result, Role};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::OnceLock;
 
 /// Parses `text` (argument `arg`) as one `T` given as a JSON object.
 pub fn parse_one<T: DeserializeOwned + Checked>(arg: &str, text: &str) -> Result<T> {
@@ -39,10 +40,31 @@ fn from_value<T: DeserializeOwned + Checked>(arg: &str, v: Value) -> Result<T> {
     if !v.is_object() {
         return Err(invalid(format!("{arg} must be a JSON object, got {}", kind_of(&v))));
     }
+    check_fields::<T>(arg, &v)?;
     T::precheck(&v).map_err(|e| prefixed(arg, e))?;
     let t: T = serde_json::from_value(v).map_err(|e| invalid(format!("{arg}: {e}")))?;
     t.check().map_err(|e| prefixed(arg, e))?;
     Ok(t)
+}
+
+/// Rejects keys the record type does not have: serde would drop them silently, and a
+/// misspelt field (`"emial"`) would then be data lost without an error.
+fn check_fields<T: Checked>(arg: &str, v: &Value) -> Result<()> {
+    let Some(obj) = v.as_object() else { return Ok(()) };
+    let fields = T::fields();
+    match obj.keys().find(|k| !fields.contains(k)) {
+        Some(k) => Err(invalid(format!("{arg}: unknown field `{k}`; expected one of {}", fields.join(", ")))),
+        None => Ok(()),
+    }
+}
+
+/// The JSON field names of a record type, read from serialising a sample so they follow
+/// the model types' serde attributes.
+fn field_names(sample: impl Serialize) -> Vec<String> {
+    match serde_json::to_value(sample) {
+        Ok(Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// `e` with the argument name in front of its message, kind unchanged.
@@ -64,6 +86,8 @@ fn kind_of(v: &Value) -> &'static str {
 /// Checks a record type runs on its JSON (before serde) and on the parsed value, so errors
 /// carry the core's kind and the argument's name.
 pub trait Checked {
+    /// The JSON keys the type accepts.
+    fn fields() -> &'static [String];
     /// Checks on the raw object that serde would report less precisely.
     fn precheck(_v: &Value) -> Result<()> {
         Ok(())
@@ -73,18 +97,48 @@ pub trait Checked {
 }
 
 impl Checked for cidb::Customer {
+    fn fields() -> &'static [String] {
+        static F: OnceLock<Vec<String>> = OnceLock::new();
+        F.get_or_init(|| field_names(cidb::Customer::new("x", 0)))
+    }
     fn check(&self) -> Result<()> {
         self.validate()
     }
 }
 
 impl Checked for cidb::Score {
+    fn fields() -> &'static [String] {
+        static F: OnceLock<Vec<String>> = OnceLock::new();
+        F.get_or_init(|| {
+            field_names(cidb::Score {
+                customer_id: String::new(),
+                score_type: String::new(),
+                score: 0.0,
+                confidence: 0.0,
+                created_at: 0,
+                model: None,
+            })
+        })
+    }
     fn check(&self) -> Result<()> {
         self.validate()
     }
 }
 
 impl Checked for NewMessage {
+    fn fields() -> &'static [String] {
+        static F: OnceLock<Vec<String>> = OnceLock::new();
+        F.get_or_init(|| {
+            field_names(NewMessage {
+                customer_id: String::new(),
+                conversation_id: String::new(),
+                role: Role::User,
+                timestamp: 0,
+                content: String::new(),
+                metadata: Value::Null,
+            })
+        })
+    }
     /// An unknown role is `CIDB_INVALID_ROLE`, not a generic JSON shape error.
     fn precheck(v: &Value) -> Result<()> {
         match v.get("role") {
@@ -125,6 +179,19 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidRole);
+
+        let e = parse_one::<Customer>("customer_json", r#"{"id":"c1","emial":"a@b.c"}"#).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.message().starts_with("customer_json: unknown field `emial`; expected one of "), "{e}");
+        assert!(e.message().contains("email") && e.message().contains("attributes"), "{e}");
+        let e = parse_one::<NewMessage>(
+            "message_json",
+            r#"{"id":3,"customer_id":"c","conversation_id":"v","role":"user","timestamp":1,"content":""}"#,
+        )
+        .unwrap_err();
+        assert!(e.message().contains("unknown field `id`"), "{e}");
+        let e = parse_many::<cidb::Score>("scores_json", r#"[{"customer_id":"c","score_type":"t","score":0,"confidence":0,"created_at":0,"modle":"x"}]"#).unwrap_err();
+        assert!(e.message().starts_with("scores_json[0]: unknown field `modle`"), "{e}");
 
         let c: Customer = parse_one("customer_json", r#"{"id":"c1","attributes":{"tier":"gold"}}"#).unwrap();
         assert_eq!(c.attributes["tier"], "gold");

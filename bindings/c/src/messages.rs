@@ -12,7 +12,8 @@ use std::ffi::c_char;
 /// `{"customer_id": "c1", "conversation_id": "conv1", "role": "user",
 ///   "timestamp": 1700000000000, "content": "hello", "metadata": {}}` (`metadata`
 /// optional) and stores its assigned id (strictly increasing in append order) in
-/// `*out_id`. Returns when durable. Errors: `CIDB_INVALID_INPUT`, `CIDB_INVALID_ID`,
+/// `*out_id`. Returns when durable. Errors: `CIDB_INVALID_INPUT` (bad JSON shape, an
+/// unknown field such as `id`), `CIDB_INVALID_ID`,
 /// `CIDB_INVALID_ROLE` (role not user, assistant, system, agent or tool),
 /// `CIDB_INVALID_TIMESTAMP`, `CIDB_CONTENT_TOO_LARGE` (content over 1 MiB),
 /// `CIDB_INVALID_ATTRIBUTES` (metadata not an object), `CIDB_CLOSED`.

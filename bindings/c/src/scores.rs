@@ -12,7 +12,7 @@ use std::ffi::c_char;
 /// `{"customer_id": "c1", "score_type": "churn_risk", "score": 0.8, "confidence": 0.9,
 ///   "created_at": 1700000000000, "model": null}` (`model` optional) and updates the latest
 /// score of (customer, type) in the same transaction. Returns when durable. Errors:
-/// `CIDB_INVALID_INPUT`, `CIDB_INVALID_ID`, `CIDB_INVALID_SCORE` (score or confidence not
+/// `CIDB_INVALID_INPUT` (not JSON, not an object, an unknown field, a wrong type), `CIDB_INVALID_ID`, `CIDB_INVALID_SCORE` (score or confidence not
 /// in [0, 1]), `CIDB_INVALID_TIMESTAMP`, `CIDB_CLOSED`.
 ///
 /// Ownership: `score_json` is borrowed for the call.

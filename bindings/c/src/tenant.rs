@@ -38,7 +38,7 @@ pub extern "C" fn cidb_tenant_free(tenant: *mut cidb_tenant) {
 /// `{"id": "c1", "email": null, "name": null, "department": "", "status": "",
 ///   "created_at": 0, "updated_at": 0, "attributes": {}}` (only `id` is required).
 /// Returns when the write is durable. Errors: `CIDB_INVALID_INPUT` (not JSON, not an
-/// object, wrong field types), `CIDB_INVALID_ID`, `CIDB_INVALID_TIMESTAMP`,
+/// object, an unknown field, a field of the wrong type), `CIDB_INVALID_ID`, `CIDB_INVALID_TIMESTAMP`,
 /// `CIDB_INVALID_ATTRIBUTES` (attributes not an object), `CIDB_CLOSED`.
 ///
 /// Ownership: `customer_json` is borrowed for the call.

@@ -2,6 +2,7 @@
 //! command line and maps errors to an exit status (1 for a cidb error, 2 for usage).
 
 mod demo;
+mod import;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// Build (or reuse) a generated dataset and print a summary with sample lookups.
     Demo(demo::DemoArgs),
+    /// Bulk-import a CSV, JSONL or SQLite file into one table of one tenant.
+    Import(import::ImportArgs),
     /// Print store sizes and writer counters as JSON.
     Stats {
         /// Database directory (default: the demo directory).
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Import(args) => import::run(args),
         Command::Stats { dir } => stats(dir),
     };
     match result {

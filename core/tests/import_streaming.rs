@@ -39,7 +39,7 @@ impl Read for GenCsv {
             self.buf.clear();
             self.at = 0;
             // Whole rows only, so a failure falls between rows.
-            while self.next < self.rows && self.buf.len() < 4096 && !self.fail_after.is_some_and(|n| self.next >= n) {
+            while self.next < self.rows && self.buf.len() < 4096 && self.fail_after.is_none_or(|n| self.next < n) {
                 let i = self.next;
                 let line = format!(
                     "cust{i:07},u{i}@x.test,dept{},active,{},\"{{\"\"n\"\":{i}}}\"\n",

@@ -56,13 +56,13 @@ fn progress_bar(args: &ImportArgs, total_bytes: Option<u64>) -> ProgressBar {
     let pb = match total_bytes {
         Some(n) => ProgressBar::new(n).with_style(
             ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] [{wide_bar}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+                "{spinner} {elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
         ),
         None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{wide_bar}] {pos}/{len} rows {msg}")
+            ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} rows {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner())
                 .progress_chars("=> "),
         ),
@@ -119,7 +119,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
             }
             (None, None) => bar.set_position(p.rows_read),
         }
-        bar.set_message(format!("{} rows, {} imported, {} rejected", p.rows_read, p.imported, p.rejected));
+        bar.set_message(format!("{} rows, {} rejected", p.rows_read, p.rejected));
         true
     }));
 

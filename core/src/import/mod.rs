@@ -35,6 +35,19 @@
 //!   batches whatever the input size. Each batch lands whole or not at all. A fatal error
 //!   (unreadable input, storage failure) stops the import; batches committed before it
 //!   stay, and the error says how many rows they held.
+//!
+//! ```
+//! use cidb::{Engine, ImportOptions, Table};
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Engine::open_default(dir.path()).unwrap();
+//! let acme = db.tenant("acme").unwrap();
+//! let csv = "id,department,created_at\nc1,sales,2024-05-01T12:00:00Z\n,sales,1714564800000\n";
+//! let report = acme.import_csv(Table::Customers, csv.as_bytes(), &ImportOptions::default()).unwrap();
+//! assert_eq!((report.imported, report.rejected, report.batches), (1, 1, 1));
+//! assert_eq!((report.rejects[0].line, report.rejects[0].reason.as_str()), (3, "customer id is empty"));
+//! assert_eq!(acme.get_customer("c1").unwrap().unwrap().created_at, 1_714_564_800_000);
+//! db.close().unwrap();
+//! ```
 
 mod batch;
 mod convert;

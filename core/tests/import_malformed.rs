@@ -274,3 +274,29 @@ fn reject_list_is_capped_but_every_reject_is_counted() {
     assert_eq!(v["rejects"][0]["kind"], "invalid_timestamp");
     assert!(v["elapsed_ms"].is_number());
 }
+
+#[test]
+fn crlf_line_endings_tsv_and_import_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir.path().join("db"));
+    let t = db.tenant("acme").unwrap();
+    let o = ImportOptions::default();
+    let r = t.import_csv(Table::Customers, "id,name\r\nc1,Ann\r\n,Bob\r\nc3,Cy\r\n".as_bytes(), &o).unwrap();
+    assert_eq!((r.imported, r.rejected), (2, 1));
+    assert_eq!(r.rejects[0].line, 3);
+    assert_eq!(t.get_customer("c3").unwrap().unwrap().name.as_deref(), Some("Cy"));
+    let r = t.import_jsonl(Table::Customers, "{\"id\":\"j1\"}\r\n\r\n{\"id\":\"\"}\r\n".as_bytes(), &o).unwrap();
+    assert_eq!((r.imported, r.rejected, r.rejects[0].line), (1, 1, 3));
+
+    let tsv = dir.path().join("people.tsv");
+    std::fs::write(&tsv, "id\tname\tattributes\nt1\tTab, Person\t{\"a\": [1, 2]}\n").unwrap();
+    let r = t.import_file(Table::Customers, &tsv, None, &o).unwrap();
+    assert_eq!((r.imported, r.rejected), (1, 0));
+    let c = t.get_customer("t1").unwrap().unwrap();
+    assert_eq!((c.name.as_deref(), c.attributes), (Some("Tab, Person"), json!({"a": [1, 2]})));
+    let e = t.import_file(Table::Customers, &dir.path().join("x.parquet"), None, &o).unwrap_err();
+    assert!(e.message().contains("cannot tell the format"), "{e}");
+    let e = t.import_file(Table::Customers, &dir.path().join("missing.csv"), None, &o).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.message().contains("cannot open"), "{e}");
+}

@@ -1,6 +1,7 @@
 //! Randomised import: proptest mixes good rows with every kind of defect (empty or too long
 //! id, bad or out-of-range timestamp, bad or non-object JSON, invalid UTF-8, wrong tenant,
-//! wrong shape), quoted multi-line fields, CSV or JSONL and any batch size. The report must
+//! wrong shape), quoted multi-line fields, blank lines, LF or CRLF line endings, CSV or
+//! JSONL and any batch size. The report must
 //! name exactly the defective lines with the right kind, the good rows must all be stored
 //! as written, the bad ones absent, and the batch count must be ceil(good / batch_size).
 
@@ -107,16 +108,22 @@ fn json_str(out: &mut Vec<u8>, v: &[u8]) {
 }
 
 /// Renders the rows; returns the input and each row's first line.
-fn render(rows: &[(Defect, bool)], jsonl: bool) -> (Vec<u8>, Vec<u64>) {
+fn render(rows: &[(Defect, bool, bool)], jsonl: bool, crlf: bool) -> (Vec<u8>, Vec<u64>) {
+    let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
     let mut out = Vec::new();
     let mut lines = Vec::new();
     let mut line = 1u64;
     if !jsonl {
-        out.extend_from_slice(b"id,name,created_at,attributes,tenant_id\n");
+        out.extend_from_slice(b"id,name,created_at,attributes,tenant_id");
+        out.extend_from_slice(eol);
         line += 1;
     }
-    for (i, &(d, multiline)) in rows.iter().enumerate() {
+    for (i, &(d, multiline, blank_before)) in rows.iter().enumerate() {
         let r = row(i, d, multiline);
+        if blank_before {
+            out.extend_from_slice(eol);
+            line += 1;
+        }
         lines.push(line);
         if jsonl {
             out.extend_from_slice(b"{\"id\":");
@@ -129,7 +136,8 @@ fn render(rows: &[(Defect, bool)], jsonl: bool) -> (Vec<u8>, Vec<u64>) {
             if d == Defect::Shape {
                 out.extend_from_slice(b",\"colour\":\"red\"");
             }
-            out.extend_from_slice(b"}\n");
+            out.push(b'}');
+            out.extend_from_slice(eol);
             line += 1;
         } else {
             csv_field(&mut out, r.id.as_bytes());
@@ -140,7 +148,7 @@ fn render(rows: &[(Defect, bool)], jsonl: bool) -> (Vec<u8>, Vec<u64>) {
             if d != Defect::Shape {
                 out.extend_from_slice(format!(",{}", r.tenant).as_bytes());
             }
-            out.push(b'\n');
+            out.extend_from_slice(eol);
             line += 1 + u64::from(multiline);
         }
     }
@@ -152,33 +160,34 @@ proptest! {
 
     #[test]
     fn exactly_the_defective_lines_are_rejected(
-        rows in proptest::collection::vec((defect(), any::<bool>()), 0..120),
+        rows in proptest::collection::vec((defect(), any::<bool>(), proptest::bool::weighted(0.1)), 0..120),
         batch_size in 1usize..40,
         jsonl in any::<bool>(),
+        crlf in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let db = open(dir.path());
         let t = db.tenant("acme").unwrap();
-        let (input, lines) = render(&rows, jsonl);
+        let (input, lines) = render(&rows, jsonl, crlf);
         let o = ImportOptions { batch_size, ..Default::default() };
         let r = if jsonl {
             t.import_jsonl(Table::Customers, input.as_slice(), &o).unwrap()
         } else {
             t.import_csv(Table::Customers, input.as_slice(), &o).unwrap()
         };
-        let good = rows.iter().filter(|(d, _)| *d == Defect::None).count() as u64;
+        let good = rows.iter().filter(|(d, _, _)| *d == Defect::None).count() as u64;
         let want: Vec<(u64, ErrorKind)> = rows
             .iter()
             .zip(&lines)
-            .filter(|((d, _), _)| *d != Defect::None)
-            .map(|((d, _), &l)| (l, expected_kind(*d, jsonl)))
+            .filter(|((d, _, _), _)| *d != Defect::None)
+            .map(|((d, _, _), &l)| (l, expected_kind(*d, jsonl)))
             .collect();
         let got: Vec<(u64, ErrorKind)> = r.rejects.iter().map(|j| (j.line, j.kind)).collect();
         prop_assert_eq!(got, want, "{:#?}", r.rejects);
         prop_assert_eq!((r.imported, r.rejected), (good, rows.len() as u64 - good));
         prop_assert_eq!(r.batches, good.div_ceil(batch_size as u64));
         prop_assert_eq!(t.count_customers().unwrap(), good);
-        for (i, &(d, multiline)) in rows.iter().enumerate() {
+        for (i, &(d, multiline, _)) in rows.iter().enumerate() {
             let stored = t.get_customer(&format!("c{i}")).unwrap();
             if d == Defect::None {
                 let c = stored.expect("good row stored");

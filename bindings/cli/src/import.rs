@@ -6,7 +6,7 @@
 use cidb::import::{import_table, ImportFormat};
 use cidb::{Config, Engine, Error, ErrorKind, ImportOptions, ImportReport, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -148,13 +148,19 @@ fn import(db: &Engine, args: &ImportArgs, table: cidb::Table, format: ImportForm
     }
 }
 
+/// Prints the report on stdout. A closed stdout (`| head`) is not an error: the import is
+/// done and committed by then.
 fn print_report(args: &ImportArgs, r: &ImportReport) {
+    let _ = write_report(&mut std::io::stdout().lock(), args, r);
+}
+
+fn write_report(out: &mut impl Write, args: &ImportArgs, r: &ImportReport) -> std::io::Result<()> {
     if args.json {
-        println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
-        return;
+        return writeln!(out, "{}", serde_json::to_string_pretty(r).unwrap_or_default());
     }
     let secs = r.elapsed.as_secs_f64();
-    println!(
+    writeln!(
+        out,
         "imported {} rows into {}/{} in {} batches ({:.2} s, {:.0} rows/s)",
         r.imported,
         args.tenant,
@@ -162,23 +168,23 @@ fn print_report(args: &ImportArgs, r: &ImportReport) {
         r.batches,
         secs,
         if secs > 0.0 { r.imported as f64 / secs } else { 0.0 }
-    );
+    )?;
     if r.stopped_early {
-        println!("stopped early");
+        writeln!(out, "stopped early")?;
     }
     for n in &r.notes {
-        println!("note: {n}");
+        writeln!(out, "note: {n}")?;
     }
-    if r.rejected > 0 {
-        println!("rejected {} rows:", r.rejected);
-        for j in r.rejects.iter().take(args.show_rejects) {
-            println!("  line {}: {}: {}", j.line, j.kind, j.reason);
-        }
-        let shown = r.rejects.len().min(args.show_rejects) as u64;
-        if r.rejected > shown {
-            println!("  ... and {} more", r.rejected - shown);
-        }
-    } else {
-        println!("rejected 0 rows");
+    if r.rejected == 0 {
+        return writeln!(out, "rejected 0 rows");
     }
+    writeln!(out, "rejected {} rows:", r.rejected)?;
+    for j in r.rejects.iter().take(args.show_rejects) {
+        writeln!(out, "  line {}: {}: {}", j.line, j.kind, j.reason)?;
+    }
+    let shown = r.rejects.len().min(args.show_rejects) as u64;
+    if r.rejected > shown {
+        writeln!(out, "  ... and {} more", r.rejected - shown)?;
+    }
+    Ok(())
 }

@@ -67,7 +67,7 @@ fn row(i: usize, d: Defect, multiline: bool) -> Row {
         name: if multiline { format!("n{i}\nsecond line").into_bytes() } else { format!("n{i}").into_bytes() },
         created_at: (T0 + i as i64).to_string(),
         attributes: format!("{{\"k\":{i}}}"),
-        tenant: if i % 3 == 0 { "acme" } else { "" },
+        tenant: if i.is_multiple_of(3) { "acme" } else { "" },
     };
     match d {
         Defect::EmptyId => r.id.clear(),

@@ -255,6 +255,10 @@ fn records_and_fallible_records_report_positions() {
     assert_eq!(lines_and_kinds(&r), vec![(2, ErrorKind::TypeMismatch), (3, ErrorKind::InvalidScore)]);
     assert_eq!(reason(&r, 2), "score: datetime.date is not supported");
     assert_eq!(t.score_history("r1", "t", 0, 100).unwrap().len(), 1);
+
+    db.close().unwrap();
+    let e = t.import_records(Table::Customers, vec![obj(json!({"id": "late"}))], &ImportOptions::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Closed);
 }
 
 #[test]

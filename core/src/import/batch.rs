@@ -168,6 +168,9 @@ impl<'a> Importer<'a> {
     pub(crate) fn new(tenant: &'a Tenant, table: Table, opts: &'a ImportOptions) -> Result<Importer<'a>> {
         opts.check()?;
         let engine = tenant.engine();
+        if engine.is_closed() {
+            return Err(Error::new(ErrorKind::Closed, "the engine is closed"));
+        }
         let builder = RowBuilder::new(table, tenant.name(), engine.config().clock.now(), engine.config().limits)?;
         Ok(Importer {
             tenant,

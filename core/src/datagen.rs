@@ -171,7 +171,7 @@ fn one(cfg: &GenConfig, activity: &Zipf, i: usize) -> GenCustomer {
                 customer_id: id.clone(),
                 score_type: st.to_string(),
                 score: (level * 1000.0).round() / 1000.0,
-                confidence: (0.5 + rng.f64() * 0.5 * 1000.0).round() / 1000.0,
+                    confidence: ((0.5 + rng.f64() * 0.5) * 1000.0).round() / 1000.0,
                 created_at: t,
                 model: Some(format!("{st}_v{}", 1 + rng.below(3))),
             });

@@ -2,6 +2,7 @@
 //! command line and maps errors to an exit status (1 for a cidb error, 2 for usage).
 
 mod demo;
+mod import;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -30,6 +31,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Bulk-import a CSV, JSONL or SQLite file into one table of one tenant.
+    Import(import::ImportArgs),
     /// Print store sizes and writer counters as JSON.
     Stats {
         /// Database directory (default: the demo directory).
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Import(args) => import::run(args),
         Command::Stats { dir } => stats(dir),
         Command::Config { profile, file, json } => show_config(profile, file, json),
     };

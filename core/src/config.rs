@@ -56,6 +56,8 @@ pub struct Config {
     pub l1_max_items: usize,
     /// L1 cache bound in bytes.
     pub l1_max_bytes: usize,
+    /// Everything else about the tiered cache.
+    pub cache: crate::cache::CacheOptions,
 }
 
 impl Config {
@@ -73,6 +75,7 @@ impl Config {
             clock: Clock::system(),
             l1_max_items: items,
             l1_max_bytes: bytes,
+            cache: crate::cache::CacheOptions::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! `close` on any clone closes them all. Reads open a redb read transaction (a consistent
 //! snapshot); writes go through the group-commit writer.
 
+use crate::cache::{Cache, CacheStats, ResultCache};
 use crate::config::Config;
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::model::check_id;
@@ -27,6 +28,7 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     db: ArcSwapOption<Database>,
     pub(crate) writer: Writer,
+    pub(crate) cache: Arc<Cache>,
     lock: Mutex<Option<DirLock>>,
 }
 
@@ -69,11 +71,16 @@ impl Engine {
         storage::create_tables(&db)?;
         let db = Arc::new(db);
         let writer = Writer::start(db.clone(), config.writer);
+        let cache = Arc::new(Cache::open(&dir, config.l1_max_items, config.l1_max_bytes, config.cache.clone(), config.clock.clone())?);
+        let hook = cache.clone();
+        writer.hooks.commit.write().push(Arc::new(move |cs: &ChangeSet| hook.on_commit(cs)));
+        cache.start(Some(db.clone()));
         let inner = Arc::new(Inner {
             dir,
             config,
             db: ArcSwapOption::new(Some(db)),
             writer,
+            cache,
             lock: Mutex::new(Some(lock)),
         });
         Ok(Engine { inner })
@@ -106,7 +113,7 @@ impl Engine {
         self.inner.db.load().is_none()
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.is_closed() {
             return Err(err(ErrorKind::Closed, "the engine is closed"));
         }
@@ -117,10 +124,27 @@ impl Engine {
     /// clone and tenant handle then fails with `Closed`. Closing twice is a no-op.
     pub fn close(&self) -> Result<()> {
         self.inner.writer.shutdown();
+        let cached = self.inner.cache.close();
         let db = self.inner.db.swap(None);
         drop(db);
         self.inner.lock.lock().take();
-        Ok(())
+        cached
+    }
+
+    /// Per-tier cache analytics (hits, misses, ratios, sizes, promotions, demotions,
+    /// evictions, expirations, hourly accesses).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.cache.stats()
+    }
+
+    /// The query-result cache (used by the SQL layer).
+    pub fn result_cache(&self) -> ResultCache {
+        ResultCache::new(self.inner.cache.clone())
+    }
+
+    /// The tiered cache (advanced use, tests and benchmarks).
+    pub fn cache(&self) -> &Arc<Cache> {
+        &self.inner.cache
     }
 
     pub(crate) fn database(&self) -> Result<Arc<Database>> {
@@ -162,5 +186,6 @@ impl Engine {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.writer.shutdown();
+        let _ = self.cache.close();
     }
 }

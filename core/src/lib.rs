@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod cache;
 pub mod config;
 pub mod datagen;
 mod engine;
@@ -30,6 +31,7 @@ pub mod schema;
 pub mod storage;
 mod tenant;
 
+pub use cache::{CacheOptions, CacheStats, ResultCache, ResultTicket, TenantCache};
 pub use config::{Config, Profile};
 pub use engine::{Engine, EngineStats};
 pub use error::{Error, ErrorKind, Result};

@@ -43,6 +43,12 @@ impl TenantCache {
         Ok(build(Kind::App, &self.tenant, key.as_bytes()))
     }
 
+    /// Which tier holds `key`: 1, 2 or 3, or 0 when absent (diagnostics; records no access).
+    pub fn tier_of(&self, key: &str) -> Result<u8> {
+        let k = self.key(key)?;
+        self.cache.tier_of(&k)
+    }
+
     /// The value of `key`, or `None` when absent or expired.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let k = self.key(key)?;

@@ -86,8 +86,9 @@ impl Cache {
         Ok(loaded)
     }
 
-    /// A customer through L1; `load` reads the data store on a miss.
-    pub(crate) fn customer(&self, tenant: &str, id: &str, load: impl FnOnce() -> Result<Option<Customer>>) -> Result<Option<Customer>> {
+    /// A customer through L1; `load` reads the data store on a miss (and its result is
+    /// installed only if no write to that customer committed since the lookup began).
+    pub fn customer(&self, tenant: &str, id: &str, load: impl FnOnce() -> Result<Option<Customer>>) -> Result<Option<Customer>> {
         self.read_through(
             customer_key(tenant, id),
             |c| if let Cached::Customer(c) = c { Some(c) } else { None },
@@ -97,8 +98,9 @@ impl Cache {
         )
     }
 
-    /// A latest score through L1; `load` reads the data store on a miss.
-    pub(crate) fn latest_score(
+    /// A latest score through L1; `load` reads the data store on a miss (version-checked
+    /// like [`Cache::customer`]).
+    pub fn latest_score(
         &self,
         tenant: &str,
         customer_id: &str,

@@ -270,3 +270,61 @@ fn stats_serialise_with_24_hours() {
     assert!(json["l2"]["hit_ratio"].is_number());
     db.close().unwrap();
 }
+
+#[test]
+fn concurrent_set_get_delete_through_all_tiers_keeps_values_and_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.l1_max_items = 64;
+    cfg.l1_max_bytes = 64 << 10;
+    cfg.cache.sweep_interval = Duration::from_millis(10);
+    let db = Engine::open(dir.path(), cfg).unwrap();
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let c = db.tenant("acme").unwrap().cache();
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut x = 0x1234_5678 + t;
+                for n in 0..1_500u64 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let k = format!("k{}", x % 300);
+                    match x % 8 {
+                        0..=3 => {
+                            if let Some(v) = c.get(&k).unwrap() {
+                                assert!(v.starts_with(k.as_bytes()), "{k} returned another key's value");
+                            }
+                        }
+                        4..=5 => {
+                            let mut v = k.clone().into_bytes();
+                            v.resize(if n % 50 == 0 { 20 << 10 } else { 100 + (x % 900) as usize }, b'.');
+                            c.set(&k, &v, None).unwrap();
+                        }
+                        6 => {
+                            c.delete(&k).unwrap();
+                        }
+                        _ => {
+                            let s = db.cache_stats();
+                            assert!(s.l1.entries <= 64 && s.l1.bytes <= 64 << 10, "{:?}", s.l1);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    db.cache().l1().check_invariants().unwrap();
+    // After a delete nothing comes back, whatever demotions were in flight.
+    let c = db.tenant("acme").unwrap().cache();
+    for i in 0..300 {
+        c.delete(&format!("k{i}")).unwrap();
+    }
+    db.cache().maintain().unwrap();
+    for i in 0..300 {
+        assert_eq!(c.get(&format!("k{i}")).unwrap(), None);
+    }
+    db.close().unwrap();
+}

@@ -152,6 +152,11 @@ impl Cache {
         })
     }
 
+    /// The memory tier (tests, benchmarks, diagnostics).
+    pub fn l1(&self) -> &L1<Item> {
+        &self.l1
+    }
+
     pub(crate) fn store(&self) -> Result<Arc<Store>> {
         self.store.load_full().ok_or_else(|| err(ErrorKind::Closed, "the engine is closed"))
     }

@@ -58,8 +58,9 @@ impl Sketch {
         min as u8
     }
 
-    /// Records one access of `hash`. Only the smallest counters are raised (conservative
-    /// update), which keeps estimates tighter. Returns quickly when saturated.
+    /// Records one access of `hash`: each of its four counters below 15 is raised (plain
+    /// count-min; conservative update measured slightly worse hit ratios on the Zipf
+    /// traces of `benches/cache_vs_moka.rs`). Returns quickly when saturated.
     #[inline]
     pub fn increment(&self, hash: u64) {
         let mut slots = [(0usize, 0u32, 0u64); 4];
@@ -74,7 +75,7 @@ impl Sketch {
             return;
         }
         for &(w, shift, c) in &slots {
-            if c != min {
+            if c >= 15 {
                 continue;
             }
             let cell = &self.table[w];

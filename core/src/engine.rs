@@ -3,6 +3,7 @@
 //! `close` on any clone closes them all. Reads open a redb read transaction (a consistent
 //! snapshot); writes go through the group-commit writer.
 
+use crate::cache::{Cache, CacheStats, ResultCache};
 use crate::config::Config;
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::model::check_id;
@@ -35,6 +36,7 @@ pub(crate) struct Inner {
     pub(crate) bg: Background,
     pub(crate) monitor: Arc<Monitor>,
     pub(crate) feed: Arc<FeedInner>,
+    pub(crate) cache: Arc<Cache>,
     lock: Mutex<Option<DirLock>>,
 }
 
@@ -80,10 +82,14 @@ impl Engine {
         let writer = Writer::start(store.clone(), config.writer);
         let breaker = Arc::new(Breaker::new(config.breaker, config.clock.clone()));
         *writer.hooks.guard.write() = Some(breaker.clone());
+        let cache = Arc::new(Cache::open(&dir, config.l1_max_items, config.l1_max_bytes, config.cache.clone(), config.clock.clone())?);
+        let hook = cache.clone();
+        writer.hooks.commit.write().push(Arc::new(move |cs: &ChangeSet| hook.on_commit(cs)));
+        cache.start(store.db().ok());
         let bg = Background::start(config.background_workers)?;
         let monitor = Arc::new(Monitor::new(config.monitor, config.clock.clone()));
         let feed = Arc::new(FeedInner::default());
-        let inner = Arc::new(Inner { dir, config, store, writer, breaker, bg, monitor, feed, lock: Mutex::new(Some(lock)) });
+        let inner = Arc::new(Inner { dir, config, store, writer, breaker, cache, bg, monitor, feed, lock: Mutex::new(Some(lock)) });
         let engine = Engine { inner };
         engine.install_feed();
         engine.start_background();
@@ -223,9 +229,26 @@ impl Engine {
         self.inner.feed.clear();
         self.inner.bg.shutdown();
         self.inner.writer.shutdown();
+        let cached = self.inner.cache.close();
         self.inner.store.close();
         self.inner.lock.lock().take();
-        Ok(())
+        cached
+    }
+
+    /// Per-tier cache analytics (hits, misses, ratios, sizes, promotions, demotions,
+    /// evictions, expirations, hourly accesses).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.cache.stats()
+    }
+
+    /// The query-result cache (used by the SQL layer).
+    pub fn result_cache(&self) -> ResultCache {
+        ResultCache::new(self.inner.cache.clone())
+    }
+
+    /// The tiered cache (advanced use, tests and benchmarks).
+    pub fn cache(&self) -> &Arc<Cache> {
+        &self.inner.cache
     }
 
     pub(crate) fn database(&self) -> Result<Arc<Database>> {
@@ -296,5 +319,6 @@ impl Drop for Inner {
     fn drop(&mut self) {
         self.bg.shutdown();
         self.writer.shutdown();
+        let _ = self.cache.close();
     }
 }

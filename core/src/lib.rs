@@ -22,6 +22,7 @@
 #![deny(unsafe_code)]
 
 pub mod aio;
+pub mod cache;
 pub mod config;
 pub mod context;
 pub mod datagen;
@@ -37,6 +38,7 @@ pub mod storage;
 mod tenant;
 
 pub use aio::AsyncTenant;
+pub use cache::{CacheOptions, CacheStats, ResultCache, ResultTicket, TenantCache};
 pub use config::{Config, Profile};
 pub use engine::{Engine, EngineStats};
 pub use error::{Error, ErrorKind, Result};

@@ -2,6 +2,7 @@
 //! The tenant name is the leading component of every key the handle builds, so a handle
 //! cannot address another tenant's rows; isolation does not rest on a filter.
 
+use crate::cache::TenantCache;
 use crate::engine::Engine;
 use crate::error::{err, ErrorKind, Result};
 use crate::model::{check_id, Context, ContextEntry, Customer, Message, Millis, NewMessage, Role, Score};
@@ -60,10 +61,17 @@ impl Tenant {
         }))
     }
 
+    /// This tenant's application key-value cache (keys are namespaced by the tenant).
+    pub fn cache(&self) -> TenantCache {
+        TenantCache::new(self.engine.inner.cache.clone(), self.name.clone())
+    }
+
     /// Reads a customer; `None` when there is none with that id.
     pub fn get_customer(&self, id: &str) -> Result<Option<Customer>> {
         check_id("customer id", id)?;
-        stores::get_customer(&self.engine.read()?, &self.name, id)
+        self.engine.check_open()?;
+        let engine = &self.engine;
+        engine.inner.cache.customer(&self.name, id, || stores::get_customer(&engine.read()?, &self.name, id))
     }
 
     /// Deletes a customer; true when it existed. Its scores and messages stay (history).
@@ -110,7 +118,11 @@ impl Tenant {
     pub fn latest_score(&self, customer_id: &str, score_type: &str) -> Result<Option<Score>> {
         check_id("customer_id", customer_id)?;
         check_id("score_type", score_type)?;
-        stores::latest_score(&self.engine.read()?, &self.name, customer_id, score_type)
+        self.engine.check_open()?;
+        let engine = &self.engine;
+        engine.inner.cache.latest_score(&self.name, customer_id, score_type, || {
+            stores::latest_score(&engine.read()?, &self.name, customer_id, score_type)
+        })
     }
 
     /// Scores of a type for a customer with `from <= created_at < to`, oldest first.

@@ -77,6 +77,8 @@ pub struct Config {
     /// Verify every page checksum of the data file at open (reads the whole file once), so
     /// bytes altered outside cidb are a `Corrupted` error, never a wrong answer.
     pub verify_on_open: bool,
+    /// Everything else about the tiered cache.
+    pub cache: crate::cache::CacheOptions,
 }
 
 impl Config {
@@ -101,6 +103,7 @@ impl Config {
             monitor: Default::default(),
             feed: Default::default(),
             verify_on_open: true,
+            cache: crate::cache::CacheOptions::default(),
         }
     }
 

@@ -1,0 +1,113 @@
+//! Cache keys and versions. Every key starts with a one-byte kind and the tenant (escaped
+//! as in storage keys), so a tenant's entries cannot collide with another tenant's: the
+//! isolation is in the key, not in a check. The version stripes are what make fills safe:
+//! every write bumps the stripe of each key it changes *before* it invalidates, and a fill
+//! (a read-through insert, a demotion, a promotion) is refused when the stripe moved since
+//! the filler looked, so a value read before a write is never installed after it.
+
+use crate::error::{err, ErrorKind, Result};
+use crate::storage::keys::Key;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The largest application cache key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// What a key addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// An application key-value entry.
+    App = b'a',
+    /// An engine customer record.
+    Customer = b'c',
+    /// An engine latest-score record.
+    Latest = b'l',
+    /// A query result.
+    Result = b'q',
+}
+
+impl Kind {
+    /// The kind of an encoded key.
+    pub fn of(key: &[u8]) -> Option<Kind> {
+        match key.first()? {
+            b'a' => Some(Kind::App),
+            b'c' => Some(Kind::Customer),
+            b'l' => Some(Kind::Latest),
+            b'q' => Some(Kind::Result),
+            _ => None,
+        }
+    }
+}
+
+/// `kind ‖ tenant ‖ rest`.
+pub fn build(kind: Kind, tenant: &str, rest: &[u8]) -> Arc<[u8]> {
+    let t = Key::tenant(tenant);
+    let mut v = Vec::with_capacity(1 + t.0.len() + rest.len());
+    v.push(kind as u8);
+    v.extend_from_slice(&t.0);
+    v.extend_from_slice(rest);
+    v.into()
+}
+
+/// The prefix shared by every key of `kind` for `tenant`.
+pub fn tenant_prefix(kind: Kind, tenant: &str) -> Vec<u8> {
+    build(kind, tenant, &[]).to_vec()
+}
+
+/// Splits an encoded key into (tenant, rest).
+pub fn split(key: &[u8]) -> Option<(String, &[u8])> {
+    let mut r = crate::storage::keys::KeyReader::new(key.get(1..)?);
+    let t = r.str().ok()?;
+    let used = key.len() - 1 - r.rest().len();
+    Some((t, &key[1 + used..]))
+}
+
+/// Checks an application key: 1..=1024 bytes.
+pub fn check_app_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(err(ErrorKind::InvalidCacheKey, "cache key is empty"));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(err(
+            ErrorKind::InvalidCacheKey,
+            format!("cache key is {} bytes; the limit is {MAX_KEY_BYTES}", key.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Version counters striped by key hash. Collisions only cause extra refusals (never a
+/// stale accept), so a fixed array is enough.
+pub struct Stripes {
+    cells: Box<[AtomicU64]>,
+    hasher: foldhash::fast::FixedState,
+}
+
+const STRIPES: usize = 1 << 14;
+
+impl Default for Stripes {
+    fn default() -> Self {
+        Stripes {
+            cells: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            hasher: foldhash::fast::FixedState::with_seed(0x7a7a),
+        }
+    }
+}
+
+impl Stripes {
+    fn cell(&self, key: &[u8]) -> &AtomicU64 {
+        &self.cells[(self.hasher.hash_one(key) as usize) & (STRIPES - 1)]
+    }
+
+    /// The current version of `key`'s stripe.
+    pub fn get(&self, key: &[u8]) -> u64 {
+        self.cell(key).load(Ordering::SeqCst)
+    }
+
+    /// Bumps `key`'s stripe; returns the new version.
+    pub fn bump(&self, key: &[u8]) -> u64 {
+        self.cell(key).fetch_add(1, Ordering::SeqCst) + 1
+    }
+}

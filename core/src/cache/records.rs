@@ -1,0 +1,140 @@
+//! The engine's own hot records in L1: customers and latest scores. A read consults L1
+//! first; on a miss it notes the key's stripe version *before* opening its read snapshot,
+//! reads, and installs the value only if the version is unchanged (checked under the L1
+//! policy lock). Every write bumps the version of each key it changes and then removes the
+//! key from L1, in a post-commit hook that runs before the writer acknowledges callers.
+//! So a value read from a snapshot older than a commit can never be installed after that
+//! commit's invalidation, and a read after a write never sees the old value.
+
+use super::keys::{build, Kind};
+use super::l1::{Lookup, NEVER};
+use super::tiers::{Cache, Cached, Item};
+use crate::error::Result;
+use crate::model::{Customer, Score};
+use crate::schema::Table;
+use crate::storage::keys::Key;
+use crate::storage::ChangeSet;
+use std::sync::Arc;
+
+/// An estimate of a customer's footprint in bytes (for the L1 byte bound).
+pub(crate) fn customer_weight(c: &Customer) -> usize {
+    96 + c.id.len()
+        + c.email.as_ref().map_or(0, |s| s.len())
+        + c.name.as_ref().map_or(0, |s| s.len())
+        + c.department.len()
+        + c.status.len()
+        + json_weight(&c.attributes)
+}
+
+fn json_weight(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::String(s) => 32 + s.len(),
+        serde_json::Value::Array(a) => 32 + a.iter().map(json_weight).sum::<usize>(),
+        serde_json::Value::Object(o) => 48 + o.iter().map(|(k, v)| 32 + k.len() + json_weight(v)).sum::<usize>(),
+        _ => 16,
+    }
+}
+
+/// An estimate of a score's footprint in bytes.
+pub(crate) fn score_weight(s: &Score) -> usize {
+    80 + s.customer_id.len() + s.score_type.len() + s.model.as_ref().map_or(0, |m| m.len())
+}
+
+/// The L1 key of a customer (the storage primary key after the tenant).
+pub(crate) fn customer_key(tenant: &str, id: &str) -> Arc<[u8]> {
+    let mut k = Key::new();
+    k.str(id);
+    build(Kind::Customer, tenant, &k.0)
+}
+
+/// The L1 key of a latest score.
+pub(crate) fn latest_key(tenant: &str, customer_id: &str, score_type: &str) -> Arc<[u8]> {
+    let mut k = Key::new();
+    k.str(customer_id).str(score_type);
+    build(Kind::Latest, tenant, &k.0)
+}
+
+impl Cache {
+    fn read_through<T: Clone>(
+        &self,
+        key: Arc<[u8]>,
+        unwrap: impl Fn(&Cached) -> Option<&Arc<T>>,
+        wrap: impl FnOnce(Arc<T>) -> Cached,
+        weight: impl FnOnce(&T) -> usize,
+        load: impl FnOnce() -> Result<Option<T>>,
+    ) -> Result<Option<T>> {
+        let now = self.clock.now();
+        self.counters.hourly.record(now);
+        if let Lookup::Hit(item) = self.l1.get(&key, now) {
+            if let Some(v) = unwrap(&item.val) {
+                self.counters.l1.hits.inc();
+                return Ok(Some(T::clone(v)));
+            }
+        }
+        self.counters.l1.misses.inc();
+        let v0 = self.stripes.get(&key);
+        let loaded = load()?;
+        if let Some(v) = &loaded {
+            let w = key.len() + weight(v);
+            let item = Item { val: wrap(Arc::new(v.clone())), ver: v0 };
+            let r = self.l1.insert(key.clone(), item, w, NEVER, || self.stripes.get(&key) == v0);
+            if !r.stored && self.stripes.get(&key) != v0 {
+                self.counters.stale_refused.inc();
+            }
+            self.handle_evicted(r.evicted);
+        }
+        Ok(loaded)
+    }
+
+    /// A customer through L1; `load` reads the data store on a miss (and its result is
+    /// installed only if no write to that customer committed since the lookup began).
+    pub fn customer(&self, tenant: &str, id: &str, load: impl FnOnce() -> Result<Option<Customer>>) -> Result<Option<Customer>> {
+        self.read_through(
+            customer_key(tenant, id),
+            |c| if let Cached::Customer(c) = c { Some(c) } else { None },
+            Cached::Customer,
+            customer_weight,
+            load,
+        )
+    }
+
+    /// A latest score through L1; `load` reads the data store on a miss (version-checked
+    /// like [`Cache::customer`]).
+    pub fn latest_score(
+        &self,
+        tenant: &str,
+        customer_id: &str,
+        score_type: &str,
+        load: impl FnOnce() -> Result<Option<Score>>,
+    ) -> Result<Option<Score>> {
+        self.read_through(
+            latest_key(tenant, customer_id, score_type),
+            |c| if let Cached::Score(s) = c { Some(s) } else { None },
+            Cached::Score,
+            score_weight,
+            load,
+        )
+    }
+
+    /// The post-commit hook: bumps versions and invalidates every cached record the commit
+    /// changed, and bumps the (tenant, table) versions that query results depend on.
+    pub fn on_commit(&self, cs: &ChangeSet) {
+        let mut tables: Vec<(&str, Table)> = Vec::new();
+        for c in &cs.changes {
+            if !tables.iter().any(|(t, tb)| *t == &*c.tenant && *tb == c.table) {
+                tables.push((&c.tenant, c.table));
+            }
+            let kind = match c.table {
+                Table::Customers => Kind::Customer,
+                Table::LatestScores => Kind::Latest,
+                _ => continue,
+            };
+            let key = build(kind, &c.tenant, &c.pk);
+            self.stripes.bump(&key);
+            self.l1.remove(&key);
+        }
+        for (tenant, table) in tables {
+            self.table_versions.bump(&super::result::table_key(tenant, table));
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Cache analytics: per-tier counters (hits, misses, promotions, demotions, evictions,
+//! expirations), sizes, and access counts per hour for the last 24 hours. Counters are
+//! relaxed atomics, spread over cache-line-padded stripes chosen per thread so that two
+//! threads counting hits do not fight over one line. Everything here is serde-serialisable.
+
+use serde::Serialize;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+
+const STRIPES: usize = 8;
+
+#[repr(align(64))]
+#[derive(Default)]
+struct Padded(AtomicU64);
+
+/// A counter spread over per-thread stripes.
+#[derive(Default)]
+pub struct Counter([Padded; STRIPES]);
+
+static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static STRIPE: Cell<usize> = Cell::new(NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES);
+}
+
+impl Counter {
+    /// Adds `n`.
+    #[inline]
+    pub fn add(&self, n: u64) {
+        let i = STRIPE.with(|s| s.get());
+        self.0[i].0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1)
+    }
+
+    /// The total.
+    pub fn get(&self) -> u64 {
+        self.0.iter().map(|p| p.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// The counters of one tier.
+#[derive(Default)]
+pub struct TierCounters {
+    /// Lookups answered by the tier.
+    pub hits: Counter,
+    /// Lookups the tier could not answer.
+    pub misses: Counter,
+    /// Entries moved up into this tier.
+    pub promotions: Counter,
+    /// Entries moved down into this tier.
+    pub demotions: Counter,
+    /// Entries pushed out by the size bound.
+    pub evictions: Counter,
+    /// Entries removed because their TTL passed.
+    pub expirations: Counter,
+}
+
+/// One tier's figures.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TierStats {
+    /// Lookups answered by the tier.
+    pub hits: u64,
+    /// Lookups that reached the tier and missed.
+    pub misses: u64,
+    /// hits / (hits + misses), 0 when there were none.
+    pub hit_ratio: f64,
+    /// Entries held.
+    pub entries: u64,
+    /// Bytes held (L1: key + value; L2/L3: stored, i.e. after compression).
+    pub bytes: u64,
+    /// Entries promoted into the tier.
+    pub promotions: u64,
+    /// Entries demoted into the tier.
+    pub demotions: u64,
+    /// Entries evicted from the tier by its bound.
+    pub evictions: u64,
+    /// Entries expired in the tier.
+    pub expirations: u64,
+}
+
+impl TierCounters {
+    /// A snapshot with the given sizes.
+    pub fn snapshot(&self, entries: u64, bytes: u64) -> TierStats {
+        let (hits, misses) = (self.hits.get(), self.misses.get());
+        TierStats {
+            hits,
+            misses,
+            hit_ratio: if hits + misses == 0 { 0.0 } else { hits as f64 / (hits + misses) as f64 },
+            entries,
+            bytes,
+            promotions: self.promotions.get(),
+            demotions: self.demotions.get(),
+            evictions: self.evictions.get(),
+            expirations: self.expirations.get(),
+        }
+    }
+}
+
+/// Accesses in one clock hour.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HourCount {
+    /// Start of the hour, ms since the epoch.
+    pub hour_start: i64,
+    /// Cache lookups in that hour.
+    pub accesses: u64,
+}
+
+/// Everything [`crate::Engine::cache_stats`] reports.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CacheStats {
+    /// The memory tier.
+    pub l1: TierStats,
+    /// The persistent tier for mid-size values.
+    pub l2: TierStats,
+    /// The persistent tier for large values.
+    pub l3: TierStats,
+    /// Accesses per hour, oldest first, for the last 24 hours (hours without accesses
+    /// included with 0).
+    pub hourly: Vec<HourCount>,
+    /// Query results answered from the cache.
+    pub result_hits: u64,
+    /// Query-result lookups that missed (including stale results refused).
+    pub result_misses: u64,
+    /// Fills refused because a write raced them (the stale-fill guard at work).
+    pub stale_fills_refused: u64,
+    /// Entries loaded into L1 by warming since open.
+    pub warmed: u64,
+}
+
+const HOUR: i64 = 3_600_000;
+
+/// Access counts per hour in a 24-slot ring.
+pub struct Hourly {
+    slots: [(AtomicI64, AtomicU64); 24],
+}
+
+impl Default for Hourly {
+    fn default() -> Self {
+        Hourly { slots: std::array::from_fn(|_| (AtomicI64::new(-1), AtomicU64::new(0))) }
+    }
+}
+
+impl Hourly {
+    /// Counts one access at `now`.
+    #[inline]
+    pub fn record(&self, now: i64) {
+        let h = now.div_euclid(HOUR);
+        let (hour, count) = &self.slots[h.rem_euclid(24) as usize];
+        let cur = hour.load(Ordering::Relaxed);
+        if cur != h {
+            if cur < h && hour.compare_exchange(cur, h, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                count.store(0, Ordering::Relaxed);
+            } else if hour.load(Ordering::Relaxed) != h {
+                return; // an older hour than the slot holds: out of the window
+            }
+        }
+        count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The last 24 hours ending with the hour of `now`, oldest first.
+    pub fn snapshot(&self, now: i64) -> Vec<HourCount> {
+        let cur = now.div_euclid(HOUR);
+        (cur - 23..=cur)
+            .map(|h| {
+                let (hour, count) = &self.slots[h.rem_euclid(24) as usize];
+                let n = if hour.load(Ordering::Relaxed) == h { count.load(Ordering::Relaxed) } else { 0 };
+                HourCount { hour_start: h * HOUR, accesses: n }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hourly_ring_keeps_24_hours() {
+        let h = Hourly::default();
+        let t0 = 100 * HOUR;
+        h.record(t0);
+        h.record(t0 + 10);
+        h.record(t0 + HOUR);
+        let s = h.snapshot(t0 + HOUR);
+        assert_eq!(s.len(), 24);
+        assert_eq!(s[22], HourCount { hour_start: t0, accesses: 2 });
+        assert_eq!(s[23].accesses, 1);
+        // 24 hours later the first slot is reused and the old count is gone.
+        h.record(t0 + 24 * HOUR);
+        let s = h.snapshot(t0 + 24 * HOUR);
+        assert_eq!(s[23].accesses, 1);
+        assert_eq!(s.iter().map(|c| c.accesses).sum::<u64>(), 2);
+    }
+}

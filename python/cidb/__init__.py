@@ -22,7 +22,6 @@ The engine works with the GIL released, so threads sharing one engine run in par
 """
 
 from . import _cidb
-from ._cidb import *  # noqa: F403  (the names are listed in _cidb.__all__)
+from ._cidb import *  # noqa: F403  (the public names are listed in _cidb.__all__)
 
 __version__: str = _cidb.__version__
-__all__ = _cidb.__all__ + ["__version__"]

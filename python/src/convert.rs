@@ -233,7 +233,7 @@ fn json_value(v: &Bound<'_, PyAny>, depth: usize, path: &mut String) -> Result<V
                 }
             };
             let value = json_value(&item, depth + 1, path).map_err(|e| {
-                path.insert_str(0, &format!("[{key:?}]"));
+                path.insert_str(0, &format!("['{key}']"));
                 e
             })?;
             map.insert(key, value);

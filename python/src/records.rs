@@ -66,7 +66,7 @@ fn for_each_field<'py>(
             return Err(py_err(
                 ErrorKind::InvalidInput,
                 format!(
-                    "{what} has no field {key:?}; its fields are {}",
+                    "{what} has no field '{key}'; its fields are {}",
                     known.join(", ")
                 ),
             ));
@@ -114,7 +114,7 @@ fn required<T>(v: Option<T>, what: &str, field: &str) -> PyResult<T> {
     v.ok_or_else(|| {
         py_err(
             ErrorKind::InvalidInput,
-            format!("{what} is missing required field {field:?}"),
+            format!("{what} is missing required field '{field}'"),
         )
     })
 }

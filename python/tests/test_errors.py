@@ -34,7 +34,7 @@ def test_every_kind_has_its_class(row: dict[str, object]) -> None:
     assert cls.kind == row["kind"] and cls.c_status == row["c_status"]
     assert cls.__module__ == "cidb" and cls.__name__ == row["python_class"]
     assert cls.__doc__ and str(row["kind"]) in cls.__doc__
-    assert str(row["python_class"]) in cidb.__all__
+    assert str(row["python_class"]) in _cidb.__all__
 
 
 @pytest.mark.parametrize("row", TABLE, ids=[r["python_class"] for r in TABLE])

@@ -232,10 +232,8 @@ fn json_value(v: &Bound<'_, PyAny>, depth: usize, path: &mut String) -> Result<V
                     ))
                 }
             };
-            let value = json_value(&item, depth + 1, path).map_err(|e| {
-                path.insert_str(0, &format!("['{key}']"));
-                e
-            })?;
+            let value = json_value(&item, depth + 1, path)
+                .inspect_err(|_| path.insert_str(0, &format!("['{key}']")))?;
             map.insert(key, value);
         }
         return Ok(Value::Object(map));
@@ -244,10 +242,10 @@ fn json_value(v: &Bound<'_, PyAny>, depth: usize, path: &mut String) -> Result<V
         let mut out = Vec::new();
         for (i, item) in v.try_iter().map_err(|e| e.to_string())?.enumerate() {
             let item = item.map_err(|e| e.to_string())?;
-            out.push(json_value(&item, depth + 1, path).map_err(|e| {
-                path.insert_str(0, &format!("[{i}]"));
-                e
-            })?);
+            out.push(
+                json_value(&item, depth + 1, path)
+                    .inspect_err(|_| path.insert_str(0, &format!("[{i}]")))?,
+            );
         }
         return Ok(Value::Array(out));
     }

@@ -53,6 +53,14 @@ __all__ = [
     "InternalError",
 ]
 
+def _error_table() -> list[dict[str, Any]]:
+    """The engine's error table (one dict per kind: kind, c_status, c_name, python_class,
+    python_base, node_code). Private; for tests of the mapping."""
+
+def _raise_error(kind: str, message: str) -> None:
+    """Raise the exception a core error of ``kind`` with ``message`` becomes. Private; for
+    tests of the mapping."""
+
 def open(path: str | os.PathLike[str], profile: str = "development") -> Engine:
     """Open (creating if missing) the database directory ``path``.
 

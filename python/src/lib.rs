@@ -6,6 +6,16 @@
 //! JSON, text), `records` (dict <-> Customer / Score / Message), `engine` (`cidb.open`,
 //! `Engine`), `tenant` (`Tenant`). New areas (SQL results, cache, context) get their own
 //! module and register their classes in [`_cidb`] below.
+//!
+//! Adding one operation (say `Tenant::foo` in the core):
+//! 1. a `#[pymethods]` method of the same name in `tenant.rs` (or `engine.rs`): convert the
+//!    arguments with `convert` / `records` while attached, call the core inside
+//!    [`errors::run`] (GIL released, panics caught), convert the result back;
+//! 2. its signature and docstring in `cidb/_cidb.pyi` (stubtest fails until they match);
+//! 3. pytest cases in `python/tests/` for the result and for every error it can raise.
+//!
+//! Errors never get a hand-written class: a new `ErrorKind` appears in Python from
+//! `ErrorKind::binding()` at import, and stubtest then asks for its stub.
 
 #![deny(unsafe_code)]
 

@@ -184,7 +184,7 @@ WRONG_TYPES: list[tuple[str, Callable[[cidb.Engine, cidb.Tenant], Any]]] = [
     ("upsert non-str key", lambda db, t: t.upsert_customer({1: "c"})),  # type: ignore[dict-item]
     ("upserts None", lambda db, t: t.upsert_customers(None)),  # type: ignore[arg-type]
     ("upserts int", lambda db, t: t.upsert_customers(3)),  # type: ignore[arg-type]
-    ("upserts dict", lambda db, t: t.upsert_customers({"id": "c"})),  # type: ignore[arg-type]
+    ("upserts dict", lambda db, t: t.upsert_customers({"id": "c"})),  # type: ignore[arg-type,dict-item]
     ("upserts str", lambda db, t: t.upsert_customers("abc")),  # type: ignore[arg-type]
     ("upserts list of int", lambda db, t: t.upsert_customers([1])),  # type: ignore[list-item]
     ("get int", lambda db, t: t.get_customer(1)),  # type: ignore[arg-type]
@@ -227,7 +227,7 @@ def test_type_error_messages_name_the_field(acme: cidb.Tenant) -> None:
     with pytest.raises(TypeError, match="created_at must be an int .milliseconds since the epoch. or a datetime, not float"):
         acme.upsert_customer(id="c", created_at=1.5)
     with pytest.raises(TypeError, match="for a single record use upsert_customer"):
-        acme.upsert_customers({"id": "c"})  # type: ignore[arg-type]
+        acme.upsert_customers({"id": "c"})  # type: ignore[arg-type,dict-item]
 
 
 def test_deep_and_self_referencing_attributes_are_refused_not_crashing(acme: cidb.Tenant) -> None:

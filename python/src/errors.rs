@@ -77,11 +77,9 @@ fn build(py: Python<'_>) -> PyResult<Classes> {
     })
 }
 
-fn classes(py: Python<'_>) -> &Classes {
-    // Built in `register` at import; building here too keeps `to_py` total.
-    CLASSES.get_or_init(py, || {
-        build(py).expect("cannot create the cidb exception classes")
-    })
+/// The classes, built at import by `register` (or here, if an error is raised first).
+fn classes(py: Python<'_>) -> PyResult<&Classes> {
+    CLASSES.get_or_try_init(py, || build(py))
 }
 
 /// Adds `Error` and every kind's class to the module.
@@ -101,14 +99,14 @@ pub fn class_names() -> impl Iterator<Item = &'static str> {
 }
 
 /// The class for `kind`.
-pub fn class_of(py: Python<'_>, kind: ErrorKind) -> Bound<'_, PyType> {
-    let c = classes(py);
-    match c.kinds.iter().find(|(k, _)| *k == kind) {
+pub fn class_of(py: Python<'_>, kind: ErrorKind) -> PyResult<Bound<'_, PyType>> {
+    let c = classes(py)?;
+    Ok(match c.kinds.iter().find(|(k, _)| *k == kind) {
         Some((_, class)) => class.bind(py).clone(),
         // ErrorKind is non_exhaustive and ALL is its complete list; a kind missing from
         // ALL is a core bug, reported as the base class rather than a crash.
         None => c.base.bind(py).clone(),
-    }
+    })
 }
 
 /// The text a Python user sees: the message, then the cause if there is one.
@@ -121,7 +119,11 @@ pub fn message_of(e: &Error) -> String {
 
 /// Converts a cidb error into the Python exception of its kind.
 pub fn to_py(e: Error) -> PyErr {
-    Python::attach(|py| PyErr::from_type(class_of(py, e.kind()), message_of(&e)))
+    Python::attach(|py| match class_of(py, e.kind()) {
+        Ok(class) => PyErr::from_type(class, message_of(&e)),
+        // Only if the classes could not be created at all (import would have failed).
+        Err(_) => pyo3::exceptions::PyRuntimeError::new_err(e.to_string()),
+    })
 }
 
 /// A cidb error of `kind` raised from the binding itself (bad Python input).

@@ -256,3 +256,13 @@ def test_deep_and_self_referencing_attributes_are_refused_not_crashing(acme: cid
 def test_error_message_points_into_nested_attributes(acme: cidb.Tenant) -> None:
     with pytest.raises(cidb.InvalidAttributesError, match=r"attributes\['a'\]\[1\]\['b'\]: .*set"):
         acme.upsert_customer(id="c", attributes={"a": [0, {"b": {1}}]})
+
+
+def test_lone_surrogates_raise_unicode_error_not_crash(acme: cidb.Tenant) -> None:
+    with pytest.raises(UnicodeEncodeError):
+        acme.upsert_customer(id="\ud800")
+    with pytest.raises(UnicodeEncodeError):
+        acme.get_customer("\udfff")
+    with pytest.raises(cidb.InvalidAttributesError):
+        acme.upsert_customer(id="c", attributes={"k": "\ud800"})
+    assert acme.count_customers() == 0

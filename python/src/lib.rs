@@ -1,0 +1,47 @@
+//! `cidb._cidb`, the native half of the Python package `cidb`. The pure-Python package
+//! (`python/cidb/`) re-exports everything here; type stubs live in `cidb/_cidb.pyi`.
+//!
+//! Layout: `errors` (the exception tree from `ErrorKind::binding()`, and `run`, the one
+//! way into the core: GIL released, panics caught), `convert` (single values: timestamps,
+//! JSON, text), `records` (dict <-> Customer / Score / Message), `engine` (`cidb.open`,
+//! `Engine`), `tenant` (`Tenant`). New areas (SQL results, cache, context) get their own
+//! module and register their classes in [`_cidb`] below.
+//!
+//! Adding one operation (say `Tenant::foo` in the core):
+//! 1. a `#[pymethods]` method of the same name in `tenant.rs` (or `engine.rs`): convert the
+//!    arguments with `convert` / `records` while attached, call the core inside
+//!    [`errors::run`] (GIL released, panics caught), convert the result back;
+//! 2. its signature and docstring in `cidb/_cidb.pyi` (stubtest fails until they match);
+//! 3. pytest cases in `python/tests/` for the result and for every error it can raise.
+//!
+//! Errors never get a hand-written class: a new `ErrorKind` appears in Python from
+//! `ErrorKind::binding()` at import, and stubtest then asks for its stub.
+
+#![deny(unsafe_code)]
+
+mod convert;
+mod engine;
+mod errors;
+mod records;
+mod tenant;
+
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+/// The native module. Its `__all__` lists the public names, built from the same sources
+/// as the module itself (the exception names come from the error table).
+#[pymodule]
+fn _cidb(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(engine::open, m)?)?;
+    m.add_class::<engine::PyEngine>()?;
+    m.add_class::<tenant::PyTenant>()?;
+    errors::register(m)?;
+    m.add_function(wrap_pyfunction!(errors::_error_table, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::_raise_error, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    let public = ["open", "Engine", "Tenant"]
+        .into_iter()
+        .chain(errors::class_names());
+    m.add("__all__", PyList::new(m.py(), public)?)?;
+    Ok(())
+}

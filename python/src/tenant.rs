@@ -1,0 +1,229 @@
+//! `cidb.Tenant`: one tenant's customers, scores and messages. Each method converts its
+//! Python arguments first (with the GIL), runs the core call with the GIL released, then
+//! converts the result back. Method names are the Rust names; records are dicts (see
+//! `records.rs`), timestamps go in as int ms or `datetime` and come out as UTC `datetime`.
+
+use crate::convert::timestamp;
+use crate::errors::{py_err, run};
+use crate::records::{
+    customer_from_py, customer_to_py, list_to_py, many, message_from_py, message_to_py,
+    score_from_py, score_to_py,
+};
+use cidb::{ErrorKind, Millis};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+/// A handle on one tenant of an open `Engine` (from `engine.tenant(name)`). It sees only its
+/// own tenant's data. Safe to share between threads.
+#[pyclass(name = "Tenant", module = "cidb", frozen)]
+pub struct PyTenant {
+    inner: cidb::Tenant,
+}
+
+impl PyTenant {
+    pub fn new(inner: cidb::Tenant) -> PyTenant {
+        PyTenant { inner }
+    }
+
+    fn now(&self) -> Millis {
+        self.inner.engine().config().clock.now()
+    }
+}
+
+/// A query bound: `None` means unbounded on that side.
+fn bound(v: Option<&Bound<'_, PyAny>>, what: &str, unbounded: Millis) -> PyResult<Millis> {
+    match v {
+        Some(v) if !v.is_none() => timestamp(v, what),
+        _ => Ok(unbounded),
+    }
+}
+
+#[pymethods]
+impl PyTenant {
+    /// The tenant's name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// Inserts or replaces the customer with this `id`; the whole record is replaced.
+    /// Pass a dict, keyword arguments, or both (keywords win). Fields: id (required),
+    /// email, name, department, status, created_at, updated_at (default now), attributes
+    /// (a dict).
+    #[pyo3(signature = (customer = None, /, **fields))]
+    fn upsert_customer(
+        &self,
+        py: Python<'_>,
+        customer: Option<&Bound<'_, PyAny>>,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let c = customer_from_py(customer, fields, self.now())?;
+        run(py, || self.inner.upsert_customer(&c))
+    }
+
+    /// Inserts or replaces many customers (an iterable of dicts) in one transaction: all
+    /// land or none do.
+    fn upsert_customers(&self, py: Python<'_>, customers: &Bound<'_, PyAny>) -> PyResult<()> {
+        let now = self.now();
+        let cs = many(customers, "customers", "upsert_customer", |c| {
+            customer_from_py(Some(c), None, now)
+        })?;
+        run(py, || self.inner.upsert_customers(&cs))
+    }
+
+    /// The customer with this id as a dict, or None.
+    fn get_customer<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let c = run(py, || self.inner.get_customer(&id))?;
+        c.map(|c| customer_to_py(py, &c)).transpose()
+    }
+
+    /// Deletes the customer with this id; True when it existed. Its scores and messages
+    /// are kept (they are history).
+    fn delete_customer(&self, py: Python<'_>, id: String) -> PyResult<bool> {
+        run(py, || self.inner.delete_customer(&id))
+    }
+
+    /// The number of customers of this tenant.
+    fn count_customers(&self, py: Python<'_>) -> PyResult<u64> {
+        run(py, || self.inner.count_customers())
+    }
+
+    /// Appends a score to the customer's history and updates its latest score. Fields:
+    /// customer_id, score_type, score and confidence (floats in [0, 1]) are required;
+    /// created_at (default now), model.
+    #[pyo3(signature = (score = None, /, **fields))]
+    fn add_score(
+        &self,
+        py: Python<'_>,
+        score: Option<&Bound<'_, PyAny>>,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let s = score_from_py(score, fields, self.now())?;
+        run(py, || self.inner.add_score(&s))
+    }
+
+    /// Appends many scores (an iterable of dicts) in one transaction: all land or none do.
+    fn add_scores(&self, py: Python<'_>, scores: &Bound<'_, PyAny>) -> PyResult<()> {
+        let now = self.now();
+        let ss = many(scores, "scores", "add_score", |s| {
+            score_from_py(Some(s), None, now)
+        })?;
+        run(py, || self.inner.add_scores(&ss))
+    }
+
+    /// The latest score of `score_type` for the customer as a dict, or None.
+    fn latest_score<'py>(
+        &self,
+        py: Python<'py>,
+        customer_id: String,
+        score_type: String,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let s = run(py, || self.inner.latest_score(&customer_id, &score_type))?;
+        s.map(|s| score_to_py(py, &s)).transpose()
+    }
+
+    /// Scores of `score_type` for the customer with start <= created_at < end, oldest
+    /// first. `start` / `end` are int ms or datetimes; None leaves that side open.
+    #[pyo3(signature = (customer_id, score_type, start = None, end = None))]
+    fn score_history<'py>(
+        &self,
+        py: Python<'py>,
+        customer_id: String,
+        score_type: String,
+        start: Option<&Bound<'py, PyAny>>,
+        end: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let (from, to) = (
+            bound(start, "start", Millis::MIN)?,
+            bound(end, "end", Millis::MAX)?,
+        );
+        let ss = run(py, || {
+            self.inner
+                .score_history(&customer_id, &score_type, from, to)
+        })?;
+        list_to_py(py, &ss, score_to_py)
+    }
+
+    /// Appends a message and returns it as a dict with its assigned `id`. Fields:
+    /// customer_id, conversation_id, role (user, assistant, system, agent or tool) and
+    /// content are required; timestamp (default now), metadata (a dict).
+    #[pyo3(signature = (message = None, /, **fields))]
+    fn append_message<'py>(
+        &self,
+        py: Python<'py>,
+        message: Option<&Bound<'py, PyAny>>,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let m = message_from_py(message, fields, self.now())?;
+        let stored = run(py, || self.inner.append_message(&m))?;
+        message_to_py(py, &stored)
+    }
+
+    /// Appends many messages (an iterable of dicts) in one transaction, ids in order;
+    /// returns them as dicts with their ids.
+    fn append_messages<'py>(
+        &self,
+        py: Python<'py>,
+        messages: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let now = self.now();
+        let ms = many(messages, "messages", "append_message", |m| {
+            message_from_py(Some(m), None, now)
+        })?;
+        let stored = run(py, || self.inner.append_messages(&ms))?;
+        list_to_py(py, &stored, message_to_py)
+    }
+
+    /// The customer's messages with start <= timestamp < end (None = open), optionally of
+    /// one role, oldest first; at most `limit` of them (0 = all).
+    #[pyo3(signature = (customer_id, start = None, end = None, role = None, limit = 0))]
+    fn messages_for_customer<'py>(
+        &self,
+        py: Python<'py>,
+        customer_id: String,
+        start: Option<&Bound<'py, PyAny>>,
+        end: Option<&Bound<'py, PyAny>>,
+        role: Option<&Bound<'py, PyAny>>,
+        limit: i64,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let (from, to) = (
+            bound(start, "start", Millis::MIN)?,
+            bound(end, "end", Millis::MAX)?,
+        );
+        let role = match role {
+            Some(r) if !r.is_none() => Some(crate::records::role(r, "role")?),
+            _ => None,
+        };
+        let limit = usize::try_from(limit).map_err(|_| {
+            py_err(
+                ErrorKind::InvalidInput,
+                format!("limit is {limit}; it must be 0 (no limit) or more"),
+            )
+        })?;
+        let ms = run(py, || {
+            self.inner
+                .messages_for_customer(&customer_id, from, to, role, limit)
+        })?;
+        list_to_py(py, &ms, message_to_py)
+    }
+
+    /// The conversation's messages in append order.
+    fn messages_for_conversation<'py>(
+        &self,
+        py: Python<'py>,
+        conversation_id: String,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let ms = run(py, || {
+            self.inner.messages_for_conversation(&conversation_id)
+        })?;
+        list_to_py(py, &ms, message_to_py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<cidb.Tenant {:?}>", self.inner.name())
+    }
+}

@@ -70,3 +70,31 @@ fn flipped_bytes_are_detected_or_harmless_never_wrong() {
     }
     eprintln!("corruption: {detected} trials detected, {harmless} harmless");
 }
+
+#[test]
+fn damaged_cache_file_is_discarded_with_a_warning_and_data_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = open(dir.path());
+        let t = db.tenant("acme").unwrap();
+        t.upsert_customer(&customer("c1", "d", "s")).unwrap();
+        t.cache().set("k", &vec![7u8; 50_000], None).unwrap();
+        db.close().unwrap();
+    }
+    let path = dir.path().join("cache.redb");
+    let mut b = std::fs::read(&path).unwrap();
+    let mut rng = cidb::datagen::Rng::new(5);
+    for _ in 0..64 {
+        let pos = 4096 + rng.below((b.len() - 4096) as u64) as usize;
+        b[pos] ^= 0x5a;
+    }
+    std::fs::write(&path, &b).unwrap();
+    let db = open(dir.path());
+    let t = db.tenant("acme").unwrap();
+    assert!(t.get_customer("c1").unwrap().is_some(), "the data store is unaffected");
+    let got = t.cache().get("k").unwrap();
+    assert!(got.is_none() || got.as_deref() == Some(&vec![7u8; 50_000][..]), "never a wrong value");
+    let stats = db.cache_stats();
+    assert!(stats.warnings.iter().any(|w| w.contains("discarded")), "damage detected: {:?}", stats.warnings);
+    assert!(got.is_none(), "the rebuilt cache is empty");
+}

@@ -129,6 +129,8 @@ pub struct CacheStats {
     pub stale_fills_refused: u64,
     /// Entries loaded into L1 by warming since open.
     pub warmed: u64,
+    /// Things an operator should know (e.g. a damaged cache file discarded at open).
+    pub warnings: Vec<String>,
 }
 
 const HOUR: i64 = 3_600_000;

@@ -149,7 +149,11 @@ impl Store {
     /// Opens (or creates) the cache file in `dir` and bumps the open epoch. Returns the
     /// store and the new epoch.
     pub fn open(dir: &Path) -> Result<(Store, u64)> {
-        let db = Database::create(dir.join(CACHE_FILE))?;
+        let path = dir.join(CACHE_FILE);
+        let fresh = std::fs::metadata(&path).map(|m| m.len() == 0).unwrap_or(true);
+        // Verified like the data file, so bytes altered on disk are caught here (and the
+        // cache rebuilt by `open_or_rebuild`) instead of surfacing as wrong values.
+        let db = redb::Builder::new().set_check_integrity_on_open(!fresh).create(&path)?;
         let txn = nondurable(&db)?;
         let (epoch, b2, b3) = {
             txn.open_table(L2)?;
@@ -166,6 +170,23 @@ impl Store {
         txn.commit()?;
         let store = Store { db, bytes: [AtomicI64::new(b2), AtomicI64::new(b3)], dirty: AtomicBool::new(true) };
         Ok((store, epoch as u64))
+    }
+
+    /// Opens the cache file; when it is corrupted or unreadable, discards it and starts an
+    /// empty one (the cache is disposable), returning a warning that says so.
+    pub fn open_or_rebuild(dir: &Path) -> Result<(Store, u64, Option<String>)> {
+        match Store::open(dir) {
+            Ok((s, e)) => Ok((s, e, None)),
+            Err(e) if matches!(e.kind(), ErrorKind::Corrupted | ErrorKind::Storage) => {
+                let path = dir.join(CACHE_FILE);
+                std::fs::remove_file(&path).map_err(|x| {
+                    crate::Error::with_source(ErrorKind::Storage, format!("cannot discard the damaged cache file {}", path.display()), x)
+                })?;
+                let (s, ep) = Store::open(dir)?;
+                Ok((s, ep, Some(format!("the cache file was discarded and rebuilt empty: {e}"))))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Looks `key` up in L2, then L3, at `now`.

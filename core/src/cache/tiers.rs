@@ -117,6 +117,8 @@ pub struct Cache {
     pub(crate) closed: AtomicBool,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) stop: Mutex<Option<Sender<()>>>,
+    /// Warnings raised at open (a discarded cache file).
+    warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -129,7 +131,7 @@ impl Cache {
     /// Opens the cache file in `dir`. Background work is started separately
     /// ([`Cache::start`]) so that `open` never waits for it.
     pub fn open(dir: &Path, l1_items: usize, l1_bytes: usize, opts: CacheOptions, clock: Clock) -> Result<Cache> {
-        let (store, epoch) = Store::open(dir)?;
+        let (store, epoch, warning) = Store::open_or_rebuild(dir)?;
         let (demote_tx, demote_rx) = crossbeam_channel::unbounded();
         Ok(Cache {
             l1: L1::new(l1_items, l1_bytes),
@@ -149,6 +151,7 @@ impl Cache {
             closed: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
             stop: Mutex::new(None),
+            warnings: warning.into_iter().collect(),
         })
     }
 
@@ -414,6 +417,7 @@ impl Cache {
             result_misses: self.counters.result_misses.get(),
             stale_fills_refused: self.counters.stale_refused.get(),
             warmed: self.counters.warmed.load(Ordering::Relaxed),
+            warnings: self.warnings.clone(),
         }
     }
 

@@ -36,8 +36,34 @@ pub(crate) struct Inner {
     pub(crate) bg: Background,
     pub(crate) monitor: Arc<Monitor>,
     pub(crate) feed: Arc<FeedInner>,
+    fast: [Arc<crate::monitor::Entry>; FastPath::COUNT],
     pub(crate) cache: Arc<Cache>,
     lock: Mutex<Option<DirLock>>,
+}
+
+/// The typed fast paths the monitor records under their own fingerprints.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FastPath {
+    GetCustomer,
+    LatestScore,
+    ScoreHistory,
+    MessagesForCustomer,
+    MessagesForConversation,
+    CountCustomers,
+    GetContext,
+}
+
+impl FastPath {
+    const COUNT: usize = 7;
+    const NAMES: [&'static str; FastPath::COUNT] = [
+        "fast:get_customer",
+        "fast:latest_score",
+        "fast:score_history",
+        "fast:messages_for_customer",
+        "fast:messages_for_conversation",
+        "fast:count_customers",
+        "fast:get_context",
+    ];
 }
 
 /// Counts reported by [`Engine::stats`]. Row counts are read from storage; they are
@@ -89,7 +115,9 @@ impl Engine {
         let bg = Background::start(config.background_workers)?;
         let monitor = Arc::new(Monitor::new(config.monitor, config.clock.clone()));
         let feed = Arc::new(FeedInner::default());
-        let inner = Arc::new(Inner { dir, config, store, writer, breaker, cache, bg, monitor, feed, lock: Mutex::new(Some(lock)) });
+        let fast = FastPath::NAMES.map(|n| monitor.entry_named(n));
+        let inner =
+            Arc::new(Inner { dir, config, store, writer, breaker, cache, bg, monitor, feed, fast, lock: Mutex::new(Some(lock)) });
         let engine = Engine { inner };
         engine.install_feed();
         engine.start_background();
@@ -128,6 +156,28 @@ impl Engine {
             return Err(err(ErrorKind::Closed, "the engine is closed"));
         }
         Ok(())
+    }
+
+    /// Runs a typed fast path and records it in the monitor (rows from `rows`).
+    pub(crate) fn observe<T>(&self, path: FastPath, f: impl FnOnce() -> Result<T>, rows: impl Fn(&T) -> u64) -> Result<T> {
+        let m = &self.inner.monitor;
+        if !m.enabled() {
+            return f();
+        }
+        let start = std::time::Instant::now();
+        let r = f();
+        let n = r.as_ref().map(&rows).unwrap_or(0);
+        let o = crate::monitor::Observation {
+            elapsed_ns: start.elapsed().as_nanos() as u64,
+            ok: r.is_ok(),
+            rows_examined: n,
+            rows_returned: n,
+            index_scans: 1,
+            ..Default::default()
+        };
+        let e = &self.inner.fast[path as usize];
+        m.record(e, &e.fingerprint.text, &o, || None);
+        r
     }
 
     /// The statement monitor: fingerprints, slow log, alerts, export.

@@ -3,7 +3,7 @@
 //! cannot address another tenant's rows; isolation does not rest on a filter.
 
 use crate::cache::TenantCache;
-use crate::engine::Engine;
+use crate::engine::{Engine, FastPath};
 use crate::error::{err, ErrorKind, Result};
 use crate::model::{check_id, Context, ContextEntry, Customer, Message, Millis, NewMessage, Role, Score};
 use crate::storage::changes::ContextChange;
@@ -71,7 +71,11 @@ impl Tenant {
         check_id("customer id", id)?;
         self.engine.check_open()?;
         let engine = &self.engine;
-        engine.inner.cache.customer(&self.name, id, || stores::get_customer(&engine.read()?, &self.name, id))
+        engine.observe(
+            FastPath::GetCustomer,
+            || engine.inner.cache.customer(&self.name, id, || stores::get_customer(&engine.read()?, &self.name, id)),
+            |c| c.is_some() as u64,
+        )
     }
 
     /// Deletes a customer; true when it existed. Its scores and messages stay (history).
@@ -87,7 +91,7 @@ impl Tenant {
 
     /// Number of customers of this tenant.
     pub fn count_customers(&self) -> Result<u64> {
-        stores::count_customers(&self.engine.read()?, &self.name)
+        self.engine.observe(FastPath::CountCustomers, || stores::count_customers(&self.engine.read()?, &self.name), |_| 1)
     }
 
     /// Appends a score and updates the latest score in the same transaction.
@@ -120,16 +124,26 @@ impl Tenant {
         check_id("score_type", score_type)?;
         self.engine.check_open()?;
         let engine = &self.engine;
-        engine.inner.cache.latest_score(&self.name, customer_id, score_type, || {
-            stores::latest_score(&engine.read()?, &self.name, customer_id, score_type)
-        })
+        engine.observe(
+            FastPath::LatestScore,
+            || {
+                engine.inner.cache.latest_score(&self.name, customer_id, score_type, || {
+                    stores::latest_score(&engine.read()?, &self.name, customer_id, score_type)
+                })
+            },
+            |s| s.is_some() as u64,
+        )
     }
 
     /// Scores of a type for a customer with `from <= created_at < to`, oldest first.
     pub fn score_history(&self, customer_id: &str, score_type: &str, from: Millis, to: Millis) -> Result<Vec<Score>> {
         check_id("customer_id", customer_id)?;
         check_id("score_type", score_type)?;
-        stores::score_history(&self.engine.read()?, &self.name, customer_id, score_type, from, to)
+        self.engine.observe(
+            FastPath::ScoreHistory,
+            || stores::score_history(&self.engine.read()?, &self.name, customer_id, score_type, from, to),
+            |v| v.len() as u64,
+        )
     }
 
     /// Appends a message; returns it with its assigned id.
@@ -164,13 +178,21 @@ impl Tenant {
         limit: usize,
     ) -> Result<Vec<Message>> {
         check_id("customer_id", customer_id)?;
-        stores::messages_for_customer(&self.engine.read()?, &self.name, customer_id, from, to, role, limit)
+        self.engine.observe(
+            FastPath::MessagesForCustomer,
+            || stores::messages_for_customer(&self.engine.read()?, &self.name, customer_id, from, to, role, limit),
+            |v| v.len() as u64,
+        )
     }
 
     /// A conversation's messages in append order.
     pub fn messages_for_conversation(&self, conversation_id: &str) -> Result<Vec<Message>> {
         check_id("conversation_id", conversation_id)?;
-        stores::messages_for_conversation(&self.engine.read()?, &self.name, conversation_id)
+        self.engine.observe(
+            FastPath::MessagesForConversation,
+            || stores::messages_for_conversation(&self.engine.read()?, &self.name, conversation_id),
+            |v| v.len() as u64,
+        )
     }
 
     /// Merges `entries` into the conversation's context, keeps the newest `max_history`
@@ -217,7 +239,11 @@ impl Tenant {
     /// The conversation's context; `None` when absent or expired.
     pub fn get_context(&self, conversation_id: &str) -> Result<Option<Context>> {
         check_id("conversation_id", conversation_id)?;
-        crate::context::get(&self.engine.read()?, &self.name, conversation_id, self.engine.clock().now())
+        self.engine.observe(
+            FastPath::GetContext,
+            || crate::context::get(&self.engine.read()?, &self.name, conversation_id, self.engine.clock().now()),
+            |c| c.is_some() as u64,
+        )
     }
 
     /// Deletes the conversation's context; true when a live one existed.

@@ -34,10 +34,17 @@ pub mod error;
 pub mod ffi;
 pub mod json;
 pub mod engine;
+pub mod config;
 pub mod tenant;
 pub mod scores;
 pub mod messages;
+pub mod context;
+mod callback;
+pub mod feed;
+pub mod monitor;
+pub mod backup;
 
 pub use engine::cidb_engine;
+pub use feed::cidb_subscription;
 pub use status::cidb_status;
 pub use tenant::cidb_tenant;

@@ -2,7 +2,8 @@
  * cidb.h: the C API of cidb, an embedded customer-intelligence data engine.
  *
  * Conventions (every function follows them):
- * - Handles (cidb_engine, cidb_tenant) are opaque; each has exactly one release function.
+ * - Handles (cidb_engine, cidb_tenant, cidb_subscription) are opaque; each has exactly one
+ *   release function.
  * - Every fallible function returns a cidb_status; CIDB_OK (0) is success. Results come
  *   back through out_ parameters: each is set to NULL / 0 / false when the call starts and
  *   holds the result only when the call returns CIDB_OK.
@@ -14,6 +15,10 @@
  *   a field the record does not have is rejected with CIDB_INVALID_INPUT, not ignored.
  * - No pointer argument may be NULL unless its comment says so; NULL gives
  *   CIDB_INVALID_INPUT with a message naming the argument.
+ * - Callbacks get borrowed JSON (valid during the call) and the caller's user_data, which
+ *   cidb never dereferences. When the function that ends a callback (cidb_subscription_free,
+ *   cidb_engine_remove_alert_callback, cidb_engine_close) returns, it is not running and
+ *   will not be called again, so user_data may be released then.
  */
 
 #ifndef CIDB_H
@@ -159,7 +164,8 @@ typedef struct cidb_engine cidb_engine;
 
 /**
  * A change-feed subscription. Create with `cidb_tenant_subscribe` or
- * `cidb_engine_subscribe`, release with `cidb_subscription_free`.
+ * `cidb_engine_subscribe`, release with `cidb_subscription_free` (which must not race with
+ * another free of the same handle).
  */
 typedef struct cidb_subscription cidb_subscription;
 
@@ -298,7 +304,8 @@ enum cidb_status cidb_engine_close(const struct cidb_engine *engine);
 
 /**
  * Closes the engine if it is open (errors are dropped: call `cidb_engine_close` first to
- * see them) and releases the handle. NULL is accepted and ignored.
+ * see them; its callbacks end as described there) and releases the handle. NULL is
+ * accepted and ignored.
  *
  * Ownership: `engine` is invalid after the call and must not be used or freed again.
  * Tenant handles obtained from it stay valid (their calls return `CIDB_CLOSED`) and must

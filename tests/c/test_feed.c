@@ -354,6 +354,28 @@ static void test_free_and_close_wait_for_a_running_callback(void) {
   fx_close(&f);
 }
 
+/* Closing one engine stops its own subscriptions only. */
+static void test_close_leaves_other_engines_subscriptions_alone(void) {
+  fixture a = fx_open(), b = fx_open();
+  sink sa, sb;
+  sink_init(&sa);
+  sink_init(&sb);
+  cidb_subscription *suba = NULL, *subb = NULL;
+  CHECK_OK(cidb_tenant_subscribe(a.acme, NULL, on_delivery, &sa, &suba));
+  CHECK_OK(cidb_engine_subscribe(b.engine, NULL, on_delivery, &sb, &subb));
+  CHECK_OK(cidb_engine_close(a.engine));
+  upsert(b.acme, "b1");
+  CHECK(sink_wait(&sb, &sb.n, 1) == 1);
+  CHECK(sb.items[0] && strstr(sb.items[0], "\"key\":\"b1\""));
+  CHECK(sink_count(&sa) == 0);
+  cidb_subscription_free(suba);
+  cidb_subscription_free(subb);
+  sink_destroy(&sa);
+  sink_destroy(&sb);
+  fx_close(&a);
+  fx_close(&b);
+}
+
 static void test_bad_subscription_arguments_are_named(void) {
   fixture f = fx_open();
   sink s;
@@ -395,6 +417,7 @@ int main(void) {
   RUN(test_slow_callback_gets_missed_notice_and_events_since_resumes);
   RUN(test_callback_may_free_its_own_subscription);
   RUN(test_free_and_close_wait_for_a_running_callback);
+  RUN(test_close_leaves_other_engines_subscriptions_alone);
   RUN(test_bad_subscription_arguments_are_named);
   return h_finish("test_feed");
 }

@@ -105,7 +105,8 @@ fn close(e: &cidb_engine) -> cidb::Result<()> {
 }
 
 /// Closes the engine if it is open (errors are dropped: call `cidb_engine_close` first to
-/// see them) and releases the handle. NULL is accepted and ignored.
+/// see them; its callbacks end as described there) and releases the handle. NULL is
+/// accepted and ignored.
 ///
 /// Ownership: `engine` is invalid after the call and must not be used or freed again.
 /// Tenant handles obtained from it stay valid (their calls return `CIDB_CLOSED`) and must

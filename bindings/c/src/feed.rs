@@ -31,7 +31,8 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 pub type cidb_event_callback = Option<unsafe extern "C" fn(delivery_json: *const c_char, user_data: *mut c_void)>;
 
 /// A change-feed subscription. Create with `cidb_tenant_subscribe` or
-/// `cidb_engine_subscribe`, release with `cidb_subscription_free`.
+/// `cidb_engine_subscribe`, release with `cidb_subscription_free` (which must not race with
+/// another free of the same handle).
 pub struct cidb_subscription {
     shared: Arc<Shared>,
 }

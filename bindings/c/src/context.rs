@@ -6,8 +6,8 @@ use crate::engine::cidb_engine;
 use crate::ffi::{arg_ref, arg_str, boundary, c_string, Out};
 use crate::json;
 use crate::status::cidb_status;
-use cidb::{ContextEntry, Error, ErrorKind};
 use crate::tenant::{cidb_tenant, live};
+use cidb::{ContextEntry, Error, ErrorKind};
 use std::ffi::c_char;
 use std::time::Duration;
 

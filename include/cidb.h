@@ -2,7 +2,8 @@
  * cidb.h: the C API of cidb, an embedded customer-intelligence data engine.
  *
  * Conventions (every function follows them):
- * - Handles (cidb_engine, cidb_tenant) are opaque; each has exactly one release function.
+ * - Handles (cidb_engine, cidb_tenant, cidb_subscription) are opaque; each has exactly one
+ *   release function.
  * - Every fallible function returns a cidb_status; CIDB_OK (0) is success. Results come
  *   back through out_ parameters: each is set to NULL / 0 / false when the call starts and
  *   holds the result only when the call returns CIDB_OK.
@@ -14,6 +15,10 @@
  *   a field the record does not have is rejected with CIDB_INVALID_INPUT, not ignored.
  * - No pointer argument may be NULL unless its comment says so; NULL gives
  *   CIDB_INVALID_INPUT with a message naming the argument.
+ * - Callbacks get borrowed JSON (valid during the call) and the caller's user_data, which
+ *   cidb never dereferences. When the function that ends a callback (cidb_subscription_free,
+ *   cidb_engine_remove_alert_callback, cidb_engine_close) returns, it is not running and
+ *   will not be called again, so user_data may be released then.
  */
 
 #ifndef CIDB_H
@@ -158,11 +163,43 @@ typedef enum cidb_status {
 typedef struct cidb_engine cidb_engine;
 
 /**
+ * A change-feed subscription. Create with `cidb_tenant_subscribe` or
+ * `cidb_engine_subscribe`, release with `cidb_subscription_free` (which must not race with
+ * another free of the same handle).
+ */
+typedef struct cidb_subscription cidb_subscription;
+
+/**
  * A handle on one tenant of an engine. Create with `cidb_engine_tenant`, release with
  * `cidb_tenant_free`. Safe to use from several threads at once, except that
  * `cidb_tenant_free` must not race with any other use of the same handle.
  */
 typedef struct cidb_tenant cidb_tenant;
+
+/**
+ * A change-feed callback: `delivery_json` is one delivery, either
+ * `{"event": {"seq": 12, "at": ms, "tenant": "acme", "table": "customers", "op": "insert",
+ * "key": "c1", "new": {...}, "old": null}}` (a committed change; `seq` strictly increases in
+ * commit order; `new` is null for deletes, `old` is set for updates and deletes) or
+ * `{"missed": {"count": 5, "from_seq": 17}}` (the subscription's queue was full, `count`
+ * events were dropped, the first being `from_seq`: read them with `cidb_*_events_since`).
+ * `user_data` is the pointer given at subscription.
+ *
+ * Ownership: `delivery_json` is owned by cidb and valid only during the call; copy it to
+ * keep it.
+ */
+typedef void (*cidb_event_callback)(const char *delivery_json, void *user_data);
+
+/**
+ * An alert callback: `alert_json` is one alert, `{"kind": "slow_query" | "table_scan_ratio"
+ * | "query_memory" | "error_rate", "at": ms, "value": 153.2, "threshold": 100.0,
+ * "fingerprint": "select * from customers where id = ?" | null, "message": "slow query:
+ * ..."}` (`value` and `threshold` are ms, a ratio or bytes, by kind). `user_data` is the
+ * pointer given at registration.
+ *
+ * Ownership: `alert_json` is owned by cidb and valid only during the call.
+ */
+typedef void (*cidb_alert_callback)(const char *alert_json, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -229,18 +266,46 @@ void cidb_string_free(char *s);
 enum cidb_status cidb_engine_open(const char *dir, struct cidb_engine **out_engine);
 
 /**
+ * Like `cidb_engine_open`, with the configuration the `cidb` command uses: the defaults
+ * of `profile` ("development" or "production"; NULL: the `profile` key of the file, else
+ * development), sizes derived from the machine, then the TOML file `config_toml_path`
+ * (NULL: none; keys as printed by `cidb_config_json`, e.g. `feed_queue_capacity = 4`),
+ * then `CIDB_<KEY>` environment variables (e.g. `CIDB_SWEEP_INTERVAL_MS=250`), each layer
+ * overriding the one before. `CIDB_PROFILE` in the environment overrides `profile`.
+ *
+ * Fails with `CIDB_CONFIG` for an unknown profile, a file that cannot be read or is not
+ * TOML, an unknown key, or a value that is not valid for its key (the message names the
+ * key and where it came from); otherwise as `cidb_engine_open`. The environment is read
+ * during the call: do not change it from another thread meanwhile.
+ *
+ * Ownership: the strings are borrowed for the call. The caller owns `*out_engine` and must
+ * release it with `cidb_engine_free`.
+ */
+enum cidb_status cidb_engine_open_with(const char *dir,
+                                       const char *profile,
+                                       const char *config_toml_path,
+                                       struct cidb_engine **out_engine);
+
+/**
  * Closes the engine: waits for queued writes to become durable, stops background work
  * and releases the directory (another engine or process may then open it). Afterwards
  * every call on this engine, and on tenant handles obtained from it, returns
  * `CIDB_CLOSED`. Closing a closed engine returns `CIDB_OK`.
  *
+ * Callbacks end with the engine: change-feed subscriptions of this engine (through any
+ * handle) stop delivering and their threads are joined, and alert callbacks registered
+ * through this handle are removed; when close returns none of them is running. Do not
+ * close the engine from inside one of its callbacks.
+ *
  * Ownership: the handle stays allocated; release it with `cidb_engine_free`.
+ * Subscription handles must still be released with `cidb_subscription_free`.
  */
 enum cidb_status cidb_engine_close(const struct cidb_engine *engine);
 
 /**
  * Closes the engine if it is open (errors are dropped: call `cidb_engine_close` first to
- * see them) and releases the handle. NULL is accepted and ignored.
+ * see them; its callbacks end as described there) and releases the handle. NULL is
+ * accepted and ignored.
  *
  * Ownership: `engine` is invalid after the call and must not be used or freed again.
  * Tenant handles obtained from it stay valid (their calls return `CIDB_CLOSED`) and must
@@ -264,12 +329,31 @@ enum cidb_status cidb_engine_tenant(const struct cidb_engine *engine,
 
 /**
  * Stores in `*out_json` the engine's counters as a JSON object: `customers`, `scores`,
- * `latest_scores`, `messages` (rows over all tenants), `commits`, `writes`,
- * `failed_writes`, `max_commit_group` (since open). `CIDB_CLOSED` when closed.
+ * `latest_scores`, `messages` (rows over all tenants; `null` while storage cannot be read,
+ * the rest is still reported), `commits`, `writes`, `failed_writes`, `max_commit_group`
+ * (since open), and `breaker`, the storage circuit breaker: `{"state": "closed" | "open" |
+ * "half_open", "failures": n, "opened": n, "rejected": n, "last_error": null | "..."}`.
+ * `CIDB_CLOSED` when closed.
  *
  * Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
  */
 enum cidb_status cidb_engine_stats(const struct cidb_engine *engine, char **out_json);
+
+/**
+ * Stores in `*out_json` the configuration `cidb_engine_open_with(dir, profile,
+ * config_toml_path, ...)` would use, as a JSON array with one object per setting in a
+ * fixed order: `[{"key": "profile", "value": "development", "source": "default"},
+ * {"key": "l1_max_items", "value": "1000", "source": "profile:development"}, ...]`.
+ * Values are text; `source` is `default`, `argument`, `profile:<name>`, `machine`,
+ * `file:<path>` or `env:CIDB_<KEY>`. `profile` and `config_toml_path` may be NULL, as for
+ * `cidb_engine_open_with`; the same errors apply (`CIDB_CONFIG`).
+ *
+ * Ownership: the strings are borrowed for the call. The caller owns `*out_json` and must
+ * release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_config_json(const char *profile,
+                                  const char *config_toml_path,
+                                  char **out_json);
 
 /**
  * Releases a tenant handle. NULL is accepted and ignored. Writes already returned are
@@ -435,6 +519,212 @@ enum cidb_status cidb_tenant_messages_for_customer(const struct cidb_tenant *ten
 enum cidb_status cidb_tenant_messages_for_conversation(const struct cidb_tenant *tenant,
                                                        const char *conversation_id,
                                                        char **out_json);
+
+/**
+ * Merges `entries_json` into conversation `conversation_id`'s context and stores the new
+ * context in `*out_context_json`, all in one atomic write (concurrent updates of the same
+ * conversation never interleave).
+ *
+ * `entries_json` is a JSON array (possibly empty) of entries
+ * `{"role": "user", "content": "hi", "timestamp": 1700000000000, "metadata": {}}`
+ * (`metadata` optional). The merged entries are ordered by timestamp (equal timestamps keep
+ * arrival order, stored entries first) and only the newest `max_history` are kept. The
+ * context expires `ttl_ms` milliseconds from now; an expired context counts as empty.
+ *
+ * The result is `{"conversation_id": "...", "entries": [...], "updated_at": ms,
+ * "expires_at": ms}`. Returns when durable. Errors: `CIDB_INVALID_TTL` (`ttl_ms <= 0`),
+ * `CIDB_INVALID_INPUT` (`max_history` 0, bad JSON shape, an unknown field),
+ * `CIDB_INVALID_ID`, `CIDB_INVALID_ROLE`, `CIDB_INVALID_TIMESTAMP`,
+ * `CIDB_CONTENT_TOO_LARGE`, `CIDB_INVALID_ATTRIBUTES`, `CIDB_CLOSED`.
+ *
+ * Ownership: the strings are borrowed for the call. The caller owns `*out_context_json` and
+ * must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_tenant_update_context(const struct cidb_tenant *tenant,
+                                            const char *conversation_id,
+                                            const char *entries_json,
+                                            int64_t ttl_ms,
+                                            size_t max_history,
+                                            char **out_context_json);
+
+/**
+ * Stores in `*out_json` conversation `conversation_id`'s context (the shape returned by
+ * `cidb_tenant_update_context`), or returns `CIDB_NOT_FOUND` (with `*out_json` NULL) when
+ * the conversation has none or it has expired.
+ *
+ * Ownership: `conversation_id` is borrowed for the call. The caller owns `*out_json` and
+ * must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_tenant_get_context(const struct cidb_tenant *tenant,
+                                         const char *conversation_id,
+                                         char **out_json);
+
+/**
+ * Deletes conversation `conversation_id`'s context; `*out_existed` is set to true when a
+ * live (unexpired) one existed (deleting a missing context is not an error). Returns when
+ * durable.
+ *
+ * Ownership: `conversation_id` is borrowed for the call; `out_existed` is written only.
+ */
+enum cidb_status cidb_tenant_delete_context(const struct cidb_tenant *tenant,
+                                            const char *conversation_id,
+                                            bool *out_existed);
+
+/**
+ * Deletes expired data now (expired contexts of every tenant, and change-feed events older
+ * than the retention) and stores in `*out_removed` how many contexts were deleted. The
+ * engine also does this in the background every `sweep_interval_ms` (30 s by default);
+ * expired contexts read as absent either way. `CIDB_CLOSED` when closed.
+ *
+ * Ownership: `out_removed` is written only.
+ */
+enum cidb_status cidb_engine_sweep_expired(const struct cidb_engine *engine, uint64_t *out_removed);
+
+/**
+ * Subscribes to the committed changes of this handle's tenant: `cb(delivery_json,
+ * user_data)` is called once per change, after the change is durable, in commit order, on a
+ * delivery thread cidb creates for this subscription (never on the writing thread; calls of
+ * one subscription never overlap). A slow callback never slows writers: deliveries queue
+ * (`feed_queue_capacity`, 10,000 by default) and, when the queue is full, are dropped and
+ * reported by one `missed` delivery once the callback has caught up.
+ *
+ * `filter_json` selects what to receive (NULL: everything): `{"tables": ["customers",
+ * "customer_scores", "latest_scores", "conversation_messages", "conversation_context"],
+ * "ops": ["insert", "update", "delete"], "score_type": "churn", "crossing":
+ * {"score_type": "churn", "threshold": 0.7, "above": true}}`, every field optional, empty
+ * lists meaning all; `crossing` keeps only latest-score changes that cross the threshold
+ * upwards (`above` true, the default) or downwards. Errors: `CIDB_INVALID_INPUT` (`cb`
+ * NULL, `filter_json` not JSON, an unknown field or table or op), `CIDB_CLOSED`.
+ *
+ * The callback may call any cidb function, including `cidb_subscription_free` on its own
+ * subscription (later deliveries are then dropped). It must not free another subscription
+ * or close the engine: those wait for callbacks in progress and can deadlock.
+ *
+ * Ownership: `filter_json` is borrowed for the call; cidb never dereferences `user_data`,
+ * which must stay valid until `cidb_subscription_free` (or `cidb_engine_close`) returns.
+ * The caller owns `*out_sub` and must release it with `cidb_subscription_free`, also after
+ * the engine is closed.
+ */
+enum cidb_status cidb_tenant_subscribe(const struct cidb_tenant *tenant,
+                                       const char *filter_json,
+                                       cidb_event_callback cb,
+                                       void *user_data,
+                                       struct cidb_subscription **out_sub);
+
+/**
+ * Like `cidb_tenant_subscribe` for the changes of every tenant of the engine (each event
+ * names its `tenant`).
+ *
+ * Ownership: as for `cidb_tenant_subscribe`.
+ */
+enum cidb_status cidb_engine_subscribe(const struct cidb_engine *engine,
+                                       const char *filter_json,
+                                       cidb_event_callback cb,
+                                       void *user_data,
+                                       struct cidb_subscription **out_sub);
+
+/**
+ * Ends a subscription and releases it: no callback starts after this returns, a callback in
+ * progress on another thread has returned, and the delivery thread has been joined.
+ * Deliveries still queued are dropped (read them with `cidb_*_events_since`). Called from
+ * inside the subscription's own callback it cannot wait for itself: it stops later
+ * deliveries and the thread ends by itself after the callback returns. NULL is ignored.
+ *
+ * Ownership: `sub` is invalid after the call and must not be used or freed again. Release
+ * `user_data` only after this returns.
+ */
+void cidb_subscription_free(struct cidb_subscription *sub);
+
+/**
+ * Stores in `*out_json` a JSON array of this tenant's logged events with `seq >= from_seq`,
+ * oldest first (the event objects of `cidb_event_callback`), at most `limit` (0: no cap).
+ * Events stay in the log for `feed_retention_ms` (1 hour by default). To resume after a
+ * `missed` delivery, pass its `from_seq`; after a restart, the last `seq` handled plus 1.
+ *
+ * Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_tenant_events_since(const struct cidb_tenant *tenant,
+                                          uint64_t from_seq,
+                                          size_t limit,
+                                          char **out_json);
+
+/**
+ * Like `cidb_tenant_events_since` for the events of every tenant.
+ *
+ * Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_engine_events_since(const struct cidb_engine *engine,
+                                          uint64_t from_seq,
+                                          size_t limit,
+                                          char **out_json);
+
+/**
+ * Stores in `*out_json` everything the statement monitor knows, as a JSON object:
+ * `{"fingerprints": [{"id", "query", "calls", "errors", "total_ms", "mean_ms", "min_ms",
+ * "max_ms", "p50_ms", "p95_ms", "p99_ms", "rows_examined", "rows_returned", "index_scans",
+ * "table_scans", "joins", "peak_mem_bytes"}, ...] (by total time, descending),
+ * "evicted_fingerprints": n, "slow_queries": [{"at", "sql", "fingerprint", "elapsed_ms",
+ * "plan"}, ...], "alerts": [alert objects as in cidb_alert_callback, oldest first]}`.
+ * `CIDB_CLOSED` when closed.
+ *
+ * Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_engine_monitor_json(const struct cidb_engine *engine, char **out_json);
+
+/**
+ * Stores in `*out_text` the monitor's statistics in the Prometheus text exposition format
+ * 0.0.4 (`cidb_statement_calls_total{fingerprint="...",query="..."} 3`, latency
+ * summaries, `cidb_alerts_total`, ...), ready to serve on a `/metrics` endpoint.
+ * `CIDB_CLOSED` when closed.
+ *
+ * Ownership: the caller owns `*out_text` and must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_engine_prometheus(const struct cidb_engine *engine, char **out_text);
+
+/**
+ * Registers `cb(alert_json, user_data)` to be called for every alert the monitor fires
+ * (slow query over 100 ms, query memory over 100 MB: once per statement fingerprint per
+ * minute; table-scan ratio over 80 % and error rate over 1 %: judged once a minute) and
+ * stores its id in `*out_id`. Per-statement alerts are called on the thread that ran the
+ * statement, during its cidb call; rate alerts on an engine background thread. Calls of one
+ * callback never overlap. The callback may call cidb functions, including
+ * `cidb_engine_remove_alert_callback` for itself. Errors: `CIDB_INVALID_INPUT` (`cb` NULL),
+ * `CIDB_CLOSED`.
+ *
+ * Ownership: cidb never dereferences `user_data`, which must stay valid until
+ * `cidb_engine_remove_alert_callback(engine, id)` or `cidb_engine_close` returns.
+ */
+enum cidb_status cidb_engine_on_alert(const struct cidb_engine *engine,
+                                      cidb_alert_callback cb,
+                                      void *user_data,
+                                      uint64_t *out_id);
+
+/**
+ * Unregisters the alert callback with id `id` (from `cidb_engine_on_alert`). When this
+ * returns, the callback is not running on another thread and will not be called again
+ * (called from inside the callback itself, it only prevents later calls).
+ * `CIDB_NOT_FOUND` when no callback has that id (already removed); `CIDB_CLOSED` when
+ * closed (closing removed every callback).
+ */
+enum cidb_status cidb_engine_remove_alert_callback(const struct cidb_engine *engine, uint64_t id);
+
+/**
+ * Writes a consistent copy of the database (every tenant, context and change-feed log, as
+ * of one moment) into directory `dest_dir`, created if missing, while other threads keep
+ * reading and writing. The copy is a complete cidb directory: open it with
+ * `cidb_engine_open`. Stores in `*out_report_json` what was copied: `{"tables": n,
+ * "entries": n, "bytes": size of the new data file}`.
+ *
+ * Errors: `CIDB_ALREADY_EXISTS` when `dest_dir` already holds a database,
+ * `CIDB_STORAGE` when it cannot be created or written, `CIDB_INVALID_INPUT` (`dest_dir`
+ * NULL, empty or not UTF-8), `CIDB_CLOSED`.
+ *
+ * Ownership: `dest_dir` is borrowed for the call. The caller owns `*out_report_json` and
+ * must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_engine_backup(const struct cidb_engine *engine,
+                                    const char *dest_dir,
+                                    char **out_report_json);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -255,6 +255,8 @@ static void test_engine_stats_counts_rows_and_writes(void) {
   CHECK_OK(cidb_engine_stats(f.engine, &json));
   CHECK(json && strstr(json, "\"customers\":2,\"scores\":1,\"latest_scores\":1,\"messages\":1"));
   CHECK(json && strstr(json, "\"writes\":3") && strstr(json, "\"failed_writes\":0"));
+  CHECK(json && strstr(json, "\"breaker\":{\"state\":\"closed\",\"failures\":0,\"opened\":0,\"rejected\":0,"
+                             "\"last_error\":null}"));
   cidb_string_free(json);
   CHECK_FAILS(cidb_engine_stats(NULL, &json), CIDB_INVALID_INPUT, "engine is NULL");
   CHECK_FAILS(cidb_engine_stats(f.engine, NULL), CIDB_INVALID_INPUT, "out_json is NULL");

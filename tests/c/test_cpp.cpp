@@ -1,15 +1,21 @@
 // test_cpp.cpp: include/cidb.h used from C++17 (compiled with -Wall -Wextra -Werror):
 // RAII owners built from the header's free functions, statuses turned into exceptions,
-// and a short round trip through customers, scores and messages.
+// a short round trip through customers, scores and messages, and a change-feed
+// subscription whose callback is a captureless lambda.
 #include "cidb.h"
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace {
 
@@ -19,12 +25,23 @@ struct EngineFree {
 struct TenantFree {
   void operator()(cidb_tenant *t) const noexcept { cidb_tenant_free(t); }
 };
+struct SubscriptionFree {
+  void operator()(cidb_subscription *s) const noexcept { cidb_subscription_free(s); }
+};
 struct StringFree {
   void operator()(char *s) const noexcept { cidb_string_free(s); }
 };
 using Engine = std::unique_ptr<cidb_engine, EngineFree>;
 using Tenant = std::unique_ptr<cidb_tenant, TenantFree>;
 using Text = std::unique_ptr<char, StringFree>;
+using Subscription = std::unique_ptr<cidb_subscription, SubscriptionFree>;
+
+// What the change-feed callback (a captureless lambda) collects through user_data.
+struct Deliveries {
+  std::mutex mu;
+  std::vector<std::string> items;
+  std::atomic<int> count{0};
+};
 
 class Error : public std::runtime_error {
  public:
@@ -67,6 +84,19 @@ int main() {
     ok(cidb_engine_tenant(engine.get(), "acme", &raw_tenant));
     Tenant tenant(raw_tenant);
 
+    Deliveries seen;
+    cidb_subscription *raw_sub = nullptr;
+    ok(cidb_tenant_subscribe(
+        tenant.get(), R"({"tables":["customers"]})",
+        [](const char *json, void *user_data) {
+          auto *d = static_cast<Deliveries *>(user_data);
+          std::lock_guard<std::mutex> lock(d->mu);
+          d->items.emplace_back(json);
+          d->count++;
+        },
+        &seen, &raw_sub));
+    Subscription sub(raw_sub);
+
     ok(cidb_tenant_upsert_customer(tenant.get(), R"({"id":"c1","name":"Ann","attributes":{"vip":true}})"));
     char *json = nullptr;
     ok(cidb_tenant_get_customer(tenant.get(), "c1", &json));
@@ -93,6 +123,11 @@ int main() {
       expect(std::strstr(e.what(), "CIDB_NOT_FOUND: ") == e.what(), "exception text carries the status name");
     }
     expect(std::strcmp(cidb_version(), CIDB_VERSION) == 0, "version");
+
+    for (int i = 0; i < 1000 && seen.count.load() < 1; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    sub.reset();  // joins the delivery thread: `seen` is ours again
+    expect(seen.items.size() == 1 && seen.items[0].find(R"("key":"c1")") != std::string::npos,
+           "lambda callback got the customer insert");
     ok(cidb_engine_close(engine.get()));
   } catch (const std::exception &e) {
     std::fprintf(stderr, "  unexpected exception: %s\n", e.what());

@@ -15,6 +15,8 @@ use std::ffi::c_char;
 /// `cidb_engine_free` must not race with any other use of the same handle.
 pub struct cidb_engine {
     pub(crate) engine: Engine,
+    /// Alert callbacks registered through this handle (stopped at close).
+    pub(crate) alerts: crate::monitor::AlertCallbacks,
 }
 
 /// Opens (creating it if missing) the database in directory `dir` and stores a new engine
@@ -30,14 +32,52 @@ pub struct cidb_engine {
 pub extern "C" fn cidb_engine_open(dir: *const c_char, out_engine: *mut *mut cidb_engine) -> cidb_status {
     boundary(|| {
         let out = Out::new(out_engine, "out_engine", std::ptr::null_mut())?;
-        let dir = arg_str(dir, "dir")?;
-        if dir.is_empty() {
-            return Err(invalid("dir is empty"));
-        }
-        let engine = Engine::open_default(dir)?;
-        out.set(Box::into_raw(Box::new(cidb_engine { engine })));
+        let dir = dir_arg(dir)?;
+        out.set(new_handle(Engine::open_default(dir)?));
         Ok(())
     })
+}
+
+/// Like `cidb_engine_open`, with the configuration the `cidb` command uses: the defaults
+/// of `profile` ("development" or "production"; NULL: the `profile` key of the file, else
+/// development), sizes derived from the machine, then the TOML file `config_toml_path`
+/// (NULL: none; keys as printed by `cidb_config_json`, e.g. `feed_queue_capacity = 4`),
+/// then `CIDB_<KEY>` environment variables (e.g. `CIDB_SWEEP_INTERVAL_MS=250`), each layer
+/// overriding the one before. `CIDB_PROFILE` in the environment overrides `profile`.
+///
+/// Fails with `CIDB_CONFIG` for an unknown profile, a file that cannot be read or is not
+/// TOML, an unknown key, or a value that is not valid for its key (the message names the
+/// key and where it came from); otherwise as `cidb_engine_open`. The environment is read
+/// during the call: do not change it from another thread meanwhile.
+///
+/// Ownership: the strings are borrowed for the call. The caller owns `*out_engine` and must
+/// release it with `cidb_engine_free`.
+#[no_mangle]
+pub extern "C" fn cidb_engine_open_with(
+    dir: *const c_char,
+    profile: *const c_char,
+    config_toml_path: *const c_char,
+    out_engine: *mut *mut cidb_engine,
+) -> cidb_status {
+    boundary(|| {
+        let out = Out::new(out_engine, "out_engine", std::ptr::null_mut())?;
+        let dir = dir_arg(dir)?;
+        let (config, _) = crate::config::load(profile, config_toml_path)?;
+        out.set(new_handle(Engine::open(dir, config)?));
+        Ok(())
+    })
+}
+
+fn dir_arg<'a>(dir: *const c_char) -> cidb::Result<&'a str> {
+    let dir = arg_str(dir, "dir")?;
+    if dir.is_empty() {
+        return Err(invalid("dir is empty"));
+    }
+    Ok(dir)
+}
+
+fn new_handle(engine: Engine) -> *mut cidb_engine {
+    Box::into_raw(Box::new(cidb_engine { engine, alerts: Default::default() }))
 }
 
 /// Closes the engine: waits for queued writes to become durable, stops background work
@@ -45,14 +85,28 @@ pub extern "C" fn cidb_engine_open(dir: *const c_char, out_engine: *mut *mut cid
 /// every call on this engine, and on tenant handles obtained from it, returns
 /// `CIDB_CLOSED`. Closing a closed engine returns `CIDB_OK`.
 ///
+/// Callbacks end with the engine: change-feed subscriptions of this engine (through any
+/// handle) stop delivering and their threads are joined, and alert callbacks registered
+/// through this handle are removed; when close returns none of them is running. Do not
+/// close the engine from inside one of its callbacks.
+///
 /// Ownership: the handle stays allocated; release it with `cidb_engine_free`.
+/// Subscription handles must still be released with `cidb_subscription_free`.
 #[no_mangle]
 pub extern "C" fn cidb_engine_close(engine: *const cidb_engine) -> cidb_status {
-    boundary(|| arg_ref(engine, "engine")?.engine.close())
+    boundary(|| close(arg_ref(engine, "engine")?))
+}
+
+fn close(e: &cidb_engine) -> cidb::Result<()> {
+    let r = e.engine.close();
+    crate::feed::stop_engine_subscriptions(&e.engine);
+    e.alerts.stop_all(&e.engine);
+    r
 }
 
 /// Closes the engine if it is open (errors are dropped: call `cidb_engine_close` first to
-/// see them) and releases the handle. NULL is accepted and ignored.
+/// see them; its callbacks end as described there) and releases the handle. NULL is
+/// accepted and ignored.
 ///
 /// Ownership: `engine` is invalid after the call and must not be used or freed again.
 /// Tenant handles obtained from it stay valid (their calls return `CIDB_CLOSED`) and must
@@ -62,7 +116,7 @@ pub extern "C" fn cidb_engine_free(engine: *mut cidb_engine) {
     crate::ffi::boundary_value((), || {
         // SAFETY: NULL or a live handle from cidb_engine_open (the contract).
         if let Some(e) = unsafe { engine.as_ref() } {
-            let _ = e.engine.close();
+            let _ = close(e);
         }
         free_box(engine);
     })
@@ -93,8 +147,11 @@ pub extern "C" fn cidb_engine_tenant(
 }
 
 /// Stores in `*out_json` the engine's counters as a JSON object: `customers`, `scores`,
-/// `latest_scores`, `messages` (rows over all tenants), `commits`, `writes`,
-/// `failed_writes`, `max_commit_group` (since open). `CIDB_CLOSED` when closed.
+/// `latest_scores`, `messages` (rows over all tenants; `null` while storage cannot be read,
+/// the rest is still reported), `commits`, `writes`, `failed_writes`, `max_commit_group`
+/// (since open), and `breaker`, the storage circuit breaker: `{"state": "closed" | "open" |
+/// "half_open", "failures": n, "opened": n, "rejected": n, "last_error": null | "..."}`.
+/// `CIDB_CLOSED` when closed.
 ///
 /// Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
 #[no_mangle]

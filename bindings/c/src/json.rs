@@ -4,6 +4,7 @@
 //! results into JSON text for C.
 
 use crate::ffi::invalid;
+use cidb::feed::{Filter, CONTEXT_TABLE};
 use cidb::{Error, NewMessage, Result, Role};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -152,6 +153,58 @@ impl Checked for NewMessage {
     }
 }
 
+impl Checked for cidb::ContextEntry {
+    fn fields() -> &'static [String] {
+        static F: OnceLock<Vec<String>> = OnceLock::new();
+        F.get_or_init(|| {
+            field_names(cidb::ContextEntry { role: Role::User, content: String::new(), timestamp: 0, metadata: Value::Null })
+        })
+    }
+    /// An unknown role is `CIDB_INVALID_ROLE`, as for messages.
+    fn precheck(v: &Value) -> Result<()> {
+        NewMessage::precheck(v)
+    }
+    /// Content size is checked by the tenant against the engine's configured limit.
+    fn check(&self) -> Result<()> {
+        cidb::model::time::check_timestamp("timestamp", self.timestamp)
+    }
+}
+
+impl Checked for Filter {
+    fn fields() -> &'static [String] {
+        static F: OnceLock<Vec<String>> = OnceLock::new();
+        F.get_or_init(|| field_names(Filter::default()))
+    }
+    /// Table names are checked (a misspelt one would match nothing, silently), and so are
+    /// the keys of `crossing`.
+    fn precheck(v: &Value) -> Result<()> {
+        if let Some(Value::Array(tables)) = v.get("tables") {
+            for t in tables {
+                let Some(name) = t.as_str() else { continue }; // serde reports the type
+                let known = cidb::Table::from_name(name).is_some() || name.eq_ignore_ascii_case(CONTEXT_TABLE);
+                if !known {
+                    let mut all: Vec<&str> = cidb::Table::ALL.iter().map(|t| t.name()).collect();
+                    all.push(CONTEXT_TABLE);
+                    return Err(invalid(format!("unknown table {name:?} in tables; expected one of {}", all.join(", "))));
+                }
+            }
+        }
+        if let Some(Value::Object(c)) = v.get("crossing") {
+            const KEYS: [&str; 3] = ["score_type", "threshold", "above"];
+            if let Some(k) = c.keys().find(|k| !KEYS.contains(&k.as_str())) {
+                return Err(invalid(format!("unknown field `{k}` in crossing; expected one of {}", KEYS.join(", "))));
+            }
+        }
+        Ok(())
+    }
+    fn check(&self) -> Result<()> {
+        match &self.crossing {
+            Some(c) if !c.threshold.is_finite() => Err(invalid("crossing.threshold must be a finite number")),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +245,26 @@ mod tests {
         assert!(e.message().contains("unknown field `id`"), "{e}");
         let e = parse_many::<cidb::Score>("scores_json", r#"[{"customer_id":"c","score_type":"t","score":0,"confidence":0,"created_at":0,"modle":"x"}]"#).unwrap_err();
         assert!(e.message().starts_with("scores_json[0]: unknown field `modle`"), "{e}");
+
+        let e = parse_many::<cidb::ContextEntry>("entries_json", r#"[{"role":"bot","content":"x","timestamp":1}]"#).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidRole);
+        assert!(e.message().starts_with("entries_json[0]: "), "{e}");
+        let e = parse_many::<cidb::ContextEntry>("entries_json", r#"[{"role":"user","content":"x","timestamp":-1}]"#).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidTimestamp);
+        let e = parse_many::<cidb::ContextEntry>("entries_json", r#"[{"role":"user","content":"x","timestamp":1,"ts":2}]"#).unwrap_err();
+        assert!(e.message().contains("unknown field `ts`"), "{e}");
+
+        let f: Filter = parse_one("filter_json", r#"{"tables":["Customers"],"ops":["insert"]}"#).unwrap();
+        assert_eq!(f.tables, ["Customers"]);
+        let e = parse_one::<Filter>("filter_json", r#"{"tables":["customer"]}"#).unwrap_err();
+        assert!(e.message().contains("unknown table \"customer\"") && e.message().contains("conversation_context"), "{e}");
+        let e = parse_one::<Filter>("filter_json", r#"{"ops":["upsert"]}"#).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.message().contains("upsert"), "{e}");
+        let e = parse_one::<Filter>("filter_json", r#"{"table":["customers"]}"#).unwrap_err();
+        assert!(e.message().contains("unknown field `table`"), "{e}");
+        let e = parse_one::<Filter>("filter_json", r#"{"crossing":{"score_type":"churn","threshold":0.5,"dir":"up"}}"#).unwrap_err();
+        assert!(e.message().contains("unknown field `dir` in crossing"), "{e}");
 
         let c: Customer = parse_one("customer_json", r#"{"id":"c1","attributes":{"tier":"gold"}}"#).unwrap();
         assert_eq!(c.attributes["tier"], "gold");

@@ -11,13 +11,15 @@
 //! - Pointer arguments go through [`ffi::arg_ref`], [`ffi::arg_str`] and [`ffi::Out`], so a
 //!   NULL or non-UTF-8 argument is `CIDB_INVALID_INPUT` with a message naming it.
 //! - Outputs go through `out_` parameters; every allocation handed to C has one release
-//!   function (`cidb_string_free`, `cidb_engine_free`, `cidb_tenant_free`, ...).
+//!   function (`cidb_string_free`, `cidb_engine_free`, `cidb_tenant_free`,
+//!   `cidb_subscription_free`, ...).
 //! - Every doc comment (copied into the header) says who owns what and for how long.
 //!
 //! Adding an operation: write the Rust function in the module of its handle (or a new
 //! module for a new handle, e.g. `stmt.rs` for prepared statements), follow the pattern of
-//! a neighbour, rebuild (the header regenerates), and call it from `tests/c/test_api.c`
-//! (`tests/c/run.sh` fails when a header function is not called by any test).
+//! a neighbour, rebuild (the header regenerates), and call it from a test in `tests/c/`
+//! (`tests/c/run.sh` fails when a header function is not called by any test). Functions
+//! that take a C callback run it through `callback::Gate` (see `feed.rs`, `monitor.rs`).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -34,10 +36,17 @@ pub mod error;
 pub mod ffi;
 pub mod json;
 pub mod engine;
+pub mod config;
 pub mod tenant;
 pub mod scores;
 pub mod messages;
+pub mod context;
+mod callback;
+pub mod feed;
+pub mod monitor;
+pub mod backup;
 
 pub use engine::cidb_engine;
+pub use feed::cidb_subscription;
 pub use status::cidb_status;
 pub use tenant::cidb_tenant;

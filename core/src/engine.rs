@@ -129,6 +129,11 @@ impl Engine {
         Engine::open(dir, Config::default())
     }
 
+    /// True when both handles are clones of the same engine.
+    pub fn ptr_eq(&self, other: &Engine) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The database directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir

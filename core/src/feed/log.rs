@@ -174,7 +174,8 @@ pub fn record(txn: &WriteTransaction, ch: &mut ChangeSet, now: Millis, persist: 
     Ok(())
 }
 
-/// Events with `seq >= from`, oldest first, at most `limit`, optionally of one tenant.
+/// Events with `seq >= from`, oldest first, at most `limit` (0 = no limit), optionally of
+/// one tenant.
 pub fn read(txn: &ReadTransaction, from: u64, limit: usize, tenant: Option<&str>) -> Result<Vec<Event>> {
     let t = txn.open_table(FEED)?;
     let mut out = Vec::new();
@@ -183,7 +184,7 @@ pub fn read(txn: &ReadTransaction, from: u64, limit: usize, tenant: Option<&str>
         let e = decode(k.value(), v.value())?;
         if tenant.is_none_or(|x| x == e.tenant) {
             out.push(e);
-            if out.len() >= limit {
+            if limit > 0 && out.len() >= limit {
                 break;
             }
         }

@@ -36,7 +36,8 @@ pub struct CustomerInput {
     /// Last update time (ms since the epoch, or a Date); absent means now.
     #[napi(ts_type = "number | bigint | Date | null")]
     pub updated_at: Option<Millis>,
-    /// Free-form attributes: a JSON object (converted as `JSON.stringify` would); absent means `{}`.
+    /// Free-form attributes: a JSON object (converted as `JSON.stringify` would; BigInts
+    /// that fit 64 bits are kept exactly); absent means `{}`.
     #[napi(ts_type = "Record<string, unknown> | null")]
     pub attributes: Option<serde_json::Value>,
 }
@@ -58,7 +59,7 @@ pub struct Customer {
     pub created_at: i64,
     /// Last update time, ms since the epoch.
     pub updated_at: i64,
-    /// Free-form attributes (a JSON object).
+    /// Free-form attributes (a JSON object). Integers beyond 2^53 come back as BigInts.
     #[napi(ts_type = "Record<string, unknown>")]
     pub attributes: serde_json::Value,
 }
@@ -137,7 +138,7 @@ pub struct Message {
     pub timestamp: i64,
     /// The text.
     pub content: String,
-    /// Free-form metadata (a JSON object).
+    /// Free-form metadata (a JSON object). Integers beyond 2^53 come back as BigInts.
     #[napi(ts_type = "Record<string, unknown>")]
     pub metadata: serde_json::Value,
 }

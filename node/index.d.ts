@@ -120,7 +120,7 @@ export interface Customer {
   createdAt: number
   /** Last update time, ms since the epoch. */
   updatedAt: number
-  /** Free-form attributes (a JSON object). */
+  /** Free-form attributes (a JSON object). Integers beyond 2^53 come back as BigInts. */
   attributes: Record<string, unknown>
 }
 
@@ -143,7 +143,10 @@ export interface CustomerInput {
   createdAt?: number | bigint | Date | null
   /** Last update time (ms since the epoch, or a Date); absent means now. */
   updatedAt?: number | bigint | Date | null
-  /** Free-form attributes: a JSON object (converted as `JSON.stringify` would); absent means `{}`. */
+  /**
+   * Free-form attributes: a JSON object (converted as `JSON.stringify` would; BigInts
+   * that fit 64 bits are kept exactly); absent means `{}`.
+   */
   attributes?: Record<string, unknown> | null
 }
 
@@ -197,7 +200,7 @@ export interface Message {
   timestamp: number
   /** The text. */
   content: string
-  /** Free-form metadata (a JSON object). */
+  /** Free-form metadata (a JSON object). Integers beyond 2^53 come back as BigInts. */
   metadata: Record<string, unknown>
 }
 

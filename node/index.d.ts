@@ -77,7 +77,7 @@ export declare class Tenant {
    * Scores of a type for a customer with `from <= createdAt < to`, oldest first. `from`
    * defaults to the epoch and `to` to no upper bound.
    */
-  scoreHistory(customerId: string, scoreType: string, from?: number | bigint | Date | null, to?: number | bigint | Date | null): Array<Score>
+  scoreHistory(customerId: string, scoreType: string, from?: number | bigint | Date | null, to?: number | bigint | Date | null): Score[]
   /** Promise form of `scoreHistory`. */
   scoreHistoryAsync(customerId: string, scoreType: string, from?: number | bigint | Date | null, to?: number | bigint | Date | null): Promise<Score[]>
   /** Appends a message; returns it with its assigned id. */
@@ -88,18 +88,18 @@ export declare class Tenant {
    * Appends many messages in one transaction (all land or none do); ids are assigned in
    * array order.
    */
-  appendMessages(messages: NewMessage[]): Array<Message>
+  appendMessages(messages: NewMessage[]): Message[]
   /** Promise form of `appendMessages`. */
   appendMessagesAsync(messages: NewMessage[]): Promise<Message[]>
   /**
    * A customer's messages, oldest first, filtered by `query` (`from <= timestamp < to`,
    * `role`, at most `limit`).
    */
-  messagesForCustomer(customerId: string, query?: MessageQuery | null): Array<Message>
+  messagesForCustomer(customerId: string, query?: MessageQuery | null): Message[]
   /** Promise form of `messagesForCustomer`. */
   messagesForCustomerAsync(customerId: string, query?: MessageQuery | null): Promise<Message[]>
   /** A conversation's messages in append order. */
-  messagesForConversation(conversationId: string): Array<Message>
+  messagesForConversation(conversationId: string): Message[]
   /** Promise form of `messagesForConversation`. */
   messagesForConversationAsync(conversationId: string): Promise<Message[]>
 }
@@ -181,7 +181,7 @@ export interface ErrorCode {
 }
 
 /** Every error code cidb can throw, one per error kind, in the order of the C status numbers. */
-export declare function errorCodes(): Array<ErrorCode>
+export declare function errorCodes(): ErrorCode[]
 
 /** A stored message. */
 export interface Message {

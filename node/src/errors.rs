@@ -22,7 +22,7 @@ pub struct ErrorCode {
 }
 
 /// Every error code cidb can throw, one per error kind, in the order of the C status numbers.
-#[napi]
+#[napi(ts_return_type = "ErrorCode[]")]
 pub fn error_codes() -> Vec<ErrorCode> {
     ErrorKind::ALL
         .iter()

@@ -287,7 +287,7 @@ impl Tenant {
 
     /// Scores of a type for a customer with `from <= createdAt < to`, oldest first. `from`
     /// defaults to the epoch and `to` to no upper bound.
-    #[napi]
+    #[napi(ts_return_type = "Score[]")]
     pub fn score_history(
         &self,
         env: Env,
@@ -325,7 +325,7 @@ impl Tenant {
 
     /// Appends many messages in one transaction (all land or none do); ids are assigned in
     /// array order.
-    #[napi]
+    #[napi(ts_return_type = "Message[]")]
     pub fn append_messages(&self, env: Env, #[napi(ts_arg_type = "NewMessage[]")] messages: Unknown<'_>) -> napi::Result<Vec<Message>> {
         run_sync(&env, || self.append_messages_job(many(&messages, "messages", NewMessage::read)?))
     }
@@ -338,7 +338,7 @@ impl Tenant {
 
     /// A customer's messages, oldest first, filtered by `query` (`from <= timestamp < to`,
     /// `role`, at most `limit`).
-    #[napi]
+    #[napi(ts_return_type = "Message[]")]
     pub fn messages_for_customer(
         &self,
         env: Env,
@@ -359,7 +359,7 @@ impl Tenant {
     }
 
     /// A conversation's messages in append order.
-    #[napi]
+    #[napi(ts_return_type = "Message[]")]
     pub fn messages_for_conversation(
         &self,
         env: Env,

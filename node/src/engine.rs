@@ -1,0 +1,172 @@
+//! `open()` and the `Engine` class: one JS handle on a (possibly shared) engine. A handle
+//! holds a registry lease; `close()` gives it back, after which this handle and every
+//! tenant made from it fail with `CIDB_CLOSED` while other handles on the same directory
+//! keep working. The engine itself closes with its last handle.
+
+use crate::convert::{object, opt_text, text, Val};
+use crate::registry::Lease;
+use crate::task::{job, run_async, run_sync, Job, Op};
+use crate::tenant::Tenant;
+use cidb::Profile;
+use napi::bindgen_prelude::{AsyncTask, Env, Unknown};
+use napi_derive::napi;
+use std::sync::Arc;
+
+/// Options for `open`.
+#[napi(object, object_from_js = false, object_to_js = false)]
+pub struct OpenOptions {
+    /// The configuration profile: `development` (the default; small memory footprint) or
+    /// `production`. Every `open` of one directory within a process must use the same one.
+    #[napi(ts_type = "'development' | 'production' | null")]
+    pub profile: Option<String>,
+}
+
+impl OpenOptions {
+    fn read(v: Option<&Unknown<'_>>) -> cidb::Result<Profile> {
+        let Some(v) = v.map(Val::of).filter(|v| !v.is_absent()) else { return Ok(Profile::default()) };
+        let o = object(v, "options")?;
+        let profile = opt_text(o.get("profile", "options.profile")?, "options.profile")?;
+        let opts = OpenOptions { profile };
+        opts.profile.as_deref().map_or(Ok(Profile::default()), str::parse)
+    }
+}
+
+/// Store sizes and write counters of an engine (all tenants).
+#[napi(object, object_from_js = false)]
+pub struct EngineStats {
+    /// Customers stored.
+    pub customers: f64,
+    /// Scores stored (history).
+    pub scores: f64,
+    /// Latest-score rows.
+    pub latest_scores: f64,
+    /// Messages stored.
+    pub messages: f64,
+    /// Durable commits since the engine opened.
+    pub commits: f64,
+    /// Write operations committed since the engine opened.
+    pub writes: f64,
+    /// Write operations that failed since the engine opened.
+    pub failed_writes: f64,
+    /// Largest group of writes committed together.
+    pub max_commit_group: f64,
+}
+
+impl From<cidb::EngineStats> for EngineStats {
+    fn from(s: cidb::EngineStats) -> Self {
+        EngineStats {
+            customers: s.customers as f64,
+            scores: s.scores as f64,
+            latest_scores: s.latest_scores as f64,
+            messages: s.messages as f64,
+            commits: s.commits as f64,
+            writes: s.writes as f64,
+            failed_writes: s.failed_writes as f64,
+            max_commit_group: s.max_commit_group as f64,
+        }
+    }
+}
+
+fn open_job(path: &Unknown<'_>, options: Option<&Unknown<'_>>) -> cidb::Result<Job<Engine>> {
+    let path = text(Val::of(path), "path")?;
+    let profile = OpenOptions::read(options)?;
+    Ok(job(move || Ok(Engine { lease: Lease::acquire(&path, profile)? })))
+}
+
+/// Opens the database in directory `path` (created if missing). Within one process every
+/// `open` of the same directory — from the main thread or any worker thread — returns a
+/// handle on one shared engine; the engine closes when its last handle is closed or
+/// garbage-collected. Another process that has the directory open makes this fail with
+/// `CIDB_ALREADY_OPEN`.
+#[napi]
+pub fn open(
+    env: Env,
+    #[napi(ts_arg_type = "string")] path: Unknown<'_>,
+    #[napi(ts_arg_type = "OpenOptions | null")] options: Option<Unknown<'_>>,
+) -> napi::Result<Engine> {
+    run_sync(&env, || open_job(&path, options.as_ref()))
+}
+
+/// Promise form of `open`.
+#[napi(ts_return_type = "Promise<Engine>")]
+pub fn open_async(
+    #[napi(ts_arg_type = "string")] path: Unknown<'_>,
+    #[napi(ts_arg_type = "OpenOptions | null")] options: Option<Unknown<'_>>,
+) -> AsyncTask<Op<Engine>> {
+    run_async(|| open_job(&path, options.as_ref()))
+}
+
+/// A handle on an open database. Made by `open`; not constructible with `new`.
+#[napi]
+pub struct Engine {
+    lease: Arc<Lease>,
+}
+
+#[napi]
+impl Engine {
+    /// The database directory (canonical absolute path).
+    #[napi(getter)]
+    pub fn path(&self) -> String {
+        self.lease.path().to_string_lossy().into_owned()
+    }
+
+    /// True once `close()` was called on this handle.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.lease.is_released()
+    }
+
+    /// A handle on one tenant's data. The name follows the id rules (1 to 256 bytes). Every
+    /// row a tenant handle reads or writes belongs to that tenant only.
+    #[napi]
+    pub fn tenant(&self, env: Env, #[napi(ts_arg_type = "string")] name: Unknown<'_>) -> napi::Result<Tenant> {
+        run_sync(&env, || {
+            let name = text(Val::of(&name), "name")?;
+            let t = self.lease.engine()?.tenant(&name)?;
+            let lease = self.lease.clone();
+            Ok(job(move || Ok(Tenant::new(lease, t))))
+        })
+    }
+
+    /// Store sizes and write counters.
+    #[napi]
+    pub fn stats(&self, env: Env) -> napi::Result<EngineStats> {
+        run_sync(&env, || self.stats_job())
+    }
+
+    /// Promise form of `stats`.
+    #[napi(ts_return_type = "Promise<EngineStats>")]
+    pub fn stats_async(&self) -> AsyncTask<Op<EngineStats>> {
+        run_async(|| self.stats_job())
+    }
+
+    /// Closes this handle: its tenants then fail with `CIDB_CLOSED`. When it is the last
+    /// handle on the directory in this process, queued writes are committed and the
+    /// directory is released. Closing twice is a no-op.
+    #[napi]
+    pub fn close(&self, env: Env) -> napi::Result<()> {
+        run_sync(&env, || self.close_job())
+    }
+
+    /// Promise form of `close`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close_async(&self) -> AsyncTask<Op<()>> {
+        run_async(|| self.close_job())
+    }
+}
+
+impl Engine {
+    fn stats_job(&self) -> cidb::Result<Job<EngineStats>> {
+        let engine = self.lease.engine()?.clone();
+        let lease = self.lease.clone();
+        Ok(job(move || {
+            let _keep = lease;
+            Ok(engine.stats()?.into())
+        }))
+    }
+
+    fn close_job(&self) -> cidb::Result<Job<()>> {
+        let lease = self.lease.clone();
+        Ok(job(move || lease.release()))
+    }
+}

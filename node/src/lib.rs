@@ -1,0 +1,27 @@
+//! `cidb-node`: the Node.js binding of cidb (the npm package `cidb`), built with napi-rs.
+//!
+//! The binding reaches the engine only through the `cidb` crate's public API. Its layout:
+//! `engine` (`open`, the `Engine` class), `tenant` (the `Tenant` class: one method pair per
+//! operation), `records` (the record shapes `index.d.ts` declares), `convert` (reading JS
+//! values, with errors naming the field), `errors` (cidb errors as JS errors with `code` and
+//! `cause`, the error table), `task` (the sync and `…Async` forms of one operation), and
+//! `registry` (one shared engine per directory per process, for `worker_threads`).
+//!
+//! Adding an operation: write its `*_job` preparation once (read arguments into owned
+//! values, return a `Send` job), then expose it as `name` via `run_sync` and `nameAsync`
+//! via `run_async`, with `ts_arg_type`/`ts_return_type` naming the record types.
+
+#![deny(clippy::unwrap_used)]
+
+mod convert;
+mod engine;
+mod errors;
+mod records;
+mod registry;
+mod task;
+mod tenant;
+
+pub use engine::{open, open_async, Engine, EngineStats, OpenOptions};
+pub use errors::{error_codes, ErrorCode};
+pub use records::{Customer, CustomerInput, Message, MessageQuery, NewMessage, Score, ScoreInput};
+pub use tenant::Tenant;

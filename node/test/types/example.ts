@@ -1,0 +1,74 @@
+// A small typed program against the generated index.d.ts. `tsc --noEmit -p test/types`
+// must accept it: the valid calls type-check, and every `@ts-expect-error` line must be an
+// error (tsc fails on an unused one), so the declarations are precise, not `any`.
+import * as cidb from '../..'
+import type { Customer, CustomerInput, Engine, ErrorCode, Message, MessageQuery, NewMessage, Score, ScoreInput, Tenant } from '../..'
+
+async function main(dir: string): Promise<void> {
+  const db: Engine = cidb.open(dir, { profile: 'production' })
+  const acme: Tenant = db.tenant('acme')
+
+  const input: CustomerInput = { id: 'c1', email: null, createdAt: new Date(), updatedAt: 1_700_000_000_000n, attributes: { tier: 'gold' } }
+  acme.upsertCustomer(input)
+  await acme.upsertCustomersAsync([{ id: 'c2' }, { id: 'c3', department: 'sales', status: 'active' }])
+  const c: Customer | null = acme.getCustomer('c1')
+  if (c) {
+    const created: number = c.createdAt
+    const email: string | null = c.email
+    const tier: unknown = c.attributes.tier
+    acme.upsertCustomer(c) // a stored record is a valid input
+    void [created, email, tier]
+  }
+  const deleted: boolean = await acme.deleteCustomerAsync('c3')
+  const count: number = acme.countCustomers()
+
+  const score: ScoreInput = { customerId: 'c1', scoreType: 'churn', score: 0.4, confidence: 0.9 }
+  acme.addScore(score)
+  await acme.addScoresAsync([{ ...score, createdAt: Date.now(), model: 'gbm-v2' }])
+  const latest: Score | null = await acme.latestScoreAsync('c1', 'churn')
+  const history: Score[] = acme.scoreHistory('c1', 'churn', new Date(0), 10n)
+
+  const nm: NewMessage = { customerId: 'c1', conversationId: 'v1', role: 'assistant', content: 'hello', metadata: { tokens: 2 } }
+  const m: Message = acme.appendMessage(nm)
+  const id: number | bigint = m.id
+  const ms: Message[] = await acme.appendMessagesAsync([nm, { ...nm, role: 'tool' }])
+  const q: MessageQuery = { from: 0, to: new Date(), role: 'user', limit: 10 }
+  const recent: Message[] = acme.messagesForCustomer('c1', q)
+  const conv: Message[] = await acme.messagesForConversationAsync('v1')
+
+  const codes: ErrorCode[] = cidb.errorCodes()
+  try {
+    acme.getCustomer('')
+  } catch (e) {
+    const code = (e as Error & { code?: string }).code
+    if (code === 'CIDB_INVALID_ID') console.log('invalid id')
+  }
+  const stats = await db.statsAsync()
+  const messages: number = stats.messages
+  await db.closeAsync()
+  const again: Engine = await cidb.openAsync(dir)
+  again.close()
+
+  // @ts-expect-error ids are strings
+  acme.getCustomer(1)
+  // @ts-expect-error a customer needs an id
+  acme.upsertCustomer({ email: 'x@example.com' })
+  // @ts-expect-error roles are a fixed set
+  acme.appendMessage({ ...nm, role: 'bot' })
+  // @ts-expect-error scores are numbers
+  acme.addScore({ ...score, score: '0.5' })
+  // @ts-expect-error timestamps are numbers, bigints or Dates, not strings
+  acme.scoreHistory('c1', 'churn', '2024-01-01')
+  // @ts-expect-error unknown profile
+  cidb.open(dir, { profile: 'turbo' })
+  // @ts-expect-error stored timestamps are numbers, not Dates
+  const d: Date = (c as Customer).createdAt
+  // @ts-expect-error getCustomer may return null
+  const notNull: Customer = acme.getCustomer('c1')
+  // @ts-expect-error the Async form returns a Promise
+  const sync: Customer | null = acme.getCustomerAsync('c1')
+
+  void [deleted, count, latest, history, id, ms, recent, conv, codes, messages, d, notNull, sync]
+}
+
+void main

@@ -34,14 +34,14 @@ impl OpenOptions {
 /// Store sizes and write counters of an engine (all tenants).
 #[napi(object, object_from_js = false)]
 pub struct EngineStats {
-    /// Customers stored.
-    pub customers: f64,
+    /// Customers stored (null while storage cannot be read; likewise the other counts).
+    pub customers: Option<f64>,
     /// Scores stored (history).
-    pub scores: f64,
+    pub scores: Option<f64>,
     /// Latest-score rows.
-    pub latest_scores: f64,
+    pub latest_scores: Option<f64>,
     /// Messages stored.
-    pub messages: f64,
+    pub messages: Option<f64>,
     /// Durable commits since the engine opened.
     pub commits: f64,
     /// Write operations committed since the engine opened.
@@ -55,10 +55,10 @@ pub struct EngineStats {
 impl From<cidb::EngineStats> for EngineStats {
     fn from(s: cidb::EngineStats) -> Self {
         EngineStats {
-            customers: s.customers as f64,
-            scores: s.scores as f64,
-            latest_scores: s.latest_scores as f64,
-            messages: s.messages as f64,
+            customers: s.customers.map(|v| v as f64),
+            scores: s.scores.map(|v| v as f64),
+            latest_scores: s.latest_scores.map(|v| v as f64),
+            messages: s.messages.map(|v| v as f64),
             commits: s.commits as f64,
             writes: s.writes as f64,
             failed_writes: s.failed_writes as f64,

@@ -28,6 +28,7 @@ pub(crate) struct Inner {
     db: ArcSwapOption<Database>,
     pub(crate) writer: Writer,
     lock: Mutex<Option<DirLock>>,
+    pub(crate) indexes: Arc<crate::index::IndexManager>,
 }
 
 /// Counts reported by [`Engine::stats`].
@@ -67,15 +68,21 @@ impl Engine {
         let lock = DirLock::acquire(&dir)?;
         let db = Database::create(dir.join(storage::DATA_FILE))?;
         storage::create_tables(&db)?;
+        let catalog_version = crate::index::catalog::create_tables(&db)?;
+        let indexes = crate::index::IndexManager::new(catalog_version, config.clock.clone());
+        crate::index::seed(&db, &indexes, config.seed_indexes)?;
         let db = Arc::new(db);
         let writer = Writer::start(db.clone(), config.writer);
+        writer.hooks.txn.write().push(indexes.hook());
         let inner = Arc::new(Inner {
             dir,
             config,
             db: ArcSwapOption::new(Some(db)),
             writer,
             lock: Mutex::new(Some(lock)),
+            indexes,
         });
+        inner.indexes.start_background(Arc::downgrade(&inner));
         Ok(Engine { inner })
     }
 
@@ -116,6 +123,7 @@ impl Engine {
     /// Commits queued writes, stops background work and releases the directory. Every
     /// clone and tenant handle then fails with `Closed`. Closing twice is a no-op.
     pub fn close(&self) -> Result<()> {
+        self.inner.indexes.shutdown();
         self.inner.writer.shutdown();
         let db = self.inner.db.swap(None);
         drop(db);
@@ -156,6 +164,40 @@ impl Engine {
             failed_writes: w.failed.load(Ordering::Relaxed),
             max_commit_group: w.max_group.load(Ordering::Relaxed),
         })
+    }
+}
+
+impl Engine {
+    /// Runs a statement that needs no tenant: `CREATE INDEX`, `DROP INDEX`, `ANALYZE`
+    /// (empty result). SELECT and EXPLAIN read one tenant's rows: use [`Tenant::query`].
+    pub fn execute(&self, sql: &str) -> Result<crate::plan::QueryResult> {
+        self.check_open()?;
+        crate::plan::execute_engine(self, sql)
+    }
+
+    /// Every secondary index, with its state and entry count.
+    pub fn indexes(&self) -> Result<Vec<crate::index::IndexInfo>> {
+        crate::index::list(self)
+    }
+
+    /// Verifies an index against its table in one snapshot (see [`crate::index::IndexCheck`]).
+    pub fn check_index(&self, name: &str) -> Result<crate::index::IndexCheck> {
+        crate::index::check::check(self, name)
+    }
+
+    /// Statistics of an index: entries and distinct key-prefix counts (tenant, tenant +
+    /// first column, ...), as the planner sees them.
+    pub fn index_stats(&self, name: &str) -> Result<crate::index::stats::KeyStats> {
+        let txn = self.read()?;
+        let snap = self.inner.indexes.catalog.read(&txn)?;
+        let def = snap.by_name(name).ok_or_else(|| err(ErrorKind::NotFound, format!("no such index: {name}")))?;
+        crate::index::stats::index_stats(&txn, def)
+    }
+
+    /// Removes sliding-window index entries that have left their window now (the
+    /// background thread does this periodically); returns how many were removed.
+    pub fn expire_index_windows(&self) -> Result<u64> {
+        crate::index::window::expire(self)
     }
 }
 

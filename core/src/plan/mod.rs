@@ -3,13 +3,26 @@
 //! through one redb read transaction per statement and never writes (DDL is delegated to
 //! `index`).
 
+pub mod access;
+pub mod cost;
+pub mod decode;
+pub mod eval;
+pub mod exec;
+pub mod explain;
+pub mod keyrange;
+pub mod output;
+pub mod planner;
 pub mod result;
+pub mod statement;
+pub mod terms;
 
+pub use explain::{Explain, ExplainStep};
 pub use result::{ExecStats, QueryResult};
+pub use statement::Statement;
 
 use crate::engine::Engine;
 use crate::error::{err, ErrorKind, Result};
-use crate::sql::ast::Statement;
+use crate::sql::ast::Statement as Ast;
 
 fn no_params(n: usize, what: &str) -> Result<()> {
     if n > 0 {
@@ -19,16 +32,16 @@ fn no_params(n: usize, what: &str) -> Result<()> {
 }
 
 /// Runs DDL (CREATE INDEX, DROP INDEX, ANALYZE).
-pub(crate) fn run_ddl(engine: &Engine, stmt: &Statement, params: usize) -> Result<Option<QueryResult>> {
+pub(crate) fn run_ddl(engine: &Engine, stmt: &Ast, params: usize) -> Result<Option<QueryResult>> {
     match stmt {
-        Statement::CreateIndex(ci) => {
+        Ast::CreateIndex(ci) => {
             no_params(params, "CREATE INDEX")?;
             crate::index::build::create_index(engine, ci)?;
         }
-        Statement::DropIndex { name, if_exists } => {
+        Ast::DropIndex { name, if_exists } => {
             crate::index::build::drop_index(engine, name, *if_exists)?;
         }
-        Statement::Analyze { target } => {
+        Ast::Analyze { target } => {
             crate::index::analyze(engine, target.clone())?;
         }
         _ => return Ok(None),

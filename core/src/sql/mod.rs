@@ -6,6 +6,7 @@
 pub mod ast;
 
 
+pub mod bind;
 mod lower;
 
 pub(crate) use lower::unsupported;

@@ -20,7 +20,12 @@ use sqlparser::parser::Parser;
 pub fn parse(sql: &str) -> Result<Parsed> {
     let stmts = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| {
         let msg = e.to_string();
-        let msg = msg.strip_prefix("sql parser error: ").unwrap_or(&msg).to_string();
+        let mut msg = msg.strip_prefix("sql parser error: ").unwrap_or(&msg).to_string();
+        if !msg.contains("Line:") {
+            let line = sql.lines().count().max(1);
+            let col = sql.lines().last().map_or(0, |l| l.chars().count()) + 1;
+            msg.push_str(&format!(" at end of input, Line: {line}, Column: {col}"));
+        }
         err(ErrorKind::SqlSyntax, msg)
     })?;
     let stmt = match stmts.as_slice() {

@@ -161,3 +161,24 @@ fn explain_text_json_and_analyze() {
     assert!(e.uses_index("idx_customers_email_partial"), "{}", e.text());
     assert!(e.lines()[2].contains("SEARCH s USING PRIMARY KEY (customer_id=?)"), "{}", e.text());
 }
+
+#[test]
+fn hypothetical_index_costs_and_fingerprints() {
+    let (_dir, engine, t) = load();
+    let sql = "SELECT * FROM customers WHERE email = ?";
+    let p = [Value::Text("cust_00000003@example.com".into())];
+    engine.execute("DROP INDEX idx_customers_email_partial").unwrap();
+    let h = t.cost_with_hypothetical(sql, &p, "CREATE INDEX hypo_email ON customers(email)").unwrap();
+    assert!(h.uses_index, "{h:?}");
+    assert!(h.after * 5.0 < h.before, "an email index should make the lookup far cheaper: {h:?}");
+    assert!(h.plan_before.starts_with("SCAN customers"), "{h:?}");
+    assert!(h.plan_after.contains("hypo_email"), "{h:?}");
+    assert!(engine.indexes().unwrap().iter().all(|i| i.name != "hypo_email"), "nothing is built");
+    let useless = t.cost_with_hypothetical(sql, &p, "CREATE INDEX hypo_name ON customers(name)").unwrap();
+    assert!(!useless.uses_index && useless.after == useless.before, "{useless:?}");
+    assert_eq!(t.cost_with_hypothetical(sql, &p, "CREATE INDEX x ON nope(a)").unwrap_err().kind(), cidb::ErrorKind::UnknownTable);
+
+    let a = cidb::sql::fingerprint::fingerprint(sql).unwrap();
+    let b = cidb::sql::fingerprint::fingerprint("select * from customers where email = 'x@y'").unwrap();
+    assert_eq!(a, b);
+}

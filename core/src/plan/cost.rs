@@ -40,12 +40,13 @@ pub struct StatsView<'a> {
     rows: HashMap<Table, (u64, u64)>,
     pk: HashMap<Table, KeyStats>,
     idx: HashMap<u32, KeyStats>,
+    hypothetical: Option<KeyStats>,
 }
 
 impl<'a> StatsView<'a> {
     /// A view for `tenant` over `txn`.
     pub fn new(txn: &'a ReadTransaction, tenant: &'a str) -> StatsView<'a> {
-        StatsView { txn, tenant, rows: HashMap::new(), pk: HashMap::new(), idx: HashMap::new() }
+        StatsView { txn, tenant, rows: HashMap::new(), pk: HashMap::new(), idx: HashMap::new(), hypothetical: None }
     }
 
     /// (rows of this tenant, rows of all tenants) in `t`.
@@ -72,6 +73,9 @@ impl<'a> StatsView<'a> {
     /// Statistics of an index (estimated for a hypothetical one, id 0).
     pub fn index(&mut self, def: &IndexDef, hypothetical: bool) -> Result<KeyStats> {
         if hypothetical {
+            if let Some(h) = &self.hypothetical {
+                return Ok(h.clone());
+            }
             let (_, all) = self.rows(def.table)?;
             let entries = if def.predicate.is_empty() { all } else { all / 3 };
             return Ok(KeyStats { entries, distinct: Vec::new() });
@@ -82,6 +86,11 @@ impl<'a> StatsView<'a> {
         let s = index_stats(self.txn, def)?;
         self.idx.insert(def.id, s.clone());
         Ok(s)
+    }
+
+    /// Sets the statistics assumed for the hypothetical index.
+    pub fn set_hypothetical(&mut self, st: KeyStats) {
+        self.hypothetical = Some(st);
     }
 
     /// The tenant's rows of `t`, as the snapshot of this view saw them (for re-plan checks).

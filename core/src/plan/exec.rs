@@ -65,6 +65,20 @@ pub struct Runtime<'a> {
 
 type Sink<'s> = dyn FnMut(&mut [Value]) -> Result<bool> + 's;
 
+/// A table row (key bytes, value bytes) into the table's slots: from the key alone when
+/// only primary-key columns are needed, else the needed columns from the record.
+#[inline]
+fn fill_row(dec: &mut RowDecoder, pk_only: bool, table: crate::schema::Table, tenant: &str, tlen: usize, key: &[u8], value: &[u8], slots: &mut [Value]) -> Result<()> {
+    if pk_only {
+        if dec.is_empty() {
+            return Ok(());
+        }
+        decode_pk(table, &key[tlen..], slots)
+    } else {
+        dec.decode(tenant, value, slots)
+    }
+}
+
 struct AccessRun<'p> {
     acc: &'p AccessPlan,
     base: ReadOnlyTable<&'static [u8], &'static [u8]>,
@@ -156,20 +170,6 @@ impl<'p> AccessRun<'p> {
         }
     }
 
-    /// A table row (key bytes, value bytes) into the row buffer.
-    fn table_row(&mut self, rt: &Runtime, key: &[u8], value: &[u8], row: &mut [Value]) -> Result<()> {
-        let w = self.acc.table.columns().len();
-        let slots = &mut row[self.offset..self.offset + w];
-        if self.pk_only {
-            if self.decoder.is_empty() {
-                return Ok(());
-            }
-            decode_pk(self.acc.table, &key[self.tenant_key.len()..], slots)
-        } else {
-            self.decoder.decode(rt.tenant, value, slots)
-        }
-    }
-
     fn run(&mut self, rt: &Runtime, row: &mut [Value], outer: Option<&Value>, sink: &mut Sink) -> Result<bool> {
         let started = rt.analyze.then(Instant::now);
         self.stats.runs += 1;
@@ -200,8 +200,10 @@ impl<'p> AccessRun<'p> {
                     match got {
                         Some(v) => {
                             self.stats.examined += 1;
-                            let v = v.value().to_vec();
-                            self.table_row(rt, k, &v, row)?;
+                            let w = acc.table.columns().len();
+                            let slots = &mut row[self.offset..self.offset + w];
+                            fill_row(&mut self.decoder, self.pk_only, acc.table, rt.tenant, self.tenant_key.len(), k, v.value(), slots)?;
+                            drop(v);
                             self.emit(row, sink, rt.analyze)?
                         }
                         None => true,
@@ -219,10 +221,13 @@ impl<'p> AccessRun<'p> {
     fn table_range(&mut self, rt: &Runtime, s: &[u8], e: &[u8], row: &mut [Value], sink: &mut Sink) -> Result<bool> {
         let it = self.base.range::<&[u8]>(s..e)?;
         let it: Box<dyn Iterator<Item = _>> = if self.acc.reverse { Box::new(it.rev()) } else { Box::new(it) };
+        let w = self.acc.table.columns().len();
+        let tlen = self.tenant_key.len();
         for item in it {
             let (k, v) = item?;
             self.stats.examined += 1;
-            self.table_row(rt, k.value(), v.value(), row)?;
+            let slots = &mut row[self.offset..self.offset + w];
+            fill_row(&mut self.decoder, self.pk_only, self.acc.table, rt.tenant, tlen, k.value(), v.value(), slots)?;
             if !self.emit(row, sink, rt.analyze)? {
                 return Ok(false);
             }
@@ -258,10 +263,8 @@ impl<'p> AccessRun<'p> {
                 let got = self.base.get(self.fetch_key.as_slice())?;
                 let Some(v) = got else { continue };
                 self.stats.examined += 1;
-                let fk = std::mem::take(&mut self.fetch_key);
-                let r = self.table_row(rt, &fk, v.value(), row);
-                self.fetch_key = fk;
-                r?;
+                let slots = &mut row[self.offset..self.offset + w];
+                fill_row(&mut self.decoder, self.pk_only, self.acc.table, rt.tenant, self.tenant_key.len(), &self.fetch_key, v.value(), slots)?;
             }
             if !self.emit(row, sink, rt.analyze)? {
                 return Ok(false);

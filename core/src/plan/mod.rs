@@ -9,6 +9,7 @@ pub mod decode;
 pub mod eval;
 pub mod exec;
 pub mod explain;
+pub mod hypo;
 pub mod keyrange;
 pub mod output;
 pub mod planner;
@@ -17,6 +18,7 @@ pub mod statement;
 pub mod terms;
 
 pub use explain::{Explain, ExplainStep};
+pub use hypo::{cost_with_hypothetical, parse_index_def, HypotheticalCost};
 pub use result::{ExecStats, QueryResult};
 pub use statement::Statement;
 

@@ -7,6 +7,7 @@ pub mod ast;
 
 
 pub mod bind;
+pub mod fingerprint;
 mod lower;
 
 pub(crate) use lower::unsupported;

@@ -95,3 +95,44 @@ fn prepared_statements_replan_on_ddl_analyze_and_growth() {
     let n = std::thread::spawn(move || s2.query(&[Value::Text("s".into())]).unwrap().rows.len()).join().unwrap();
     assert_eq!(n, 2000);
 }
+
+#[test]
+fn partial_indexes_serve_parameters_that_imply_their_predicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(T0);
+    let db = Engine::open(dir.path(), Config::default().with_clock(clock.clone())).unwrap();
+    let t = db.tenant("acme").unwrap();
+    let msgs: Vec<_> = (0..90).map(|d| msg("c1", "conv", Role::User, T0 - d * DAY_MS, "hi")).collect();
+    t.append_messages(&msgs).unwrap();
+    let scores: Vec<_> = (0..100).map(|i| score(&format!("c{i}"), "churn", i as f64 / 100.0, T0)).collect();
+    t.add_scores(&scores).unwrap();
+
+    let m = t.prepare("SELECT COUNT(*) FROM conversation_messages WHERE timestamp > ?").unwrap();
+    // Inside the 30-day window: the partial index answers.
+    let recent = [Value::Int(T0 - 7 * DAY_MS)];
+    let r = m.query(&recent).unwrap();
+    assert_eq!(r.rows[0][0], Value::Int(7));
+    assert_eq!(r.stats.indexes, [INDEX], "{:?}", r.stats);
+    assert!(t.explain("SELECT COUNT(*) FROM conversation_messages WHERE timestamp > ?", &recent, false).unwrap().uses_index(INDEX));
+    // Beyond the window the partial index would miss rows: the fallback plan runs.
+    let old = [Value::Int(T0 - 60 * DAY_MS)];
+    let r = m.query(&old).unwrap();
+    assert_eq!(r.rows[0][0], Value::Int(60));
+    assert!(!r.stats.indexes.iter().any(|i| i == INDEX), "{:?}", r.stats);
+    assert_eq!(m.plan_count(), 1, "one plan (with its fallback) serves both");
+    // The window moves with the clock: the same value falls out of it later.
+    clock.advance(40 * DAY_MS);
+    let r = m.query(&recent).unwrap();
+    assert_eq!(r.rows[0][0], Value::Int(7));
+    assert!(!r.stats.indexes.iter().any(|i| i == INDEX), "{:?}", r.stats);
+
+    let s = t.prepare("SELECT COUNT(*) FROM customer_scores WHERE score >= ?").unwrap();
+    let r = s.query(&[Value::Real(0.9)]).unwrap();
+    assert_eq!(r.rows[0][0], Value::Int(10));
+    assert_eq!(r.stats.indexes, ["idx_customer_scores_high_score_partial"]);
+    let r = s.query(&[Value::Real(0.5)]).unwrap();
+    assert_eq!(r.rows[0][0], Value::Int(50));
+    assert!(r.stats.indexes.is_empty(), "{:?}", r.stats);
+    let r = s.query(&[Value::Null]).unwrap();
+    assert_eq!(r.rows[0][0], Value::Int(0));
+}

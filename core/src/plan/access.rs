@@ -5,7 +5,7 @@
 //! picks among them together with ORDER BY and LIMIT.
 
 use super::cost::{prefix_rows, StatsView, KEY_DECODE, LOOKUP, SEEK, STEP_INDEX, STEP_ROW};
-use super::terms::{implies_predicate, sargable, selectivity, Term, TermKind};
+use super::terms::{guarded_implication, implies_predicate, sargable, selectivity, Guard, Term, TermKind};
 use crate::error::Result;
 use crate::index::def::IndexDef;
 use crate::index::stats::{pk_layout, PkPart};
@@ -75,6 +75,8 @@ pub struct AccessPlan {
     pub est_examined: f64,
     /// Cost per execution.
     pub cost: f64,
+    /// Run-time conditions for a partial index whose predicate only the bound values imply.
+    pub guards: Vec<Guard>,
 }
 
 impl AccessPlan {
@@ -127,6 +129,8 @@ pub struct SourceInfo {
     pub need: Vec<bool>,
     /// Columns known non-NULL because they are join keys.
     pub not_null: Vec<usize>,
+    /// Width of the combined row.
+    pub row_width: usize,
 }
 
 impl SourceInfo {
@@ -141,7 +145,7 @@ impl SourceInfo {
             Some(j) => vec![j.fk_slot - s.offset],
             None => vec![],
         };
-        SourceInfo { source: si, table: s.table, offset: s.offset, local, terms, need, not_null }
+        SourceInfo { source: si, table: s.table, offset: s.offset, local, terms, need, not_null, row_width: sel.width }
     }
 }
 
@@ -151,16 +155,21 @@ pub fn build(
     info: &SourceInfo,
     kind: PathKind,
     outer: Option<(usize, Slot)>,
+    allow_guards: bool,
     stats: &mut StatsView,
 ) -> Result<Option<AccessPlan>> {
     let table = info.table;
     let pkc = pk_cols(table);
+    let mut guards = Vec::new();
     let (key_cols, matchable) = match &kind {
         PathKind::Scan => (pkc.clone(), 0),
         PathKind::Pk => (pkc.clone(), pkc.len()),
         PathKind::Index(d, _) => {
             if !implies_predicate(&info.terms, &info.not_null, d) {
-                return Ok(None);
+                match guarded_implication(&info.terms, &info.not_null, d) {
+                    Some(g) if allow_guards => guards = g,
+                    _ => return Ok(None),
+                }
             }
             let mut k = d.columns.clone();
             k.extend(pkc.iter().copied());
@@ -223,7 +232,13 @@ pub fn build(
     if kind == PathKind::Pk && eq.is_empty() && range.is_none() {
         return Ok(None); // the same as a scan
     }
-    let filter: Vec<Pred> = info.local.iter().zip(&consumed).filter(|(_, c)| !**c).map(|(p, _)| p.clone()).collect();
+    let mut filter: Vec<Pred> = info.local.iter().zip(&consumed).filter(|(_, c)| !**c).map(|(p, _)| p.clone()).collect();
+    if let Some((col, slot)) = outer {
+        // A probe whose key does not start with the join column checks it row by row.
+        if !eq.iter().any(|e| matches!(e, EqVals::Outer(_))) {
+            filter.push(Pred::Cmp(crate::sql::ast::CmpOp::Eq, Scalar::Col(info.offset + col), Scalar::Col(slot)));
+        }
+    }
     let point = kind == PathKind::Pk && pk_unique(table) && eq.len() == pkc.len();
 
     // Covering: everything needed is in the index key (its columns, the pk, the tenant).
@@ -254,7 +269,7 @@ pub fn build(
             let key_sel: f64 = filter
                 .iter()
                 .filter(|p| {
-                    let mut m = vec![false; info.offset + table.columns().len()];
+                    let mut m = vec![false; info.row_width];
                     mark_pred(p, &mut m);
                     (0..table.columns().len()).all(|c| !m[info.offset + c] || from_key(c))
                 })
@@ -278,6 +293,7 @@ pub fn build(
         est_rows: (examined * filter_sel).max(if examined > 0.0 { 0.01 } else { 0.0 }),
         est_examined: examined,
         cost,
+        guards,
     }))
 }
 

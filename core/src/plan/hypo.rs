@@ -10,7 +10,7 @@ use crate::error::{err, ErrorKind, Result};
 use crate::index::def::{IndexDef, IndexState};
 use crate::index::stats::KeyStats;
 use crate::storage::keys::Key;
-use redb::{ReadTransaction, ReadableTable};
+use redb::ReadTransaction;
 use std::collections::HashSet;
 use crate::schema::Value;
 use crate::sql::ast::Statement as Ast;
@@ -62,7 +62,7 @@ pub fn cost_with_hypothetical(tenant: &Tenant, sql: &str, params: &[Value], inde
     let txn = engine.read()?;
     let snap = engine.inner.indexes.catalog.read(&txn)?;
     let mut stats = StatsView::new(&txn, tenant.name());
-    let before = plan(sel.clone(), &PlanInput { catalog: &snap, hypothetical: None }, &mut stats)?;
+    let before = plan(sel.clone(), &PlanInput::new(&snap), &mut stats)?;
     let mut h = index.clone();
     h.id = 0;
     h.state = IndexState::Ready;

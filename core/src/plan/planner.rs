@@ -55,6 +55,27 @@ pub struct Plan {
     pub est_rows: f64,
     /// Estimated total cost.
     pub est_cost: f64,
+    /// The plan to run when the guards of this one fail for the bound values.
+    pub fallback: Option<Box<Plan>>,
+    /// One-line summary (the EXPLAIN details joined with `; `).
+    pub summary: String,
+}
+
+impl Plan {
+    /// Run-time conditions of this plan's partial-index accesses.
+    pub fn guards(&self) -> impl Iterator<Item = &super::terms::Guard> {
+        self.outer.guards.iter().chain(self.join.iter().flat_map(|j| j.inner.guards.iter()))
+    }
+
+    /// The plan to run with these values: this one, or its fallback when a guard fails.
+    pub fn choose(&self, env: &super::eval::Env) -> &Plan {
+        let resolve = |s: &Scalar| super::eval::const_value(s, env).ok();
+        let ok = self.guards().all(|g| super::terms::guard_holds(g, env.now, &resolve));
+        match (&self.fallback, ok) {
+            (Some(f), false) => f.choose(env),
+            _ => self,
+        }
+    }
 }
 
 /// Inputs of one planning.
@@ -63,6 +84,13 @@ pub struct PlanInput<'a> {
     pub catalog: &'a CatalogSnap,
     /// An extra, hypothetical index to consider (costed, never executed).
     pub hypothetical: Option<Arc<IndexDef>>,
+}
+
+impl<'a> PlanInput<'a> {
+    /// Planning over a catalog with no hypothetical index.
+    pub fn new(catalog: &'a CatalogSnap) -> PlanInput<'a> {
+        PlanInput { catalog, hypothetical: None }
+    }
 }
 
 fn sources_of(p: &Pred, sel: &BoundSelect) -> (bool, bool) {
@@ -101,7 +129,7 @@ fn limit_hint(sel: &BoundSelect) -> Option<f64> {
     }
 }
 
-fn candidates(info: &SourceInfo, input: &PlanInput, outer: Option<(usize, Slot)>, stats: &mut StatsView) -> Result<Vec<AccessPlan>> {
+fn candidates(info: &SourceInfo, input: &PlanInput, outer: Option<(usize, Slot)>, guards: bool, stats: &mut StatsView) -> Result<Vec<AccessPlan>> {
     let mut kinds = vec![PathKind::Pk];
     for d in input.catalog.ready_on(info.table) {
         kinds.push(PathKind::Index(d.clone(), false));
@@ -114,7 +142,7 @@ fn candidates(info: &SourceInfo, input: &PlanInput, outer: Option<(usize, Slot)>
     kinds.push(PathKind::Scan);
     let mut out = Vec::new();
     for k in kinds {
-        if let Some(a) = build(info, k, outer, stats)? {
+        if let Some(a) = build(info, k, outer, guards, stats)? {
             out.push(a);
         }
     }
@@ -126,8 +154,23 @@ fn scaled(cost: f64, frac: f64) -> f64 {
     SEEK.min(cost) + (cost - SEEK).max(0.0) * frac
 }
 
-/// Plans a bound SELECT.
+/// Plans a bound SELECT. When the best plan depends on run-time guards (a partial index
+/// whose predicate only the bound values imply), it carries a guard-free fallback.
 pub fn plan(sel: Arc<BoundSelect>, input: &PlanInput, stats: &mut StatsView) -> Result<Plan> {
+    let summarize = |p: &mut Plan| {
+        p.summary = super::explain::Explain::new(p, None).steps.iter().map(|s| s.detail.as_str()).collect::<Vec<_>>().join("; ");
+    };
+    let mut p = plan_with(sel.clone(), input, true, stats)?;
+    summarize(&mut p);
+    if p.guards().next().is_some() {
+        let mut f = plan_with(sel, input, false, stats)?;
+        summarize(&mut f);
+        p.fallback = Some(Box::new(f));
+    }
+    Ok(p)
+}
+
+fn plan_with(sel: Arc<BoundSelect>, input: &PlanInput, guards: bool, stats: &mut StatsView) -> Result<Plan> {
     let mut locals: Vec<Vec<Pred>> = vec![Vec::new(); sel.sources.len()];
     let mut residual = Vec::new();
     for p in &sel.filter {
@@ -154,7 +197,7 @@ pub fn plan(sel: Arc<BoundSelect>, input: &PlanInput, stats: &mut StatsView) -> 
         None => {
             let info = &infos[0];
             let order = order_cols(&sel, 0);
-            for mut acc in candidates(info, input, None, stats)? {
+            for mut acc in candidates(info, input, None, guards, stats)? {
                 let rev = order.as_ref().and_then(|o| provides_order(&acc, info, o));
                 let sorted = wants_order && !grouping && rev.is_none();
                 acc.reverse = rev.unwrap_or(false);
@@ -170,7 +213,7 @@ pub fn plan(sel: Arc<BoundSelect>, input: &PlanInput, stats: &mut StatsView) -> 
                     cost += out_rows * GROUP_ROW;
                 }
                 let est_rows = final_rows(&sel, out_rows, limit);
-                consider(Plan { sel: sel.clone(), outer: acc, join: None, residual: residual.clone(), sort: wants_order && (sorted || grouping), est_rows, est_cost: cost });
+                consider(Plan { sel: sel.clone(), outer: acc, join: None, residual: residual.clone(), sort: wants_order && (sorted || grouping), est_rows, est_cost: cost, fallback: None, summary: String::new() });
             }
         }
         Some(j) => {
@@ -179,11 +222,11 @@ pub fn plan(sel: Arc<BoundSelect>, input: &PlanInput, stats: &mut StatsView) -> 
                 let (outer_key, inner_key) = if o == j.customers { (j.id_slot, j.fk_slot) } else { (j.fk_slot, j.id_slot) };
                 let inner_col = inner_key - sel.sources[i].offset;
                 let order = order_cols(&sel, o);
-                let probes = candidates(&infos[i], input, Some((inner_col, outer_key)), stats)?;
+                let probes = candidates(&infos[i], input, Some((inner_col, outer_key)), guards, stats)?;
                 let Some(probe) = probes.into_iter().min_by(|a, b| a.cost.total_cmp(&b.cost)) else { continue };
-                let inner_local = candidates(&infos[i], input, None, stats)?;
+                let inner_local = candidates(&infos[i], input, None, guards, stats)?;
                 let Some(build_side) = inner_local.into_iter().min_by(|a, b| a.cost.total_cmp(&b.cost)) else { continue };
-                for mut acc in candidates(&infos[o], input, None, stats)? {
+                for mut acc in candidates(&infos[o], input, None, guards, stats)? {
                     let rev = order.as_ref().and_then(|ord| provides_order(&acc, &infos[o], ord));
                     let sorted = wants_order && !grouping && rev.is_none();
                     acc.reverse = rev.unwrap_or(false);
@@ -214,6 +257,8 @@ pub fn plan(sel: Arc<BoundSelect>, input: &PlanInput, stats: &mut StatsView) -> 
                         sort,
                         est_rows,
                         est_cost: nl,
+                        fallback: None,
+                        summary: String::new(),
                     });
                     consider(Plan {
                         sel: sel.clone(),
@@ -223,6 +268,8 @@ pub fn plan(sel: Arc<BoundSelect>, input: &PlanInput, stats: &mut StatsView) -> 
                         sort,
                         est_rows,
                         est_cost: hash,
+                        fallback: None,
+                        summary: String::new(),
                     });
                 }
             }

@@ -32,7 +32,6 @@ struct Cached {
     version: u64,
     rows_seen: Vec<(Table, u64)>,
     plan: Arc<Plan>,
-    summary: String,
 }
 
 struct Inner {
@@ -140,15 +139,14 @@ impl Statement {
             }
         }
         let mut stats = StatsView::new(txn, self.inner.tenant.name());
-        let p = plan(sel.clone(), &PlanInput { catalog: &snap, hypothetical: None }, &mut stats)?;
-        let summary = Explain::new(&p, None).steps.iter().map(|s| s.detail.clone()).collect::<Vec<_>>().join("; ");
-        let c = Arc::new(Cached { version: snap.version, rows_seen: stats.tenant_rows_seen(), plan: Arc::new(p), summary });
+        let p = plan(sel.clone(), &PlanInput::new(&snap), &mut stats)?;
+        let c = Arc::new(Cached { version: snap.version, rows_seen: stats.tenant_rows_seen(), plan: Arc::new(p) });
         self.inner.cache.store(Some(c.clone()));
         self.inner.plans.fetch_add(1, Ordering::Relaxed);
         Ok(c)
     }
 
-    fn run(&self, params: &[Value], analyze: bool) -> Result<(Arc<Cached>, Vec<crate::schema::Row>, RunStats, u64)> {
+    fn run(&self, params: &[Value], analyze: bool) -> Result<(Arc<Plan>, Vec<crate::schema::Row>, RunStats, u64)> {
         let start = Instant::now();
         let sel = self.bound().ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
         check_params(&sel.params, params)?;
@@ -161,8 +159,10 @@ impl Statement {
             env: Env { params, now: engine.config().clock.now() },
             analyze,
         };
-        let (rows, stats) = execute(&rt, &cached.plan)?;
-        Ok((cached, rows, stats, start.elapsed().as_nanos() as u64))
+        let chosen = cached.plan.choose(&rt.env);
+        let (rows, stats) = execute(&rt, chosen)?;
+        let chosen = if std::ptr::eq(chosen, cached.plan.as_ref()) { cached.plan.clone() } else { Arc::new(chosen.clone()) };
+        Ok((chosen, rows, stats, start.elapsed().as_nanos() as u64))
     }
 
     /// Runs the statement with `params`.
@@ -196,18 +196,19 @@ impl Statement {
     pub fn explain(&self, params: &[Value], analyze: bool) -> Result<Explain> {
         if analyze {
             let (c, rows, st, ns) = self.run(params, true)?;
-            return Ok(Explain::new(&c.plan, Some((&st, rows.len() as u64, ns))));
+            return Ok(Explain::new(&c, Some((&st, rows.len() as u64, ns))));
         }
         let sel = self.bound().ok_or_else(|| err(ErrorKind::InvalidInput, "only SELECT statements have a plan"))?;
         check_params(&sel.params, params)?;
-        let txn = self.inner.tenant.engine().read()?;
+        let engine = self.inner.tenant.engine();
+        let txn = engine.read()?;
         let c = self.plan_for(&txn)?;
-        Ok(Explain::new(&c.plan, None))
+        let env = Env { params, now: engine.config().clock.now() };
+        Ok(Explain::new(c.plan.choose(&env), None))
     }
 }
 
-fn exec_stats(c: &Cached, st: &RunStats, returned: usize, ns: u64) -> ExecStats {
-    let p = &c.plan;
+fn exec_stats(p: &Plan, st: &RunStats, returned: usize, ns: u64) -> ExecStats {
     let mut tables = vec![p.outer.table.name().to_string()];
     let mut indexes = Vec::new();
     let mut index_scans = 0;
@@ -234,7 +235,7 @@ fn exec_stats(c: &Cached, st: &RunStats, returned: usize, ns: u64) -> ExecStats 
         table_scans,
         joins: p.join.is_some() as u64,
         elapsed_ns: ns,
-        plan: c.summary.clone(),
+        plan: p.summary.clone(),
         tables,
         indexes,
         temp_btree: p.sort || p.sel.group.as_ref().is_some_and(|g| !g.keys.is_empty()),

@@ -137,10 +137,8 @@ fn term_implies_cmp(kind: &TermKind, op: CmpOp, k: &Value) -> bool {
     }
 }
 
-/// True when the query's terms imply the partial index predicate of `def`. `not_null_cols`
-/// are columns known non-NULL for another reason (join keys).
-pub fn implies_predicate(terms: &[Term], not_null_cols: &[usize], def: &IndexDef) -> bool {
-    def.predicate.iter().all(|p| match p {
+fn statically_implied(p: &PredTerm, terms: &[Term], not_null_cols: &[usize]) -> bool {
+    match p {
         PredTerm::IsNull { col, negated: true } => {
             not_null_cols.contains(col) || terms.iter().any(|t| t.col == *col && t.kind != TermKind::IsNull)
         }
@@ -154,7 +152,73 @@ pub fn implies_predicate(terms: &[Term], not_null_cols: &[usize], def: &IndexDef
                     _ => false,
                 }
         }),
-    })
+    }
+}
+
+/// True when the query's terms imply the partial index predicate of `def`, whatever the
+/// parameters are.
+pub fn implies_predicate(terms: &[Term], not_null_cols: &[usize], def: &IndexDef) -> bool {
+    def.predicate.iter().all(|p| statically_implied(p, terms, not_null_cols))
+}
+
+/// A condition checked when the statement runs: the values bound to `kind` must imply
+/// `pred` (a parameter, or a constant compared with a sliding window, which moves).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Guard {
+    /// The query's term (its scalars are resolved at run time).
+    pub kind: TermKind,
+    /// The partial-index predicate term it must imply.
+    pub pred: PredTerm,
+}
+
+/// The guards under which the terms imply `def`'s predicate, when they cannot prove it
+/// statically but run-time values could.
+pub fn guarded_implication(terms: &[Term], not_null_cols: &[usize], def: &IndexDef) -> Option<Vec<Guard>> {
+    let mut guards = Vec::new();
+    for p in &def.predicate {
+        if statically_implied(p, terms, not_null_cols) {
+            continue;
+        }
+        let want_lower = match p {
+            PredTerm::Cmp { op, .. } => matches!(op, CmpOp::Gt | CmpOp::Ge | CmpOp::Ne),
+            PredTerm::Window { .. } => true,
+            PredTerm::IsNull { .. } => return None,
+        };
+        let t = terms.iter().find(|t| {
+            t.col == p.col()
+                && match &t.kind {
+                    TermKind::Eq(_) | TermKind::In(_) => true,
+                    TermKind::Lower(..) => want_lower,
+                    TermKind::Upper(..) => !want_lower,
+                    _ => false,
+                }
+        })?;
+        guards.push(Guard { kind: t.kind.clone(), pred: p.clone() });
+    }
+    Some(guards)
+}
+
+/// Checks a guard with the statement's values (`resolve` turns a scalar into a value).
+pub fn guard_holds(g: &Guard, now: i64, resolve: &dyn Fn(&Scalar) -> Option<Value>) -> bool {
+    let c = |s: &Scalar| resolve(s).map(Scalar::Const);
+    let kind = match &g.kind {
+        TermKind::Eq(s) => c(s).map(TermKind::Eq),
+        TermKind::In(l) => l.iter().map(c).collect::<Option<Vec<_>>>().map(TermKind::In),
+        TermKind::Lower(s, i) => c(s).map(|v| TermKind::Lower(v, *i)),
+        TermKind::Upper(s, i) => c(s).map(|v| TermKind::Upper(v, *i)),
+        other => Some(other.clone()),
+    };
+    let Some(kind) = kind else { return false };
+    match &g.pred {
+        PredTerm::Cmp { op, value, .. } => term_implies_cmp(&kind, *op, value),
+        PredTerm::Window { inclusive, ms, .. } => {
+            let cut = Value::Int(now.saturating_sub(*ms));
+            // Rows the term allows are all > cut (>= cut for an inclusive window).
+            let op = if *inclusive { CmpOp::Ge } else { CmpOp::Gt };
+            term_implies_cmp(&kind, op, &cut)
+        }
+        PredTerm::IsNull { .. } => false,
+    }
 }
 
 /// A rough selectivity of a conjunct (used for residual filters).

@@ -39,6 +39,7 @@ pub(crate) struct Inner {
     fast: [Arc<crate::monitor::Entry>; FastPath::COUNT],
     pub(crate) cache: Arc<Cache>,
     lock: Mutex<Option<DirLock>>,
+    pub(crate) indexes: Arc<crate::index::IndexManager>,
 }
 
 /// The typed fast paths the monitor records under their own fingerprints.
@@ -105,7 +106,15 @@ impl Engine {
             .map_err(|e| Error::with_source(ErrorKind::Storage, format!("cannot create directory {}", dir.display()), e))?;
         let lock = DirLock::acquire(&dir)?;
         let store = Arc::new(Store::open(dir.join(storage::DATA_FILE), config.faults.clone(), config.verify_on_open)?);
+        let indexes = {
+            let db = store.db()?;
+            let catalog_version = crate::index::catalog::create_tables(&db)?;
+            let indexes = crate::index::IndexManager::new(catalog_version, config.clock.clone());
+            crate::index::seed(&db, &indexes, config.seed_indexes)?;
+            indexes
+        };
         let writer = Writer::start(store.clone(), config.writer);
+        writer.hooks.txn.write().push(indexes.hook());
         let breaker = Arc::new(Breaker::new(config.breaker, config.clock.clone()));
         *writer.hooks.guard.write() = Some(breaker.clone());
         let cache = Arc::new(Cache::open(&dir, config.l1_max_items, config.l1_max_bytes, config.cache.clone(), config.clock.clone())?);
@@ -116,8 +125,21 @@ impl Engine {
         let monitor = Arc::new(Monitor::new(config.monitor, config.clock.clone()));
         let feed = Arc::new(FeedInner::default());
         let fast = FastPath::NAMES.map(|n| monitor.entry_named(n));
-        let inner =
-            Arc::new(Inner { dir, config, store, writer, breaker, cache, bg, monitor, feed, fast, lock: Mutex::new(Some(lock)) });
+        let inner = Arc::new(Inner {
+            dir,
+            config,
+            store,
+            writer,
+            breaker,
+            cache,
+            bg,
+            monitor,
+            feed,
+            fast,
+            lock: Mutex::new(Some(lock)),
+            indexes,
+        });
+        inner.indexes.start_background(Arc::downgrade(&inner));
         let engine = Engine { inner };
         engine.install_feed();
         engine.start_background();
@@ -251,17 +273,15 @@ impl Engine {
     pub fn sweep_expired(&self) -> Result<usize> {
         let now = self.inner.config.clock.now();
         let mut total = 0;
-        loop {
-            let n = self.write(move |txn, _| crate::context::sweep(txn, now, 1000))?;
-            total += n;
-            if n < 1000 {
-                break;
-            }
+        while crate::context::any_expired(&self.read()?, now)? {
+            total += self.write(move |txn, _| crate::context::sweep(txn, now, 1000))?;
         }
         let retention = self.inner.config.feed.retention.as_millis() as i64;
         if retention > 0 {
             let cutoff = now.saturating_sub(retention);
-            while self.write(move |txn, _| feed::trim(txn, cutoff, 10_000))? == 10_000 {}
+            while feed::any_older(&self.read()?, cutoff)? {
+                self.write(move |txn, _| feed::trim(txn, cutoff, 10_000))?;
+            }
         }
         Ok(total)
     }
@@ -270,7 +290,7 @@ impl Engine {
     /// and writes continue. The copy opens like any cidb directory.
     pub fn backup(&self, dest: impl AsRef<Path>) -> Result<storage::backup::BackupReport> {
         let txn = self.read()?;
-        storage::backup::backup(&txn, dest.as_ref(), &[])
+        storage::backup::backup(&txn, dest.as_ref())
     }
 
     /// The clock the engine reads (manual in tests).
@@ -283,6 +303,7 @@ impl Engine {
     pub fn close(&self) -> Result<()> {
         self.inner.feed.clear();
         self.inner.bg.shutdown();
+        self.inner.indexes.shutdown();
         self.inner.writer.shutdown();
         let cached = self.inner.cache.close();
         self.inner.store.close();
@@ -367,6 +388,40 @@ impl Engine {
             max_commit_group: w.max_group.load(Ordering::Relaxed),
             breaker: self.inner.breaker.stats(),
         })
+    }
+}
+
+impl Engine {
+    /// Runs a statement that needs no tenant: `CREATE INDEX`, `DROP INDEX`, `ANALYZE`
+    /// (empty result). SELECT and EXPLAIN read one tenant's rows: use [`Tenant::query`].
+    pub fn execute(&self, sql: &str) -> Result<crate::plan::QueryResult> {
+        self.check_open()?;
+        crate::plan::execute_engine(self, sql)
+    }
+
+    /// Every secondary index, with its state and entry count.
+    pub fn indexes(&self) -> Result<Vec<crate::index::IndexInfo>> {
+        crate::index::list(self)
+    }
+
+    /// Verifies an index against its table in one snapshot (see [`crate::index::IndexCheck`]).
+    pub fn check_index(&self, name: &str) -> Result<crate::index::IndexCheck> {
+        crate::index::check::check(self, name)
+    }
+
+    /// Statistics of an index: entries and distinct key-prefix counts (tenant, tenant +
+    /// first column, ...), as the planner sees them.
+    pub fn index_stats(&self, name: &str) -> Result<crate::index::stats::KeyStats> {
+        let txn = self.read()?;
+        let snap = self.inner.indexes.catalog.read(&txn)?;
+        let def = snap.by_name(name).ok_or_else(|| err(ErrorKind::NotFound, format!("no such index: {name}")))?;
+        crate::index::stats::index_stats(&txn, def)
+    }
+
+    /// Removes sliding-window index entries that have left their window now (the
+    /// background thread does this periodically); returns how many were removed.
+    pub fn expire_index_windows(&self) -> Result<u64> {
+        crate::index::window::expire(self)
     }
 }
 

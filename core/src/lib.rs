@@ -30,10 +30,13 @@ mod engine;
 pub mod error;
 pub mod feed;
 pub mod import;
+pub mod index;
 pub mod model;
 pub mod monitor;
+pub mod plan;
 mod runtime;
 pub mod schema;
+pub mod sql;
 pub mod storage;
 mod tenant;
 
@@ -42,7 +45,9 @@ pub use cache::{CacheOptions, CacheStats, ResultCache, ResultTicket, TenantCache
 pub use config::{Config, Profile};
 pub use engine::{Engine, EngineStats};
 pub use error::{Error, ErrorKind, Result};
-pub use model::{Clock, Context, ContextEntry, Customer, Message, Millis, NewMessage, Role, Score};
 pub use import::{ImportFormat, ImportOptions, ImportProgress, ImportReport, Reject};
-pub use schema::{Table, Value};
+pub use index::{IndexCheck, IndexInfo};
+pub use model::{Clock, Context, ContextEntry, Customer, Message, Millis, NewMessage, Role, Score};
+pub use plan::{ExecStats, Explain, ExplainStep, QueryResult, Statement};
+pub use schema::{Row, Table, Value};
 pub use tenant::Tenant;

@@ -94,6 +94,11 @@ fn check(dir: &std::path::Path, acks: &str) -> usize {
             assert_eq!(latest.map(|s| s.created_at), hist.iter().map(|s| s.created_at).max(), "latest_scores disagrees for {tn}/{cid}");
         }
     }
+    // every index agrees with its table after the crash
+    for ix in db.indexes().unwrap() {
+        let chk = db.check_index(&ix.name).unwrap();
+        assert!(chk.is_exact(), "index {} disagrees with its table after SIGKILL: {chk:?}", ix.name);
+    }
     db.close().unwrap();
     checked
 }

@@ -49,6 +49,12 @@ fn backup_while_writing_is_consistent_and_opens() {
         assert_eq!(c.messages_for_customer(&id, 0, i64::MAX, None, 0).unwrap().len(), 1, "{id} message via index");
     }
     assert_eq!(c.messages_for_conversation("conv").unwrap().len() as u64, copy.stats().unwrap().messages.unwrap());
+    // every index of the copy agrees with its table
+    for ix in copy.indexes().unwrap() {
+        let chk = copy.check_index(&ix.name).unwrap();
+        assert!(chk.is_exact(), "index {} of the copy: {chk:?}", ix.name);
+    }
+    assert!(copy.indexes().unwrap().len() >= 7, "the seed indexes came along");
     // the copy is writable and independent
     c.upsert_customer(&customer("only-in-copy", "d", "s")).unwrap();
     assert!(t.get_customer("only-in-copy").unwrap().is_none());

@@ -136,6 +136,15 @@ pub fn delete(txn: &WriteTransaction, tenant: &str, conversation_id: &str, now: 
     Ok(old.expires_at > now)
 }
 
+/// True when some context expired at or before `now` (a read-only peek, so an idle sweep
+/// commits nothing).
+pub fn any_expired(txn: &ReadTransaction, now: Millis) -> Result<bool> {
+    let exp = txn.open_table(CONTEXT_EXPIRY)?;
+    let mut end = Key::new();
+    end.i64(now.saturating_add(1));
+    Ok(exp.range(..end.as_bytes())?.next().is_some())
+}
+
 /// Deletes up to `limit` contexts that expired at or before `now`, oldest first, reading only
 /// the expiry index range below `now`. Returns how many were deleted.
 pub fn sweep(txn: &WriteTransaction, now: Millis, limit: usize) -> Result<usize> {

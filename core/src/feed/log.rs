@@ -192,6 +192,16 @@ pub fn read(txn: &ReadTransaction, from: u64, limit: usize, tenant: Option<&str>
     Ok(out)
 }
 
+/// True when the oldest logged event is older than `cutoff` (a read-only peek).
+pub fn any_older(txn: &ReadTransaction, cutoff: Millis) -> Result<bool> {
+    let t = txn.open_table(FEED)?;
+    let first = t.iter()?.next();
+    Ok(match first {
+        Some(item) => KeyReader::new(item?.1.value()).i64().unwrap_or(i64::MIN) < cutoff,
+        None => false,
+    })
+}
+
 /// Deletes up to `limit` events older than `cutoff`; returns how many.
 pub fn trim(txn: &WriteTransaction, cutoff: Millis, limit: usize) -> Result<usize> {
     let mut t = txn.open_table(FEED)?;

@@ -12,7 +12,7 @@ mod subscription;
 pub use event::{row_json, Crossing, Event, Filter, Op, CONTEXT_TABLE};
 pub use subscription::{CallbackSubscription, Delivery, Subscription, SubscriptionStream};
 
-pub(crate) use log::{create_tables, read, record, trim};
+pub(crate) use log::{any_older, create_tables, read, record, trim};
 pub use log::FEED;
 use parking_lot::RwLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

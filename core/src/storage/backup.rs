@@ -40,8 +40,10 @@ where
     Ok(n)
 }
 
-/// Copies the snapshot `src` into a new directory `dest` (which must not hold a database).
-pub fn backup(src: &ReadTransaction, dest: &Path, extra: &[TableDefinition<'static, &'static [u8], &'static [u8]>]) -> Result<BackupReport> {
+/// Copies the snapshot `src` into a new directory `dest` (which must not hold a database):
+/// the stores, their secondary structures, the index catalog, statistics and entries, the
+/// counters and the change-feed log.
+pub fn backup(src: &ReadTransaction, dest: &Path) -> Result<BackupReport> {
     let file = dest.join(super::DATA_FILE);
     if file.exists() {
         return Err(err(ErrorKind::AlreadyExists, format!("{} already holds a database", dest.display())));
@@ -58,8 +60,14 @@ pub fn backup(src: &ReadTransaction, dest: &Path, extra: &[TableDefinition<'stat
     for def in [super::CUSTOMERS, super::SCORES, super::LATEST, super::MESSAGES, crate::context::CONTEXTS] {
         add(copy(src, &txn, def)?);
     }
-    for def in extra {
-        add(copy(src, &txn, *def)?);
+    add(copy(src, &txn, crate::index::catalog::INDEX_DEFS)?);
+    add(copy(src, &txn, crate::index::catalog::INDEX_STATS)?);
+    add(copy(src, &txn, crate::index::catalog::TABLE_COUNTS)?);
+    use redb::TableHandle;
+    let index_tables: Vec<String> =
+        src.list_tables()?.map(|h| h.name().to_string()).filter(|n| n.starts_with("ix_")).collect();
+    for name in &index_tables {
+        add(copy(src, &txn, crate::index::maintain::entries_def(name))?);
     }
     for def in [super::MSG_BY_CUSTOMER, super::MSG_BY_CONVERSATION, crate::context::CONTEXT_EXPIRY] {
         add(copy(src, &txn, def)?);

@@ -1,0 +1,180 @@
+//! Index maintenance inside the write transaction. The writer calls [`apply`] after every
+//! operation with the rows it changed; each index on the touched table gets the old entry
+//! removed and the new one inserted (partial predicates and the sliding window decide
+//! membership), UNIQUE is enforced, per-tenant row counts move, and the distinct-prefix
+//! statistics stay exact by looking at the new entry's two neighbours in the B-tree.
+
+use super::catalog::{count_key, read_stats, write_stats, INDEX_STATS, TABLE_COUNTS};
+use super::def::IndexDef;
+use super::keys::{component_ends, shared_components};
+use super::IndexManager;
+use crate::error::{err, ErrorKind, Result};
+use crate::schema::{Table, Value};
+use crate::storage::keys::Key;
+use crate::storage::Change;
+use redb::{ReadableTable, Table as RTable, TableDefinition, WriteTransaction};
+
+/// The redb table definition of an index's entries.
+pub fn entries_def(name: &str) -> TableDefinition<'_, &'static [u8], ()> {
+    TableDefinition::new(name)
+}
+
+/// Working state while maintaining one index in one transaction.
+pub struct EntryWriter<'a> {
+    def: &'a IndexDef,
+    types: Vec<crate::schema::ColumnType>,
+    ends: Vec<usize>,
+    /// Distinct prefix counts (tenant, tenant+c1, ...), updated in place.
+    pub distinct: Vec<u64>,
+}
+
+impl<'a> EntryWriter<'a> {
+    /// Loads the statistics of `def`.
+    pub fn new(txn: &WriteTransaction, def: &'a IndexDef) -> Result<EntryWriter<'a>> {
+        let n = def.columns.len() + 1;
+        let mut distinct = read_stats(&txn.open_table(INDEX_STATS)?, def.id)?.unwrap_or_default();
+        distinct.resize(n, 0);
+        Ok(EntryWriter { def, types: def.column_types(), ends: Vec::with_capacity(n), distinct })
+    }
+
+    /// Saves the statistics.
+    pub fn finish(self, txn: &WriteTransaction) -> Result<()> {
+        write_stats(txn, self.def.id, &self.distinct)
+    }
+
+    /// How many leading components `key` (absent from `t`) shares with its neighbours.
+    fn neighbours(&mut self, t: &RTable<&'static [u8], ()>, key: &[u8]) -> Result<usize> {
+        component_ends(key, &self.types, &mut self.ends)?;
+        let mut shared = 0;
+        if let Some(p) = t.range::<&[u8]>(..key)?.next_back() {
+            shared = shared.max(shared_components(key, &self.ends, p?.0.value()));
+        }
+        if let Some(s) = t.range::<&[u8]>(key..)?.next() {
+            shared = shared.max(shared_components(key, &self.ends, s?.0.value()));
+        }
+        Ok(shared)
+    }
+
+    /// Inserts an entry (no-op when present). `row` is only read for the UNIQUE message.
+    pub fn insert(&mut self, t: &mut RTable<&'static [u8], ()>, key: &[u8], row: &[Value]) -> Result<bool> {
+        if t.get(key)?.is_some() {
+            return Ok(false);
+        }
+        let shared = self.neighbours(t, key)?;
+        let full = self.def.columns.len() + 1;
+        if self.def.unique && shared >= full {
+            let has_null = self.def.columns.iter().any(|&c| row[c].is_null());
+            if !has_null {
+                let vals: Vec<String> = self.def.columns.iter().map(|&c| row[c].to_string()).collect();
+                return Err(err(
+                    ErrorKind::ConstraintViolation,
+                    format!(
+                        "UNIQUE index {} on {}({}) already has ({}) for this tenant",
+                        self.def.name,
+                        self.def.table.name(),
+                        self.def.column_names().join(", "),
+                        vals.join(", ")
+                    ),
+                ));
+            }
+        }
+        for (j, d) in self.distinct.iter_mut().enumerate() {
+            if j + 1 > shared {
+                *d += 1;
+            }
+        }
+        t.insert(key, ())?;
+        Ok(true)
+    }
+
+    /// Removes an entry (no-op when absent).
+    pub fn remove(&mut self, t: &mut RTable<&'static [u8], ()>, key: &[u8]) -> Result<bool> {
+        if t.remove(key)?.is_none() {
+            return Ok(false);
+        }
+        let shared = self.neighbours(t, key)?;
+        for (j, d) in self.distinct.iter_mut().enumerate() {
+            if j + 1 > shared {
+                *d = d.saturating_sub(1);
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn update_counts(txn: &WriteTransaction, changes: &[Change]) -> Result<()> {
+    let mut deltas: Vec<(Table, &str, i64)> = Vec::new();
+    for ch in changes {
+        let d = ch.new.is_some() as i64 - ch.old.is_some() as i64;
+        if d == 0 {
+            continue;
+        }
+        match deltas.iter_mut().find(|(t, n, _)| *t == ch.table && *n == &*ch.tenant) {
+            Some(e) => e.2 += d,
+            None => deltas.push((ch.table, &ch.tenant, d)),
+        }
+    }
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    let mut t = txn.open_table(TABLE_COUNTS)?;
+    for (table, tenant, d) in deltas {
+        let k = count_key(table, tenant);
+        let cur = t.get(k.as_slice())?.map(|v| v.value()).unwrap_or(0);
+        let new = (cur as i64 + d).max(0) as u64;
+        if new == 0 {
+            t.remove(k.as_slice())?;
+        } else {
+            t.insert(k.as_slice(), new)?;
+        }
+    }
+    Ok(())
+}
+
+/// The in-transaction hook: keeps every index and the row counts in step with `changes`.
+pub fn apply(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change]) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    update_counts(txn, changes)?;
+    let snap = mgr.catalog.write(txn)?;
+    if snap.indexes.is_empty() {
+        return Ok(());
+    }
+    let now = mgr.clock.now();
+    let mut old_key = Key::new();
+    let mut new_key = Key::new();
+    for def in &snap.indexes {
+        if !changes.iter().any(|c| c.table == def.table) {
+            continue;
+        }
+        let name = def.table_name();
+        let mut t = txn.open_table(entries_def(&name))?;
+        let mut w = EntryWriter::new(txn, def)?;
+        let mut dirty = false;
+        for ch in changes.iter().filter(|c| c.table == def.table) {
+            let old = ch.old.as_deref().filter(|r| def.covers(r, now));
+            let new = ch.new.as_deref().filter(|r| def.covers(r, now));
+            if let Some(r) = old {
+                def.entry_key(&ch.tenant, r, &ch.pk, &mut old_key);
+            }
+            if let Some(r) = new {
+                def.entry_key(&ch.tenant, r, &ch.pk, &mut new_key);
+            }
+            if old.is_some() && new.is_some() && old_key == new_key {
+                continue;
+            }
+            if old.is_some() {
+                dirty |= w.remove(&mut t, old_key.as_bytes())?;
+            }
+            if let Some(r) = new {
+                dirty |= w.insert(&mut t, new_key.as_bytes(), r)?;
+            }
+        }
+        drop(t);
+        if dirty {
+            w.finish(txn)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! Secondary indexes: definitions (composite, UNIQUE, partial, sliding window), the catalog
+//! persisted in redb, maintenance inside every write transaction, online builds, sliding
+//! window expiry, statistics and verification. Each index is its own redb table `ix_<id>`
+//! whose keys are `tenant ++ Key::value(col)... ++ pk` (values empty), so the tenant leads
+//! every entry and a tenant's entries are one contiguous range. This module knows rows and
+//! keys; it does not plan queries (that is `plan`) or parse SQL (that is `sql`).
+
+pub mod build;
+pub mod catalog;
+pub mod check;
+pub mod def;
+pub mod keys;
+pub mod maintain;
+pub mod stats;
+pub mod window;
+
+use crate::engine::{Engine, Inner};
+use crate::error::Result;
+use crate::model::Clock;
+use crate::schema::Table;
+use crate::storage::writer::TxnHook;
+use crate::storage::META;
+use catalog::Catalog;
+use crossbeam_channel::{RecvTimeoutError, Sender};
+use parking_lot::Mutex;
+use redb::{ReadableTable, ReadableTableMetadata};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use check::IndexCheck;
+pub use def::{IndexDef, IndexState};
+
+/// The seven indexes of the reference deployment, run verbatim in a fresh database.
+pub const SEED_INDEXES: [&str; 7] = [
+    "CREATE INDEX CONCURRENTLY idx_customers_department_status_created_at ON customers(department, status, created_at);",
+    "CREATE INDEX CONCURRENTLY idx_customer_scores_customer_id_score_type_created_at ON customer_scores(customer_id, score_type, created_at);",
+    "CREATE INDEX CONCURRENTLY idx_conversation_messages_customer_id_timestamp_role ON conversation_messages(customer_id, timestamp, role);",
+    "CREATE INDEX CONCURRENTLY idx_customers_tenant_id_status_department ON customers(tenant_id, status, department);",
+    "CREATE INDEX CONCURRENTLY idx_customers_email_partial ON customers(email) WHERE email IS NOT NULL;",
+    "CREATE INDEX CONCURRENTLY idx_customer_scores_high_score_partial ON customer_scores(score, confidence) WHERE score > 0.7;",
+    "CREATE INDEX CONCURRENTLY idx_conversation_messages_recent_partial ON conversation_messages(timestamp, customer_id)\n  WHERE timestamp > CURRENT_TIMESTAMP - INTERVAL '30 days';",
+];
+
+/// How often the background thread looks for expired sliding-window entries.
+const WINDOW_TICK: Duration = Duration::from_millis(250);
+
+/// A description of one index, as [`Engine::indexes`] lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IndexInfo {
+    /// Name.
+    pub name: String,
+    /// Table.
+    #[serde(serialize_with = "ser_table")]
+    pub table: Table,
+    /// Column names in key order.
+    pub columns: Vec<String>,
+    /// UNIQUE.
+    pub unique: bool,
+    /// Partial-index predicate as SQL.
+    pub predicate: Option<String>,
+    /// False while an online build is in progress.
+    pub ready: bool,
+    /// Entries (all tenants).
+    pub entries: u64,
+}
+
+fn ser_table<S: serde::Serializer>(t: &Table, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(t.name())
+}
+
+/// The engine's index component: catalog cache, clock, background thread.
+pub struct IndexManager {
+    pub(crate) catalog: Catalog,
+    pub(crate) clock: Clock,
+    bg: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+}
+
+impl IndexManager {
+    /// A manager for a database whose stored catalog version is `stored_version`.
+    pub(crate) fn new(stored_version: u64, clock: Clock) -> Arc<IndexManager> {
+        Arc::new(IndexManager { catalog: Catalog::new(stored_version), clock, bg: Mutex::new(None) })
+    }
+
+    /// The write hook that maintains indexes and counts.
+    pub(crate) fn hook(self: &Arc<Self>) -> TxnHook {
+        let m = self.clone();
+        Arc::new(move |txn, changes| maintain::apply(&m, txn, &changes.changes))
+    }
+
+    /// Starts the background thread (sliding-window expiry). It holds the engine weakly.
+    pub(crate) fn start_background(&self, engine: Weak<Inner>) {
+        let (tx, rx) = crossbeam_channel::bounded::<()>(1);
+        let handle = std::thread::Builder::new()
+            .name("cidb-index".into())
+            .spawn(move || loop {
+                match rx.recv_timeout(WINDOW_TICK) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+                let Some(inner) = engine.upgrade() else { return };
+                let engine = Engine { inner };
+                if engine.is_closed() {
+                    return;
+                }
+                let has_window = engine
+                    .read()
+                    .and_then(|t| engine.inner.indexes.catalog.read(&t))
+                    .map(|s| s.indexes.iter().any(|d| d.window().is_some()))
+                    .unwrap_or(false);
+                if has_window {
+                    let _ = window::expire(&engine);
+                }
+            })
+            .expect("spawn index thread");
+        *self.bg.lock() = Some((tx, handle));
+    }
+
+    /// Stops the background thread and waits for it (unless called from it).
+    pub(crate) fn shutdown(&self) {
+        if let Some((tx, handle)) = self.bg.lock().take() {
+            drop(tx);
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Drop for IndexManager {
+    fn drop(&mut self) {
+        // Never join here: the last engine reference may be dropped on the thread itself.
+        self.bg.lock().take();
+    }
+}
+
+/// Creates the seed indexes in a fresh database, in one transaction at open (later opens
+/// never re-create them, so a dropped seed index stays dropped).
+pub(crate) fn seed(db: &redb::Database, m: &IndexManager, on: bool) -> Result<()> {
+    let txn = db.begin_write()?;
+    let seeded = txn.open_table(META)?.get(catalog::SEEDED)?.is_some();
+    if seeded {
+        return Ok(());
+    }
+    if on {
+        for sql in SEED_INDEXES {
+            match crate::sql::parse(sql)?.stmt {
+                crate::sql::ast::Statement::CreateIndex(ci) => {
+                    build::create_index_in(m, &txn, &ci)?;
+                }
+                _ => return Err(crate::error::err(crate::ErrorKind::Internal, "seed statement is not CREATE INDEX")),
+            }
+        }
+    }
+    txn.open_table(META)?.insert(catalog::SEEDED, 1)?;
+    txn.commit()?;
+    Ok(())
+}
+
+/// Every index with its state and entry count.
+pub(crate) fn list(engine: &Engine) -> Result<Vec<IndexInfo>> {
+    let txn = engine.read()?;
+    let snap = engine.inner.indexes.catalog.read(&txn)?;
+    let mut out = Vec::new();
+    for d in &snap.indexes {
+        let name = d.table_name();
+        out.push(IndexInfo {
+            name: d.name.clone(),
+            table: d.table,
+            columns: d.column_names(),
+            unique: d.unique,
+            predicate: d.predicate_sql.clone(),
+            ready: d.state == IndexState::Ready,
+            entries: txn.open_table(maintain::entries_def(&name))?.len()?,
+        });
+    }
+    Ok(out)
+}
+
+/// Runs ANALYZE through the writer.
+pub(crate) fn analyze(engine: &Engine, target: Option<String>) -> Result<()> {
+    let m = engine.inner.indexes.clone();
+    engine.write(move |txn, _| {
+        let snap = m.catalog.write(txn)?;
+        stats::analyze(txn, &snap, target.as_deref())?;
+        m.catalog.bump(txn)?;
+        Ok(())
+    })
+}

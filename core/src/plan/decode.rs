@@ -1,0 +1,172 @@
+//! Row decoding for the executor: reads only the columns a query needs, straight from the
+//! archived (rkyv) record, into a reused row buffer whose strings keep their capacity, so a
+//! scan that filters most rows out allocates almost nothing. Also decodes index keys and
+//! primary-key bytes back into column values for covering (index-only) access.
+
+use crate::error::{err, ErrorKind, Result};
+use crate::index::keys::decode_value;
+use crate::index::stats::{pk_layout, PkPart};
+use crate::model::Role;
+use crate::schema::{ColumnType, Table, Value};
+use crate::storage::keys::KeyReader;
+use crate::storage::records::{ArchivedCustomerRec, ArchivedMessageRec, ArchivedScoreRec};
+use rkyv::util::AlignedVec;
+
+/// Sets a slot to text, reusing its allocation.
+#[inline]
+pub fn set_text(slot: &mut Value, s: &str) {
+    match slot {
+        Value::Text(t) => {
+            t.clear();
+            t.push_str(s);
+        }
+        _ => *slot = Value::Text(s.to_owned()),
+    }
+}
+
+#[inline]
+fn set_json(slot: &mut Value, s: &str) {
+    match slot {
+        Value::Json(t) => {
+            t.clear();
+            t.push_str(s);
+        }
+        _ => *slot = Value::Json(s.to_owned()),
+    }
+}
+
+#[inline]
+fn set_opt(slot: &mut Value, s: Option<&str>) {
+    match s {
+        Some(s) => set_text(slot, s),
+        None => *slot = Value::Null,
+    }
+}
+
+fn corrupt(e: impl std::fmt::Display) -> crate::Error {
+    err(ErrorKind::Corrupted, format!("stored record failed validation: {e}"))
+}
+
+/// Decodes the needed columns of one table's stored records.
+pub struct RowDecoder {
+    table: Table,
+    /// Needed column positions of the table.
+    cols: Vec<usize>,
+    buf: AlignedVec<16>,
+}
+
+impl RowDecoder {
+    /// A decoder of `table` filling the columns where `need[col]` is true.
+    pub fn new(table: Table, need: &[bool]) -> RowDecoder {
+        let cols = (0..table.columns().len()).filter(|&c| need[c]).collect();
+        RowDecoder { table, cols, buf: AlignedVec::new() }
+    }
+
+    /// True when no column has to be read from the record.
+    pub fn is_empty(&self) -> bool {
+        self.cols.is_empty()
+    }
+
+    /// Fills `out` (the table's slots) from the stored bytes of a row of `tenant`.
+    pub fn decode(&mut self, tenant: &str, bytes: &[u8], out: &mut [Value]) -> Result<()> {
+        if self.cols.is_empty() {
+            return Ok(());
+        }
+        self.buf.clear();
+        self.buf.extend_from_slice(bytes);
+        match self.table {
+            Table::Customers => {
+                let r = rkyv::access::<ArchivedCustomerRec, rkyv::rancor::Error>(&self.buf).map_err(corrupt)?;
+                for &c in &self.cols {
+                    let s = &mut out[c];
+                    match c {
+                        0 => set_text(s, &r.id),
+                        1 => set_text(s, tenant),
+                        2 => set_opt(s, r.email.as_ref().map(|x| x.as_str())),
+                        3 => set_opt(s, r.name.as_ref().map(|x| x.as_str())),
+                        4 => set_text(s, &r.department),
+                        5 => set_text(s, &r.status),
+                        6 => *s = Value::Int(r.created_at.to_native()),
+                        7 => *s = Value::Int(r.updated_at.to_native()),
+                        _ => set_json(s, &r.attributes),
+                    }
+                }
+            }
+            Table::Scores | Table::LatestScores => {
+                let r = rkyv::access::<ArchivedScoreRec, rkyv::rancor::Error>(&self.buf).map_err(corrupt)?;
+                for &c in &self.cols {
+                    let s = &mut out[c];
+                    match c {
+                        0 => set_text(s, &r.customer_id),
+                        1 => set_text(s, &r.score_type),
+                        2 => *s = Value::Real(r.score.to_native()),
+                        3 => *s = Value::Real(r.confidence.to_native()),
+                        4 => *s = Value::Int(r.created_at.to_native()),
+                        5 => set_opt(s, r.model.as_ref().map(|x| x.as_str())),
+                        _ => set_text(s, tenant),
+                    }
+                }
+            }
+            Table::Messages => {
+                let r = rkyv::access::<ArchivedMessageRec, rkyv::rancor::Error>(&self.buf).map_err(corrupt)?;
+                for &c in &self.cols {
+                    let s = &mut out[c];
+                    match c {
+                        0 => *s = Value::Int(r.id.to_native() as i64),
+                        1 => set_text(s, &r.customer_id),
+                        2 => set_text(s, &r.conversation_id),
+                        3 => {
+                            let role = Role::ALL.get(r.role as usize).ok_or_else(|| corrupt("unknown role code"))?;
+                            set_text(s, role.as_str())
+                        }
+                        4 => *s = Value::Int(r.timestamp.to_native()),
+                        5 => set_text(s, &r.content),
+                        6 => set_json(s, &r.metadata),
+                        _ => set_text(s, tenant),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Decodes primary-key bytes (after the tenant) into the key's columns.
+pub fn decode_pk(table: Table, pk: &[u8], out: &mut [Value]) -> Result<()> {
+    let mut r = KeyReader::new(pk);
+    for part in pk_layout(table) {
+        match part {
+            PkPart::Str(c) => {
+                let s = r.str()?;
+                out[*c] = Value::Text(s);
+            }
+            PkPart::I64(c) => out[*c] = Value::Int(r.i64()?),
+            PkPart::U64(c) => out[*c] = Value::Int(r.u64()? as i64),
+            PkPart::Seq => {
+                r.u64()?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decodes an index entry's column values into `out` (the table's slots); returns the
+/// offset where the primary-key bytes start.
+pub fn decode_index_key(key: &[u8], cols: &[usize], types: &[ColumnType], out: &mut [Value]) -> Result<usize> {
+    let mut at = crate::index::keys::str_end(key, 0)?;
+    for (&c, &t) in cols.iter().zip(types) {
+        let (v, end) = decode_value(key, at, t)?;
+        out[c] = v;
+        at = end;
+    }
+    Ok(at)
+}
+
+/// Offset where the primary-key bytes of an index entry start.
+pub fn index_pk_offset(key: &[u8], types: &[ColumnType]) -> Result<usize> {
+    let mut at = crate::index::keys::str_end(key, 0)?;
+    for &t in types {
+        at = crate::index::keys::value_end(key, at, t)?;
+    }
+    Ok(at)
+}

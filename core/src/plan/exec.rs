@@ -1,0 +1,360 @@
+//! The executor: runs a plan over one read snapshot. Each table access streams rows into
+//! the next stage (push-based): key ranges are read in order (backwards for DESC), index
+//! entries are checked against conjuncts on key columns before the table row is fetched,
+//! only needed columns are decoded into one reused row buffer, and a `false` from the
+//! consumer (LIMIT reached) stops every loop at once. Joins are nested-loop probes or a
+//! hash table built from the inner side.
+
+use super::access::{AccessPlan, PathKind};
+use super::decode::{decode_index_key, decode_pk, index_pk_offset, set_text, RowDecoder};
+use super::eval::{all_true, resolve_pred, Env};
+use super::keyrange::{key_ranges, KeyRange};
+use super::output::{row_bytes, Consumer};
+use super::planner::{JoinMethod, Plan};
+use crate::error::Result;
+use crate::index::maintain::entries_def;
+use crate::schema::{ColumnType, Row, Value};
+use crate::sql::bind::{mark_pred, Pred};
+use crate::storage::keys::Key;
+use crate::storage::stores::table_def;
+use redb::{ReadOnlyTable, ReadTransaction};
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// Counters of one plan step.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepStats {
+    /// Rows the step produced.
+    pub rows: u64,
+    /// Index entries and table rows it read.
+    pub examined: u64,
+    /// Seeks (point lookups and range starts).
+    pub seeks: u64,
+    /// Times the step ran (probes of a nested loop).
+    pub runs: u64,
+    /// Time spent in the step itself, ns (EXPLAIN ANALYZE only).
+    pub time_ns: u64,
+}
+
+/// Counters of a whole execution.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunStats {
+    /// The driving access.
+    pub outer: StepStats,
+    /// The joined access.
+    pub inner: StepStats,
+    /// Rows out of the join.
+    pub join_rows: u64,
+    /// Time building and finishing groups/sorts, ns.
+    pub finish_ns: u64,
+    /// Peak bytes held.
+    pub peak_bytes: u64,
+}
+
+/// Snapshot-level context of an execution.
+pub struct Runtime<'a> {
+    /// The read snapshot.
+    pub txn: &'a ReadTransaction,
+    /// The tenant.
+    pub tenant: &'a str,
+    /// Parameters and time.
+    pub env: Env<'a>,
+    /// Measure time per step.
+    pub analyze: bool,
+}
+
+type Sink<'s> = dyn FnMut(&mut [Value]) -> Result<bool> + 's;
+
+/// A table row (key bytes, value bytes) into the table's slots: from the key alone when
+/// only primary-key columns are needed, else the needed columns from the record.
+#[inline]
+fn fill_row(dec: &mut RowDecoder, pk_only: bool, table: crate::schema::Table, tenant: &str, tlen: usize, key: &[u8], value: &[u8], slots: &mut [Value]) -> Result<()> {
+    if pk_only {
+        if dec.is_empty() {
+            return Ok(());
+        }
+        decode_pk(table, &key[tlen..], slots)
+    } else {
+        dec.decode(tenant, value, slots)
+    }
+}
+
+struct AccessRun<'p> {
+    acc: &'p AccessPlan,
+    base: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    index: Option<ReadOnlyTable<&'static [u8], ()>>,
+    decoder: RowDecoder,
+    pk_only: bool,
+    key_types: Vec<ColumnType>,
+    key_filter: Vec<Pred>,
+    row_filter: Vec<Pred>,
+    offset: usize,
+    tenant_key: Vec<u8>,
+    fetch_key: Vec<u8>,
+    stats: StepStats,
+}
+
+impl<'p> AccessRun<'p> {
+    fn open(rt: &Runtime, plan: &Plan, acc: &'p AccessPlan) -> Result<AccessRun<'p>> {
+        let sel = &plan.sel;
+        let src = &sel.sources[acc.source];
+        let width = src.table.columns().len();
+        let base = rt.txn.open_table(table_def(acc.table))?;
+        let index = match &acc.kind {
+            PathKind::Index(d, false) => Some(rt.txn.open_table(entries_def(&d.table_name()))?),
+            PathKind::Index(_, true) => {
+                return Err(crate::error::err(crate::ErrorKind::Internal, "a hypothetical index cannot be executed"))
+            }
+            _ => None,
+        };
+        let need: Vec<bool> = sel.needed[src.offset..src.offset + width].to_vec();
+        let tenant_col = acc.table.column_index("tenant_id");
+        let pk = super::access::pk_cols(acc.table);
+        let mut val_need = need.clone();
+        for c in pk.iter().copied().chain(tenant_col) {
+            val_need[c] = false;
+        }
+        let pk_only = !val_need.iter().any(|b| *b);
+        let mut dec_need = need.clone();
+        if let Some(t) = tenant_col {
+            dec_need[t] = false;
+        }
+        let resolved: Vec<Pred> = acc.filter.iter().map(|p| resolve_pred(p, &rt.env)).collect::<Result<_>>()?;
+        let (mut key_filter, mut row_filter) = (Vec::new(), Vec::new());
+        for p in resolved {
+            let mut m = vec![false; sel.width];
+            mark_pred(&p, &mut m);
+            let on_key = (0..width).all(|c| !m[src.offset + c] || acc.key_cols.contains(&c) || Some(c) == tenant_col);
+            if on_key && acc.index().is_some() {
+                key_filter.push(p);
+            } else {
+                row_filter.push(p);
+            }
+        }
+        let key_types = acc.index().map(|d| d.column_types()).unwrap_or_default();
+        Ok(AccessRun {
+            acc,
+            base,
+            index,
+            decoder: RowDecoder::new(acc.table, &dec_need),
+            pk_only,
+            key_types,
+            key_filter,
+            row_filter,
+            offset: src.offset,
+            tenant_key: Key::tenant(rt.tenant).0,
+            fetch_key: Vec::with_capacity(64),
+            stats: StepStats::default(),
+        })
+    }
+
+    /// Fills the tenant_id slot once (it is constant for the statement).
+    fn init_row(&self, rt: &Runtime, row: &mut [Value]) {
+        if let Some(t) = self.acc.table.column_index("tenant_id") {
+            set_text(&mut row[self.offset + t], rt.tenant);
+        }
+    }
+
+    fn emit(&mut self, row: &mut [Value], sink: &mut Sink, analyze: bool) -> Result<bool> {
+        if !all_true(&self.row_filter, row) {
+            return Ok(true);
+        }
+        self.stats.rows += 1;
+        if analyze {
+            let t = Instant::now();
+            let r = sink(row);
+            self.stats.time_ns = self.stats.time_ns.wrapping_sub(t.elapsed().as_nanos() as u64);
+            r
+        } else {
+            sink(row)
+        }
+    }
+
+    fn run(&mut self, rt: &Runtime, row: &mut [Value], outer: Option<&Value>, sink: &mut Sink) -> Result<bool> {
+        let started = rt.analyze.then(Instant::now);
+        self.stats.runs += 1;
+        let r = self.run_inner(rt, row, outer, sink);
+        if let Some(t) = started {
+            self.stats.time_ns = self.stats.time_ns.wrapping_add(t.elapsed().as_nanos() as u64);
+        }
+        r
+    }
+
+    fn run_inner(&mut self, rt: &Runtime, row: &mut [Value], outer: Option<&Value>, sink: &mut Sink) -> Result<bool> {
+        let acc = self.acc;
+        let ranges = match acc.kind {
+            PathKind::Scan => {
+                let k = Key(self.tenant_key.clone());
+                vec![KeyRange::Range(self.tenant_key.clone(), k.prefix_end())]
+            }
+            _ => key_ranges(acc, &self.tenant_key, &rt.env, outer)?,
+        };
+        let order: Box<dyn Iterator<Item = &KeyRange>> =
+            if acc.reverse { Box::new(ranges.iter().rev()) } else { Box::new(ranges.iter()) };
+        for r in order {
+            self.stats.seeks += 1;
+            let go = match (&acc.kind, r) {
+                (PathKind::Index(..), KeyRange::Range(s, e)) => self.index_range(rt, s, e, row, sink)?,
+                (_, KeyRange::Point(k)) => {
+                    let got = self.base.get(k.as_slice())?;
+                    match got {
+                        Some(v) => {
+                            self.stats.examined += 1;
+                            let w = acc.table.columns().len();
+                            let slots = &mut row[self.offset..self.offset + w];
+                            fill_row(&mut self.decoder, self.pk_only, acc.table, rt.tenant, self.tenant_key.len(), k, v.value(), slots)?;
+                            drop(v);
+                            self.emit(row, sink, rt.analyze)?
+                        }
+                        None => true,
+                    }
+                }
+                (_, KeyRange::Range(s, e)) => self.table_range(rt, s, e, row, sink)?,
+            };
+            if !go {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn table_range(&mut self, rt: &Runtime, s: &[u8], e: &[u8], row: &mut [Value], sink: &mut Sink) -> Result<bool> {
+        let it = self.base.range::<&[u8]>(s..e)?;
+        let it: Box<dyn Iterator<Item = _>> = if self.acc.reverse { Box::new(it.rev()) } else { Box::new(it) };
+        let w = self.acc.table.columns().len();
+        let tlen = self.tenant_key.len();
+        for item in it {
+            let (k, v) = item?;
+            self.stats.examined += 1;
+            let slots = &mut row[self.offset..self.offset + w];
+            fill_row(&mut self.decoder, self.pk_only, self.acc.table, rt.tenant, tlen, k.value(), v.value(), slots)?;
+            if !self.emit(row, sink, rt.analyze)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn index_range(&mut self, rt: &Runtime, s: &[u8], e: &[u8], row: &mut [Value], sink: &mut Sink) -> Result<bool> {
+        let def = self.acc.index().expect("index access").clone();
+        let w = self.acc.table.columns().len();
+        let index = self.index.as_ref().expect("index table open");
+        let it = index.range::<&[u8]>(s..e)?;
+        let it: Box<dyn Iterator<Item = _>> = if self.acc.reverse { Box::new(it.rev()) } else { Box::new(it) };
+        for item in it {
+            let (k, _) = item?;
+            let key = k.value();
+            self.stats.examined += 1;
+            let slots = &mut row[self.offset..self.offset + w];
+            let pk_at = if self.acc.covering || !self.key_filter.is_empty() {
+                let at = decode_index_key(key, &def.columns, &self.key_types, slots)?;
+                decode_pk(self.acc.table, &key[at..], slots)?;
+                at
+            } else {
+                index_pk_offset(key, &self.key_types)?
+            };
+            if !all_true(&self.key_filter, row) {
+                continue;
+            }
+            if !self.acc.covering {
+                self.fetch_key.clear();
+                self.fetch_key.extend_from_slice(&self.tenant_key);
+                self.fetch_key.extend_from_slice(&key[pk_at..]);
+                let got = self.base.get(self.fetch_key.as_slice())?;
+                let Some(v) = got else { continue };
+                self.stats.examined += 1;
+                let slots = &mut row[self.offset..self.offset + w];
+                fill_row(&mut self.decoder, self.pk_only, self.acc.table, rt.tenant, self.tenant_key.len(), &self.fetch_key, v.value(), slots)?;
+            }
+            if !self.emit(row, sink, rt.analyze)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Runs `plan`; returns the result rows and counters.
+pub fn execute(rt: &Runtime, plan: &Plan) -> Result<(Vec<Row>, RunStats)> {
+    let sel = &plan.sel;
+    let mut consumer = Consumer::new(sel, &rt.env, plan.sort)?;
+    let mut stats = RunStats::default();
+    let mut row: Vec<Value> = vec![Value::Null; sel.width];
+    let residual: Vec<Pred> = plan.residual.iter().map(|p| resolve_pred(p, &rt.env)).collect::<Result<_>>()?;
+    let mut outer = AccessRun::open(rt, plan, &plan.outer)?;
+    outer.init_row(rt, &mut row);
+    if !consumer.done() {
+        match &plan.join {
+            None => {
+                outer.run(rt, &mut row, None, &mut |r: &mut [Value]| {
+                    if !all_true(&residual, r) {
+                        return Ok(true);
+                    }
+                    consumer.push(r)
+                })?;
+            }
+            Some(j) => {
+                let mut inner = AccessRun::open(rt, plan, &j.inner)?;
+                inner.init_row(rt, &mut row);
+                let (ok, ik) = (j.outer_key, j.inner_key);
+                let src = &sel.sources[j.inner.source];
+                let (ioff, iw) = (src.offset, src.table.columns().len());
+                let join_rows = &mut stats.join_rows;
+                match j.method {
+                    JoinMethod::NestedLoop => {
+                        let mut key = Value::Null;
+                        outer.run(rt, &mut row, None, &mut |r: &mut [Value]| {
+                            match &r[ok] {
+                                Value::Text(s) => set_text(&mut key, s),
+                                Value::Null => return Ok(true),
+                                other => key = other.clone(),
+                            }
+                            inner.run(rt, r, Some(&key), &mut |r2: &mut [Value]| {
+                                *join_rows += 1;
+                                if !all_true(&residual, r2) {
+                                    return Ok(true);
+                                }
+                                consumer.push(r2)
+                            })
+                        })?;
+                    }
+                    JoinMethod::Hash => {
+                        let mut table: HashMap<String, Vec<Vec<Value>>> = HashMap::new();
+                        let mut bytes = 0u64;
+                        inner.run(rt, &mut row, None, &mut |r: &mut [Value]| {
+                            if let Some(k) = r[ik].as_str() {
+                                let part = r[ioff..ioff + iw].to_vec();
+                                bytes += row_bytes(&part) + k.len() as u64;
+                                table.entry(k.to_string()).or_default().push(part);
+                            }
+                            Ok(true)
+                        })?;
+                        stats.peak_bytes = bytes;
+                        outer.run(rt, &mut row, None, &mut |r: &mut [Value]| {
+                            let Some(k) = r[ok].as_str() else { return Ok(true) };
+                            let Some(matches) = table.get(k) else { return Ok(true) };
+                            for m in matches {
+                                r[ioff..ioff + iw].clone_from_slice(m);
+                                *join_rows += 1;
+                                if !all_true(&residual, r) {
+                                    continue;
+                                }
+                                if !consumer.push(r)? {
+                                    return Ok(false);
+                                }
+                            }
+                            Ok(true)
+                        })?;
+                    }
+                }
+                stats.inner = inner.stats;
+            }
+        }
+    }
+    stats.outer = outer.stats;
+    let t = Instant::now();
+    let (rows, peak) = consumer.finish()?;
+    stats.finish_ns = t.elapsed().as_nanos() as u64;
+    stats.peak_bytes = stats.peak_bytes.max(peak);
+    Ok((rows, stats))
+}

@@ -1,0 +1,205 @@
+//! Secondary indexes stay exact under every kind of write: the seed indexes exist in a
+//! fresh database, random writes across tenants leave every index holding exactly the rows
+//! its table holds (partial predicates included), statistics kept on every write equal the
+//! ones ANALYZE recomputes, UNIQUE is enforced per tenant, and DDL persists across reopen.
+
+mod common;
+use cidb::{Config, Engine, ErrorKind, Role, Score};
+use common::*;
+use proptest::prelude::*;
+
+const SEED_NAMES: [&str; 7] = [
+    "idx_conversation_messages_customer_id_timestamp_role",
+    "idx_conversation_messages_recent_partial",
+    "idx_customer_scores_customer_id_score_type_created_at",
+    "idx_customer_scores_high_score_partial",
+    "idx_customers_department_status_created_at",
+    "idx_customers_email_partial",
+    "idx_customers_tenant_id_status_department",
+];
+
+fn open_at(dir: &std::path::Path, now: i64) -> Engine {
+    Engine::open(dir, Config::default().with_clock(cidb::Clock::manual(now))).unwrap()
+}
+
+#[test]
+fn fresh_database_has_the_seven_seed_indexes_and_a_dropped_one_stays_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let mut names: Vec<String> = db.indexes().unwrap().into_iter().map(|i| i.name).collect();
+    names.sort();
+    assert_eq!(names, SEED_NAMES);
+    let ix = db.indexes().unwrap();
+    let email = ix.iter().find(|i| i.name == "idx_customers_email_partial").unwrap();
+    assert_eq!(email.columns, ["email"]);
+    assert_eq!(email.predicate.as_deref(), Some("email IS NOT NULL"));
+    assert!(ix.iter().all(|i| i.ready && !i.unique && i.entries == 0));
+    let recent = ix.iter().find(|i| i.name == "idx_conversation_messages_recent_partial").unwrap();
+    assert_eq!(recent.columns, ["timestamp", "customer_id"]);
+    assert_eq!(recent.predicate.as_deref(), Some("timestamp > CURRENT_TIMESTAMP - INTERVAL '30 days'"));
+
+    db.execute("DROP INDEX idx_customers_email_partial").unwrap();
+    db.close().unwrap();
+    let db = open(dir.path());
+    assert_eq!(db.indexes().unwrap().len(), 6);
+    assert!(db.indexes().unwrap().iter().all(|i| i.name != "idx_customers_email_partial"));
+    db.close().unwrap();
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let db = Engine::open(dir2.path(), Config::default().with_seed_indexes(false)).unwrap();
+    assert!(db.indexes().unwrap().is_empty());
+    db.close().unwrap();
+    let db = open(dir2.path());
+    assert!(db.indexes().unwrap().is_empty(), "seeding happens only in a fresh database");
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Upsert { tenant: u8, id: u8, dept: u8, status: u8, email: Option<u8>, created: i64 },
+    Delete { tenant: u8, id: u8 },
+    Score { tenant: u8, id: u8, ty: u8, score: f64, at: i64 },
+    Message { tenant: u8, id: u8, role: u8, at: i64 },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0u8..2, 0u8..12, 0u8..3, 0u8..3, proptest::option::of(0u8..6), 0i64..5).prop_map(|(tenant, id, dept, status, email, created)| Op::Upsert { tenant, id, dept, status, email, created }),
+        1 => (0u8..2, 0u8..12).prop_map(|(tenant, id)| Op::Delete { tenant, id }),
+        3 => (0u8..2, 0u8..12, 0u8..2, 0.0f64..=1.0, 0i64..6).prop_map(|(tenant, id, ty, score, at)| Op::Score { tenant, id, ty, score, at }),
+        3 => (0u8..2, 0u8..12, 0u8..5, -60i64..5).prop_map(|(tenant, id, role, at)| Op::Message { tenant, id, role, at }),
+    ]
+}
+
+const DAY: i64 = 86_400_000;
+
+fn apply(db: &Engine, op: &Op) {
+    let t = db.tenant(&format!("t{}", match op {
+        Op::Upsert { tenant, .. } | Op::Delete { tenant, .. } | Op::Score { tenant, .. } | Op::Message { tenant, .. } => tenant,
+    })).unwrap();
+    match op {
+        Op::Upsert { id, dept, status, email, created, .. } => {
+            let mut c = customer(&format!("c{id}"), ["sales", "support", "hr"][*dept as usize], ["active", "trial", "churned"][*status as usize]);
+            c.email = email.map(|e| format!("e{e}@x.test"));
+            c.created_at = T0 + created * 1000;
+            t.upsert_customer(&c).unwrap();
+        }
+        Op::Delete { id, .. } => {
+            t.delete_customer(&format!("c{id}")).unwrap();
+        }
+        Op::Score { id, ty, score, at, .. } => {
+            let s = Score { customer_id: format!("c{id}"), score_type: ["churn", "upsell"][*ty as usize].into(), score: *score, confidence: 0.5, created_at: T0 + at * 1000, model: None };
+            t.add_score(&s).unwrap();
+        }
+        Op::Message { id, role, at, .. } => {
+            t.append_message(&msg(&format!("c{id}"), "conv", Role::ALL[*role as usize], T0 + at * DAY, "hi")).unwrap();
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+    #[test]
+    fn random_writes_keep_every_index_exact(ops in proptest::collection::vec(op(), 1..60)) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_at(dir.path(), T0);
+        db.execute("CREATE UNIQUE INDEX u_latest ON latest_scores(customer_id, score_type)").unwrap();
+        for o in &ops {
+            apply(&db, o);
+        }
+        let mut live = Vec::new();
+        for i in db.indexes().unwrap() {
+            let check = db.check_index(&i.name).unwrap();
+            prop_assert!(check.is_exact(), "{} after {:?}: {:?}", i.name, ops, check);
+            prop_assert_eq!(check.stale, 0);
+            prop_assert_eq!(check.entries, i.entries);
+            live.push((i.name.clone(), db.index_stats(&i.name).unwrap()));
+        }
+        db.execute("ANALYZE").unwrap();
+        for (name, before) in live {
+            let after = db.index_stats(&name).unwrap();
+            prop_assert_eq!(&before, &after, "incremental stats of {} differ from ANALYZE", name);
+        }
+    }
+}
+
+#[test]
+fn unique_index_is_enforced_per_tenant_and_allows_many_nulls() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.execute("CREATE UNIQUE INDEX u_email ON customers(email)").unwrap();
+    let a = db.tenant("a").unwrap();
+    let b = db.tenant("b").unwrap();
+    a.upsert_customer(&customer("c1", "d", "s")).unwrap();
+    // The same email in another tenant is fine; the same customer re-upserted is fine.
+    let mut other = customer("c1", "d", "s");
+    b.upsert_customer(&other).unwrap();
+    a.upsert_customer(&customer("c1", "d2", "s2")).unwrap();
+    other.id = "c2".into();
+    other.email = Some("c1@x.test".into());
+    let e = a.upsert_customer(&other).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConstraintViolation, "{e}");
+    assert!(e.message().contains("u_email"), "{e}");
+    assert!(a.get_customer("c2").unwrap().is_none(), "the rejected write must not land");
+    // A batch with a duplicate inside fails as a whole.
+    let mut x = customer("x1", "d", "s");
+    x.email = Some("same@x".into());
+    let mut y = customer("x2", "d", "s");
+    y.email = Some("same@x".into());
+    assert_eq!(a.upsert_customers(&[x.clone(), y]).unwrap_err().kind(), ErrorKind::ConstraintViolation);
+    assert!(a.get_customer("x1").unwrap().is_none());
+    // NULLs are distinct.
+    for i in 0..3 {
+        let mut n = customer(&format!("n{i}"), "d", "s");
+        n.email = None;
+        a.upsert_customer(&n).unwrap();
+    }
+    // Changing the email frees the old value.
+    a.upsert_customer(&x).unwrap();
+    x.email = Some("moved@x".into());
+    a.upsert_customer(&x).unwrap();
+    let mut z = customer("z", "d", "s");
+    z.email = Some("same@x".into());
+    a.upsert_customer(&z).unwrap();
+    assert!(db.check_index("u_email").unwrap().is_exact());
+
+    // Building a UNIQUE index over duplicates fails and leaves no index behind.
+    let e = db.execute("CREATE UNIQUE INDEX u_dept ON customers(department)").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConstraintViolation, "{e}");
+    assert!(db.indexes().unwrap().iter().all(|i| i.name != "u_dept"));
+}
+
+#[test]
+fn ddl_errors_and_persistence() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let t = db.tenant("acme").unwrap();
+    let batch: Vec<_> = (0..1500).map(|i| customer(&format!("c{i:04}"), ["a", "b", "c"][i % 3], "s")).collect();
+    t.upsert_customers(&batch).unwrap();
+    db.execute("CREATE INDEX ix_name ON customers(name, status) WHERE status = 's'").unwrap();
+    assert_eq!(db.execute("CREATE INDEX ix_name ON customers(name)").unwrap_err().kind(), ErrorKind::AlreadyExists);
+    db.execute("CREATE INDEX IF NOT EXISTS ix_name ON customers(name)").unwrap();
+    assert_eq!(db.execute("CREATE INDEX ix2 ON nope(name)").unwrap_err().kind(), ErrorKind::UnknownTable);
+    assert_eq!(db.execute("CREATE INDEX ix2 ON customers(nope)").unwrap_err().kind(), ErrorKind::UnknownColumn);
+    assert_eq!(db.execute("CREATE INDEX ix2 ON customers(name) WHERE status > 3").unwrap_err().kind(), ErrorKind::TypeMismatch);
+    let e = db.execute("CREATE INDEX ix2 ON customers(lower(name))").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert!(e.message().contains("1:31") && e.message().contains("lower(name)"), "{e}");
+    assert_eq!(db.execute("DROP INDEX nope").unwrap_err().kind(), ErrorKind::NotFound);
+    db.execute("DROP INDEX IF EXISTS nope").unwrap();
+    assert_eq!(db.execute("SELECT * FROM customers").unwrap_err().kind(), ErrorKind::InvalidInput);
+    let info = db.indexes().unwrap().into_iter().find(|i| i.name == "ix_name").unwrap();
+    assert_eq!(info.entries, 1500);
+    assert_eq!(info.predicate.as_deref(), Some("status = 's'"));
+    let stats = db.index_stats("ix_name").unwrap();
+    assert_eq!(stats.entries, 1500);
+    assert_eq!(stats.distinct, vec![1, 1, 1], "one tenant, name always NULL, status always 's'");
+    let dept = db.index_stats("idx_customers_department_status_created_at").unwrap();
+    assert_eq!(dept.distinct, vec![1, 3, 3, 3]);
+    assert!(db.check_index("ix_name").unwrap().is_exact());
+    db.close().unwrap();
+    let db = open(dir.path());
+    let info = db.indexes().unwrap().into_iter().find(|i| i.name == "ix_name").unwrap();
+    assert!(info.ready);
+    assert_eq!(info.columns, ["name", "status"]);
+    assert!(db.check_index("ix_name").unwrap().is_exact());
+}

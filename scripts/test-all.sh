@@ -13,7 +13,7 @@ step "Rust: build (release)"
 cargo build --release --workspace --exclude cidb-node --exclude cidb-python
 
 step "Rust: tests"
-cargo test --workspace --exclude cidb-node --exclude cidb-python
+cargo test --workspace --exclude cidb-node
 
 step "CLI: demo smoke run (twice: build, then reuse)"
 demo_dir=$(mktemp -d)

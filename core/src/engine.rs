@@ -83,6 +83,9 @@ impl Engine {
             indexes,
         });
         inner.indexes.start_background(Arc::downgrade(&inner));
+        if let Some(db) = inner.db.load_full() {
+            inner.indexes.publish(&db.begin_read()?)?;
+        }
         Ok(Engine { inner })
     }
 

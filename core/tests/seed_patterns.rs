@@ -218,6 +218,13 @@ fn explain_text_json_and_analyze() {
         .iter()
         .any(|r| matches!(&r[0], Value::Text(s) if s.contains("actual rows="))));
 
+    // Scans stream: LIMIT stops reading early.
+    let r = t.query("SELECT * FROM customers LIMIT 5", &[]).unwrap();
+    assert_eq!((r.rows.len(), r.stats.rows_examined, r.stats.table_scans), (5, 5, 1));
+    let r = t.query("SELECT * FROM customers ORDER BY id DESC LIMIT 3", &[]).unwrap();
+    assert_eq!(r.stats.rows_examined, 3, "the primary key order serves ORDER BY id DESC");
+    assert!(!r.stats.temp_btree);
+
     // A full ORDER BY on a non-indexed column needs a temp b-tree; a join shows both tables.
     let e = t
         .explain("SELECT * FROM customers ORDER BY name LIMIT 5", &[], false)

@@ -17,7 +17,14 @@ fn bench(c: &mut Criterion) {
         let theirs = sqlite_query(&mut st, &p.params);
         assert_eq!(ours.rows.len(), theirs.len(), "{}: cidb and SQLite disagree", p.name);
         let plan = f.tenant.explain(p.sql, &p.params, false).unwrap();
-        eprintln!("{:<22} {:>6} rows  {}", p.name, ours.rows.len(), plan.steps()[0].detail);
+        let mut eqp = f.sqlite.prepare(&format!("EXPLAIN QUERY PLAN {}", p.sql)).unwrap();
+        let sqlite_plan: Vec<String> = eqp
+            .query_map(rusqlite::params_from_iter(p.params.iter().map(cidb_benches::to_sql)), |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        eprintln!("{:<22} {:>6} rows  cidb: {}", p.name, ours.rows.len(), plan.steps().iter().map(|s| s.detail.as_str()).collect::<Vec<_>>().join("; "));
+        eprintln!("{:<22} {:>6}       sqlite: {}", "", "", sqlite_plan.join("; "));
     }
 
     let mut g = c.benchmark_group("parse_plan");

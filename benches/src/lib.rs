@@ -20,7 +20,7 @@ pub struct Fixture {
     pub tenant: Tenant,
     /// SQLite (file database, WAL) holding `tenant_0`'s rows.
     pub sqlite: Connection,
-    /// A customer with many messages and scores.
+    /// A customer with an email and the most messages in the last 30 days.
     pub hot_customer: String,
 }
 
@@ -81,8 +81,9 @@ pub fn load(customers: usize) -> Fixture {
                     for s in &g.scores {
                         insert(Table::Scores, &score_row(&name, s));
                     }
-                    if g.messages.len() > best.0 {
-                        best = (g.messages.len(), g.customer.id.clone());
+                    let recent = g.messages.iter().filter(|m| m.timestamp >= NOW - 30 * DAY_MS).count();
+                    if g.customer.email.is_some() && recent > best.0 {
+                        best = (recent, g.customer.id.clone());
                     }
                 }
                 for m in &msgs {
@@ -99,7 +100,6 @@ pub fn load(customers: usize) -> Fixture {
             }
         }
     }
-    drop(insert);
     tx.commit().unwrap();
     for sql in cidb::index::SEED_INDEXES {
         let s = sql.replace("CONCURRENTLY ", "");

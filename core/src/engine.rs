@@ -140,6 +140,7 @@ impl Engine {
             indexes,
         });
         inner.indexes.start_background(Arc::downgrade(&inner));
+        inner.indexes.publish(&inner.store.db()?.begin_read()?)?;
         let engine = Engine { inner };
         engine.install_feed();
         engine.start_background();

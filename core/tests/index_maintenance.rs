@@ -30,19 +30,33 @@ fn fresh_database_has_the_seven_seed_indexes_and_a_dropped_one_stays_dropped() {
     names.sort();
     assert_eq!(names, SEED_NAMES);
     let ix = db.indexes().unwrap();
-    let email = ix.iter().find(|i| i.name == "idx_customers_email_partial").unwrap();
+    let email = ix
+        .iter()
+        .find(|i| i.name == "idx_customers_email_partial")
+        .unwrap();
     assert_eq!(email.columns, ["email"]);
     assert_eq!(email.predicate.as_deref(), Some("email IS NOT NULL"));
     assert!(ix.iter().all(|i| i.ready && !i.unique && i.entries == 0));
-    let recent = ix.iter().find(|i| i.name == "idx_conversation_messages_recent_partial").unwrap();
+    let recent = ix
+        .iter()
+        .find(|i| i.name == "idx_conversation_messages_recent_partial")
+        .unwrap();
     assert_eq!(recent.columns, ["timestamp", "customer_id"]);
-    assert_eq!(recent.predicate.as_deref(), Some("timestamp > CURRENT_TIMESTAMP - INTERVAL '30 days'"));
+    assert_eq!(
+        recent.predicate.as_deref(),
+        Some("timestamp > CURRENT_TIMESTAMP - INTERVAL '30 days'")
+    );
 
-    db.execute("DROP INDEX idx_customers_email_partial").unwrap();
+    db.execute("DROP INDEX idx_customers_email_partial")
+        .unwrap();
     db.close().unwrap();
     let db = open(dir.path());
     assert_eq!(db.indexes().unwrap().len(), 6);
-    assert!(db.indexes().unwrap().iter().all(|i| i.name != "idx_customers_email_partial"));
+    assert!(db
+        .indexes()
+        .unwrap()
+        .iter()
+        .all(|i| i.name != "idx_customers_email_partial"));
     db.close().unwrap();
 
     let dir2 = tempfile::tempdir().unwrap();
@@ -50,15 +64,39 @@ fn fresh_database_has_the_seven_seed_indexes_and_a_dropped_one_stays_dropped() {
     assert!(db.indexes().unwrap().is_empty());
     db.close().unwrap();
     let db = open(dir2.path());
-    assert!(db.indexes().unwrap().is_empty(), "seeding happens only in a fresh database");
+    assert!(
+        db.indexes().unwrap().is_empty(),
+        "seeding happens only in a fresh database"
+    );
 }
 
 #[derive(Debug, Clone)]
 enum Op {
-    Upsert { tenant: u8, id: u8, dept: u8, status: u8, email: Option<u8>, created: i64 },
-    Delete { tenant: u8, id: u8 },
-    Score { tenant: u8, id: u8, ty: u8, score: f64, at: i64 },
-    Message { tenant: u8, id: u8, role: u8, at: i64 },
+    Upsert {
+        tenant: u8,
+        id: u8,
+        dept: u8,
+        status: u8,
+        email: Option<u8>,
+        created: i64,
+    },
+    Delete {
+        tenant: u8,
+        id: u8,
+    },
+    Score {
+        tenant: u8,
+        id: u8,
+        ty: u8,
+        score: f64,
+        at: i64,
+    },
+    Message {
+        tenant: u8,
+        id: u8,
+        role: u8,
+        at: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -73,12 +111,31 @@ fn op() -> impl Strategy<Value = Op> {
 const DAY: i64 = 86_400_000;
 
 fn apply(db: &Engine, op: &Op) {
-    let t = db.tenant(&format!("t{}", match op {
-        Op::Upsert { tenant, .. } | Op::Delete { tenant, .. } | Op::Score { tenant, .. } | Op::Message { tenant, .. } => tenant,
-    })).unwrap();
+    let t = db
+        .tenant(&format!(
+            "t{}",
+            match op {
+                Op::Upsert { tenant, .. }
+                | Op::Delete { tenant, .. }
+                | Op::Score { tenant, .. }
+                | Op::Message { tenant, .. } => tenant,
+            }
+        ))
+        .unwrap();
     match op {
-        Op::Upsert { id, dept, status, email, created, .. } => {
-            let mut c = customer(&format!("c{id}"), ["sales", "support", "hr"][*dept as usize], ["active", "trial", "churned"][*status as usize]);
+        Op::Upsert {
+            id,
+            dept,
+            status,
+            email,
+            created,
+            ..
+        } => {
+            let mut c = customer(
+                &format!("c{id}"),
+                ["sales", "support", "hr"][*dept as usize],
+                ["active", "trial", "churned"][*status as usize],
+            );
             c.email = email.map(|e| format!("e{e}@x.test"));
             c.created_at = T0 + created * 1000;
             t.upsert_customer(&c).unwrap();
@@ -86,12 +143,28 @@ fn apply(db: &Engine, op: &Op) {
         Op::Delete { id, .. } => {
             t.delete_customer(&format!("c{id}")).unwrap();
         }
-        Op::Score { id, ty, score, at, .. } => {
-            let s = Score { customer_id: format!("c{id}"), score_type: ["churn", "upsell"][*ty as usize].into(), score: *score, confidence: 0.5, created_at: T0 + at * 1000, model: None };
+        Op::Score {
+            id, ty, score, at, ..
+        } => {
+            let s = Score {
+                customer_id: format!("c{id}"),
+                score_type: ["churn", "upsell"][*ty as usize].into(),
+                score: *score,
+                confidence: 0.5,
+                created_at: T0 + at * 1000,
+                model: None,
+            };
             t.add_score(&s).unwrap();
         }
         Op::Message { id, role, at, .. } => {
-            t.append_message(&msg(&format!("c{id}"), "conv", Role::ALL[*role as usize], T0 + at * DAY, "hi")).unwrap();
+            t.append_message(&msg(
+                &format!("c{id}"),
+                "conv",
+                Role::ALL[*role as usize],
+                T0 + at * DAY,
+                "hi",
+            ))
+            .unwrap();
         }
     }
 }
@@ -126,7 +199,8 @@ proptest! {
 fn unique_index_is_enforced_per_tenant_and_allows_many_nulls() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
-    db.execute("CREATE UNIQUE INDEX u_email ON customers(email)").unwrap();
+    db.execute("CREATE UNIQUE INDEX u_email ON customers(email)")
+        .unwrap();
     let a = db.tenant("a").unwrap();
     let b = db.tenant("b").unwrap();
     a.upsert_customer(&customer("c1", "d", "s")).unwrap();
@@ -139,13 +213,19 @@ fn unique_index_is_enforced_per_tenant_and_allows_many_nulls() {
     let e = a.upsert_customer(&other).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ConstraintViolation, "{e}");
     assert!(e.message().contains("u_email"), "{e}");
-    assert!(a.get_customer("c2").unwrap().is_none(), "the rejected write must not land");
+    assert!(
+        a.get_customer("c2").unwrap().is_none(),
+        "the rejected write must not land"
+    );
     // A batch with a duplicate inside fails as a whole.
     let mut x = customer("x1", "d", "s");
     x.email = Some("same@x".into());
     let mut y = customer("x2", "d", "s");
     y.email = Some("same@x".into());
-    assert_eq!(a.upsert_customers(&[x.clone(), y]).unwrap_err().kind(), ErrorKind::ConstraintViolation);
+    assert_eq!(
+        a.upsert_customers(&[x.clone(), y]).unwrap_err().kind(),
+        ErrorKind::ConstraintViolation
+    );
     assert!(a.get_customer("x1").unwrap().is_none());
     // NULLs are distinct.
     for i in 0..3 {
@@ -163,7 +243,9 @@ fn unique_index_is_enforced_per_tenant_and_allows_many_nulls() {
     assert!(db.check_index("u_email").unwrap().is_exact());
 
     // Building a UNIQUE index over duplicates fails and leaves no index behind.
-    let e = db.execute("CREATE UNIQUE INDEX u_dept ON customers(department)").unwrap_err();
+    let e = db
+        .execute("CREATE UNIQUE INDEX u_dept ON customers(department)")
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ConstraintViolation, "{e}");
     assert!(db.indexes().unwrap().iter().all(|i| i.name != "u_dept"));
 }
@@ -173,32 +255,83 @@ fn ddl_errors_and_persistence() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     let t = db.tenant("acme").unwrap();
-    let batch: Vec<_> = (0..1500).map(|i| customer(&format!("c{i:04}"), ["a", "b", "c"][i % 3], "s")).collect();
+    let batch: Vec<_> = (0..1500)
+        .map(|i| customer(&format!("c{i:04}"), ["a", "b", "c"][i % 3], "s"))
+        .collect();
     t.upsert_customers(&batch).unwrap();
-    db.execute("CREATE INDEX ix_name ON customers(name, status) WHERE status = 's'").unwrap();
-    assert_eq!(db.execute("CREATE INDEX ix_name ON customers(name)").unwrap_err().kind(), ErrorKind::AlreadyExists);
-    db.execute("CREATE INDEX IF NOT EXISTS ix_name ON customers(name)").unwrap();
-    assert_eq!(db.execute("CREATE INDEX ix2 ON nope(name)").unwrap_err().kind(), ErrorKind::UnknownTable);
-    assert_eq!(db.execute("CREATE INDEX ix2 ON customers(nope)").unwrap_err().kind(), ErrorKind::UnknownColumn);
-    assert_eq!(db.execute("CREATE INDEX ix2 ON customers(name) WHERE status > 3").unwrap_err().kind(), ErrorKind::TypeMismatch);
-    let e = db.execute("CREATE INDEX ix2 ON customers(lower(name))").unwrap_err();
+    db.execute("CREATE INDEX ix_name ON customers(name, status) WHERE status = 's'")
+        .unwrap();
+    assert_eq!(
+        db.execute("CREATE INDEX ix_name ON customers(name)")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::AlreadyExists
+    );
+    db.execute("CREATE INDEX IF NOT EXISTS ix_name ON customers(name)")
+        .unwrap();
+    assert_eq!(
+        db.execute("CREATE INDEX ix2 ON nope(name)")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::UnknownTable
+    );
+    assert_eq!(
+        db.execute("CREATE INDEX ix2 ON customers(nope)")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::UnknownColumn
+    );
+    assert_eq!(
+        db.execute("CREATE INDEX ix2 ON customers(name) WHERE status > 3")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::TypeMismatch
+    );
+    let e = db
+        .execute("CREATE INDEX ix2 ON customers(lower(name))")
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported);
-    assert!(e.message().contains("1:31") && e.message().contains("lower(name)"), "{e}");
-    assert_eq!(db.execute("DROP INDEX nope").unwrap_err().kind(), ErrorKind::NotFound);
+    assert!(
+        e.message().contains("1:31") && e.message().contains("lower(name)"),
+        "{e}"
+    );
+    assert_eq!(
+        db.execute("DROP INDEX nope").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     db.execute("DROP INDEX IF EXISTS nope").unwrap();
-    assert_eq!(db.execute("SELECT * FROM customers").unwrap_err().kind(), ErrorKind::InvalidInput);
-    let info = db.indexes().unwrap().into_iter().find(|i| i.name == "ix_name").unwrap();
+    assert_eq!(
+        db.execute("SELECT * FROM customers").unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    let info = db
+        .indexes()
+        .unwrap()
+        .into_iter()
+        .find(|i| i.name == "ix_name")
+        .unwrap();
     assert_eq!(info.entries, 1500);
     assert_eq!(info.predicate.as_deref(), Some("status = 's'"));
     let stats = db.index_stats("ix_name").unwrap();
     assert_eq!(stats.entries, 1500);
-    assert_eq!(stats.distinct, vec![1, 1, 1], "one tenant, name always NULL, status always 's'");
-    let dept = db.index_stats("idx_customers_department_status_created_at").unwrap();
+    assert_eq!(
+        stats.distinct,
+        vec![1, 1, 1],
+        "one tenant, name always NULL, status always 's'"
+    );
+    let dept = db
+        .index_stats("idx_customers_department_status_created_at")
+        .unwrap();
     assert_eq!(dept.distinct, vec![1, 3, 3, 3]);
     assert!(db.check_index("ix_name").unwrap().is_exact());
     db.close().unwrap();
     let db = open(dir.path());
-    let info = db.indexes().unwrap().into_iter().find(|i| i.name == "ix_name").unwrap();
+    let info = db
+        .indexes()
+        .unwrap()
+        .into_iter()
+        .find(|i| i.name == "ix_name")
+        .unwrap();
     assert!(info.ready);
     assert_eq!(info.columns, ["name", "status"]);
     assert!(db.check_index("ix_name").unwrap().is_exact());

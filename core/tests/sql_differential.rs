@@ -13,28 +13,54 @@ use sqlgen::*;
 use std::cmp::Ordering;
 
 fn cases() -> u32 {
-    std::env::var("CIDB_DIFF_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1500)
+    std::env::var("CIDB_DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1500)
 }
 
 fn cmp_for_order(a: &cidb::Value, b: &cidb::Value, desc: bool, nulls_first: bool) -> Ordering {
     match (a.is_null(), b.is_null()) {
         (true, true) => Ordering::Equal,
-        (true, false) => if nulls_first { Ordering::Less } else { Ordering::Greater },
-        (false, true) => if nulls_first { Ordering::Greater } else { Ordering::Less },
+        (true, false) => {
+            if nulls_first {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        }
+        (false, true) => {
+            if nulls_first {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            }
+        }
         _ => {
             let o = a.sql_cmp(b);
-            if desc { o.reverse() } else { o }
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
         }
     }
 }
 
 fn check(f: &Fixture, q: &GenQuery) -> Result<(), String> {
-    let expected = sqlite_rows(&f.sqlite, &q.sql, &q.params).map_err(|e| format!("SQLite rejected {}: {e}", q.sql))?;
-    let got = f.tenant.query(&q.sql, &q.params).map_err(|e| format!("cidb failed on {} {:?}: {e}", q.sql, q.params))?;
+    let expected = sqlite_rows(&f.sqlite, &q.sql, &q.params)
+        .map_err(|e| format!("SQLite rejected {}: {e}", q.sql))?;
+    let got = f
+        .tenant
+        .query(&q.sql, &q.params)
+        .map_err(|e| format!("cidb failed on {} {:?}: {e}", q.sql, q.params))?;
     let (mut e, mut g) = (norm_rows(&expected), norm_rows(&got.rows));
     if q.total_order {
         if e != g {
-            return Err(format!("ordered results differ for {} {:?}\n sqlite: {:?}\n cidb:   {:?}", q.sql, q.params, e, g));
+            return Err(format!(
+                "ordered results differ for {} {:?}\n sqlite: {:?}\n cidb:   {:?}",
+                q.sql, q.params, e, g
+            ));
         }
     } else {
         for w in got.rows.windows(2) {
@@ -42,14 +68,22 @@ fn check(f: &Fixture, q: &GenQuery) -> Result<(), String> {
                 match cmp_for_order(&w[0][i], &w[1][i], desc, nf) {
                     Ordering::Less => break,
                     Ordering::Equal => continue,
-                    Ordering::Greater => return Err(format!("cidb rows out of order for {}: {:?} before {:?}", q.sql, w[0], w[1])),
+                    Ordering::Greater => {
+                        return Err(format!(
+                            "cidb rows out of order for {}: {:?} before {:?}",
+                            q.sql, w[0], w[1]
+                        ))
+                    }
                 }
             }
         }
         e.sort();
         g.sort();
         if e != g {
-            return Err(format!("results differ for {} {:?}\n sqlite: {:?}\n cidb:   {:?}", q.sql, q.params, e, g));
+            return Err(format!(
+                "results differ for {} {:?}\n sqlite: {:?}\n cidb:   {:?}",
+                q.sql, q.params, e, g
+            ));
         }
     }
     if got.stats.rows_returned != got.rows.len() as u64 {
@@ -59,7 +93,11 @@ fn check(f: &Fixture, q: &GenQuery) -> Result<(), String> {
 }
 
 fn run(f: &Fixture, n: u32) {
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: n, failure_persistence: None, ..ProptestConfig::default() });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: n,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
     runner
         .run(&any::<u64>(), |seed| {
             let q = Gen::new(seed, &f.pools).query();
@@ -71,9 +109,15 @@ fn run(f: &Fixture, n: u32) {
 #[test]
 fn generated_queries_match_sqlite_with_seed_indexes() {
     let f = load(160, 11, true);
-    f.engine.execute("CREATE INDEX ix_scores_type_score ON customer_scores(score_type, score)").unwrap();
-    f.engine.execute("CREATE INDEX ix_msg_role ON conversation_messages(role, id)").unwrap();
-    f.engine.execute("CREATE INDEX ix_latest_score ON latest_scores(score)").unwrap();
+    f.engine
+        .execute("CREATE INDEX ix_scores_type_score ON customer_scores(score_type, score)")
+        .unwrap();
+    f.engine
+        .execute("CREATE INDEX ix_msg_role ON conversation_messages(role, id)")
+        .unwrap();
+    f.engine
+        .execute("CREATE INDEX ix_latest_score ON latest_scores(score)")
+        .unwrap();
     f.engine.execute("ANALYZE").unwrap();
     run(&f, cases());
 }
@@ -90,8 +134,16 @@ fn show_generated_queries() {
     let f = load(60, 11, true);
     for seed in 0..40u64 {
         let q = Gen::new(seed, &f.pools).query();
-        let n = f.tenant.query(&q.sql, &q.params).map(|r| r.rows.len() as i64).unwrap_or(-1);
-        let e = f.tenant.explain(&q.sql, &q.params, false).map(|e| e.steps()[0].detail.clone()).unwrap_or_default();
+        let n = f
+            .tenant
+            .query(&q.sql, &q.params)
+            .map(|r| r.rows.len() as i64)
+            .unwrap_or(-1);
+        let e = f
+            .tenant
+            .explain(&q.sql, &q.params, false)
+            .map(|e| e.steps()[0].detail.clone())
+            .unwrap_or_default();
         println!("{n:4} | {} {:?} | {e}", q.sql, q.params);
     }
 }

@@ -9,7 +9,11 @@ fn fails(t: &cidb::Tenant, sql: &str, params: &[Value], kind: ErrorKind, needles
     let e = t.query(sql, params).expect_err(sql);
     assert_eq!(e.kind(), kind, "{sql}: {e}");
     for n in needles {
-        assert!(e.message().contains(n), "{sql}: message {:?} should mention {n:?}", e.message());
+        assert!(
+            e.message().contains(n),
+            "{sql}: message {:?} should mention {n:?}",
+            e.message()
+        );
     }
 }
 
@@ -18,12 +22,36 @@ fn syntax_errors() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     let t = db.tenant("a").unwrap();
-    fails(&t, "SELEC * FROM customers", &[], ErrorKind::SqlSyntax, &["SELEC"]);
+    fails(
+        &t,
+        "SELEC * FROM customers",
+        &[],
+        ErrorKind::SqlSyntax,
+        &["SELEC"],
+    );
     fails(&t, "SELECT * FROM", &[], ErrorKind::SqlSyntax, &[]);
-    fails(&t, "SELECT * FROM customers WHERE", &[], ErrorKind::SqlSyntax, &["Line: 1"]);
-    fails(&t, "SELECT * FROM customers WHERE id = 'x", &[], ErrorKind::SqlSyntax, &[]);
+    fails(
+        &t,
+        "SELECT * FROM customers WHERE",
+        &[],
+        ErrorKind::SqlSyntax,
+        &["Line: 1"],
+    );
+    fails(
+        &t,
+        "SELECT * FROM customers WHERE id = 'x",
+        &[],
+        ErrorKind::SqlSyntax,
+        &[],
+    );
     fails(&t, "", &[], ErrorKind::SqlSyntax, &["empty"]);
-    fails(&t, "SELECT * FROM customers\nWHERE created_at > CURRENT_TIMESTAMP - INTERVAL 'soon'", &[], ErrorKind::SqlSyntax, &["INTERVAL", "2:"]);
+    fails(
+        &t,
+        "SELECT * FROM customers\nWHERE created_at > CURRENT_TIMESTAMP - INTERVAL 'soon'",
+        &[],
+        ErrorKind::SqlSyntax,
+        &["INTERVAL", "2:"],
+    );
 }
 
 #[test]
@@ -31,11 +59,41 @@ fn unknown_names() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     let t = db.tenant("a").unwrap();
-    fails(&t, "SELECT * FROM nope", &[], ErrorKind::UnknownTable, &["nope", "1:15"]);
-    fails(&t, "SELECT x.id FROM customers c", &[], ErrorKind::UnknownTable, &["x"]);
-    fails(&t, "SELECT nope FROM customers", &[], ErrorKind::UnknownColumn, &["nope", "1:8"]);
-    fails(&t, "SELECT * FROM customers WHERE c.id = 'x'", &[], ErrorKind::UnknownTable, &["c"]);
-    fails(&t, "SELECT * FROM customers c WHERE c.score > 1", &[], ErrorKind::UnknownColumn, &["c.score"]);
+    fails(
+        &t,
+        "SELECT * FROM nope",
+        &[],
+        ErrorKind::UnknownTable,
+        &["nope", "1:15"],
+    );
+    fails(
+        &t,
+        "SELECT x.id FROM customers c",
+        &[],
+        ErrorKind::UnknownTable,
+        &["x"],
+    );
+    fails(
+        &t,
+        "SELECT nope FROM customers",
+        &[],
+        ErrorKind::UnknownColumn,
+        &["nope", "1:8"],
+    );
+    fails(
+        &t,
+        "SELECT * FROM customers WHERE c.id = 'x'",
+        &[],
+        ErrorKind::UnknownTable,
+        &["c"],
+    );
+    fails(
+        &t,
+        "SELECT * FROM customers c WHERE c.score > 1",
+        &[],
+        ErrorKind::UnknownColumn,
+        &["c.score"],
+    );
     fails(
         &t,
         "SELECT id FROM customers c JOIN conversation_messages m ON m.customer_id = c.id",
@@ -43,8 +101,20 @@ fn unknown_names() {
         ErrorKind::UnknownColumn,
         &["ambiguous", "id"],
     );
-    fails(&t, "SELECT * FROM customers ORDER BY 3 + 0", &[], ErrorKind::Unsupported, &["+"]);
-    fails(&t, "SELECT id FROM customers ORDER BY 2", &[], ErrorKind::InvalidInput, &["ORDER BY term 2"]);
+    fails(
+        &t,
+        "SELECT * FROM customers ORDER BY 3 + 0",
+        &[],
+        ErrorKind::Unsupported,
+        &["+"],
+    );
+    fails(
+        &t,
+        "SELECT id FROM customers ORDER BY 2",
+        &[],
+        ErrorKind::InvalidInput,
+        &["ORDER BY term 2"],
+    );
 }
 
 #[test]
@@ -52,16 +122,76 @@ fn type_mismatches() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     let t = db.tenant("a").unwrap();
-    fails(&t, "SELECT * FROM customers WHERE created_at = 'yesterday'", &[], ErrorKind::TypeMismatch, &["created_at", "1:31"]);
-    fails(&t, "SELECT * FROM customers WHERE status > 3", &[], ErrorKind::TypeMismatch, &["status"]);
-    fails(&t, "SELECT * FROM customers WHERE id IN ('a', 2)", &[], ErrorKind::TypeMismatch, &[]);
-    fails(&t, "SELECT * FROM customer_scores WHERE score BETWEEN 'a' AND 'b'", &[], ErrorKind::TypeMismatch, &["score"]);
-    fails(&t, "SELECT SUM(status) FROM customers", &[], ErrorKind::TypeMismatch, &["SUM", "status"]);
-    fails(&t, "SELECT * FROM customers LIMIT 'ten'", &[], ErrorKind::TypeMismatch, &["LIMIT"]);
-    fails(&t, "SELECT * FROM customers WHERE created_at > ?", &[Value::Text("x".into())], ErrorKind::TypeMismatch, &["parameter 1", "created_at"]);
-    fails(&t, "SELECT * FROM customers WHERE id = ?", &[Value::Int(3)], ErrorKind::TypeMismatch, &["parameter 1"]);
-    fails(&t, "SELECT * FROM customers LIMIT ?", &[Value::Real(2.5)], ErrorKind::TypeMismatch, &["LIMIT"]);
-    fails(&t, "SELECT * FROM customers WHERE name = CURRENT_TIMESTAMP", &[], ErrorKind::TypeMismatch, &[]);
+    fails(
+        &t,
+        "SELECT * FROM customers WHERE created_at = 'yesterday'",
+        &[],
+        ErrorKind::TypeMismatch,
+        &["created_at", "1:31"],
+    );
+    fails(
+        &t,
+        "SELECT * FROM customers WHERE status > 3",
+        &[],
+        ErrorKind::TypeMismatch,
+        &["status"],
+    );
+    fails(
+        &t,
+        "SELECT * FROM customers WHERE id IN ('a', 2)",
+        &[],
+        ErrorKind::TypeMismatch,
+        &[],
+    );
+    fails(
+        &t,
+        "SELECT * FROM customer_scores WHERE score BETWEEN 'a' AND 'b'",
+        &[],
+        ErrorKind::TypeMismatch,
+        &["score"],
+    );
+    fails(
+        &t,
+        "SELECT SUM(status) FROM customers",
+        &[],
+        ErrorKind::TypeMismatch,
+        &["SUM", "status"],
+    );
+    fails(
+        &t,
+        "SELECT * FROM customers LIMIT 'ten'",
+        &[],
+        ErrorKind::TypeMismatch,
+        &["LIMIT"],
+    );
+    fails(
+        &t,
+        "SELECT * FROM customers WHERE created_at > ?",
+        &[Value::Text("x".into())],
+        ErrorKind::TypeMismatch,
+        &["parameter 1", "created_at"],
+    );
+    fails(
+        &t,
+        "SELECT * FROM customers WHERE id = ?",
+        &[Value::Int(3)],
+        ErrorKind::TypeMismatch,
+        &["parameter 1"],
+    );
+    fails(
+        &t,
+        "SELECT * FROM customers LIMIT ?",
+        &[Value::Real(2.5)],
+        ErrorKind::TypeMismatch,
+        &["LIMIT"],
+    );
+    fails(
+        &t,
+        "SELECT * FROM customers WHERE name = CURRENT_TIMESTAMP",
+        &[],
+        ErrorKind::TypeMismatch,
+        &[],
+    );
 }
 
 #[test]
@@ -105,18 +235,56 @@ fn wrong_parameter_counts() {
     let db = open(dir.path());
     let t = db.tenant("a").unwrap();
     t.upsert_customer(&customer("c1", "d", "s")).unwrap();
-    fails(&t, "SELECT * FROM customers WHERE id = ?", &[], ErrorKind::InvalidParameter, &["1 parameter", "0 were given"]);
-    fails(&t, "SELECT * FROM customers WHERE id = ?", &[Value::Text("a".into()), Value::Text("b".into())], ErrorKind::InvalidParameter, &["2"]);
-    fails(&t, "SELECT * FROM customers", &[Value::Int(1)], ErrorKind::InvalidParameter, &[]);
-    fails(&t, "SELECT * FROM customers WHERE id = ?0", &[Value::Int(1)], ErrorKind::InvalidParameter, &["?0"]);
-    let s = t.prepare("SELECT id FROM customers WHERE id = ?2 OR id = ?1").unwrap();
+    fails(
+        &t,
+        "SELECT * FROM customers WHERE id = ?",
+        &[],
+        ErrorKind::InvalidParameter,
+        &["1 parameter", "0 were given"],
+    );
+    fails(
+        &t,
+        "SELECT * FROM customers WHERE id = ?",
+        &[Value::Text("a".into()), Value::Text("b".into())],
+        ErrorKind::InvalidParameter,
+        &["2"],
+    );
+    fails(
+        &t,
+        "SELECT * FROM customers",
+        &[Value::Int(1)],
+        ErrorKind::InvalidParameter,
+        &[],
+    );
+    fails(
+        &t,
+        "SELECT * FROM customers WHERE id = ?0",
+        &[Value::Int(1)],
+        ErrorKind::InvalidParameter,
+        &["?0"],
+    );
+    let s = t
+        .prepare("SELECT id FROM customers WHERE id = ?2 OR id = ?1")
+        .unwrap();
     assert_eq!(s.param_count(), 2);
     assert_eq!(s.columns(), ["id"]);
-    assert_eq!(s.query(&[Value::Text("c1".into())]).unwrap_err().kind(), ErrorKind::InvalidParameter);
-    let r = s.query(&[Value::Text("zz".into()), Value::Text("c1".into())]).unwrap();
+    assert_eq!(
+        s.query(&[Value::Text("c1".into())]).unwrap_err().kind(),
+        ErrorKind::InvalidParameter
+    );
+    let r = s
+        .query(&[Value::Text("zz".into()), Value::Text("c1".into())])
+        .unwrap();
     assert_eq!(r.rows, vec![vec![Value::Text("c1".into())]]);
-    assert_eq!(t.query("CREATE INDEX i ON customers(name)", &[Value::Int(1)]).unwrap_err().kind(), ErrorKind::InvalidParameter);
+    assert_eq!(
+        t.query("CREATE INDEX i ON customers(name)", &[Value::Int(1)])
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidParameter
+    );
     // Numbered and positional parameters mix the way SQLite numbers them.
-    let s = t.prepare("SELECT id FROM customers WHERE id = ?3 OR id = ? OR id = $1").unwrap();
+    let s = t
+        .prepare("SELECT id FROM customers WHERE id = ?3 OR id = ? OR id = $1")
+        .unwrap();
     assert_eq!(s.param_count(), 4);
 }

@@ -14,8 +14,8 @@ use crate::engine::Engine;
 use crate::error::{err, ErrorKind, Result};
 use crate::sql::ast::CreateIndex;
 use crate::storage::keys::{Key, KeyReader};
-use crate::storage::stores::{decode_row, table_def};
 use crate::storage::next_counter;
+use crate::storage::stores::{decode_row, table_def};
 use redb::{ReadableTable, WriteTransaction};
 
 use std::ops::Bound;
@@ -45,10 +45,49 @@ pub fn create_index(engine: &Engine, ci: &CreateIndex) -> Result<bool> {
     Ok(true)
 }
 
+/// Finishes builds a crash interrupted: every index still `Building` at open is
+/// backfilled again (idempotent: the write hook kept maintaining it meanwhile) and made
+/// ready. Runs on the engine's index thread.
+pub fn resume_builds(engine: &Engine) -> Result<usize> {
+    let mgr = engine.inner.indexes.clone();
+    let building: Vec<u32> = {
+        let txn = engine.read()?;
+        mgr.catalog
+            .read(&txn)?
+            .indexes
+            .iter()
+            .filter(|d| d.state == IndexState::Building)
+            .map(|d| d.id)
+            .collect()
+    };
+    let mut done = 0;
+    for id in building {
+        match backfill(engine, &mgr, id) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => continue, // dropped meanwhile
+            Err(e) if e.kind() == ErrorKind::ConstraintViolation => {
+                drop_by_id(engine, id)?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        let m = mgr.clone();
+        match engine.write(move |txn, _| mark_ready(&m, txn, id)) {
+            Ok(()) => done += 1,
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    mgr.publish(&engine.read()?)?;
+    Ok(done)
+}
+
 /// Creates an index entirely inside one write transaction (used at open, before the
 /// engine serves anyone).
 pub fn create_index_in(m: &IndexManager, txn: &WriteTransaction, ci: &CreateIndex) -> Result<bool> {
-    let Some(def) = register(m, txn, ci)? else { return Ok(false) };
+    let Some(def) = register(m, txn, ci)? else {
+        return Ok(false);
+    };
     let mut after: Option<Vec<u8>> = None;
     while let Some(k) = backfill_chunk(m, txn, def.id, after.as_deref())? {
         after = Some(k);
@@ -58,15 +97,23 @@ pub fn create_index_in(m: &IndexManager, txn: &WriteTransaction, ci: &CreateInde
 }
 
 /// Step one: records the index as building (None when IF NOT EXISTS found it).
-fn register(m: &IndexManager, txn: &WriteTransaction, ci: &CreateIndex) -> Result<Option<IndexDef>> {
+fn register(
+    m: &IndexManager,
+    txn: &WriteTransaction,
+    ci: &CreateIndex,
+) -> Result<Option<IndexDef>> {
     let snap = m.catalog.write(txn)?;
     if snap.by_name(&ci.name).is_some() {
         if ci.if_not_exists {
             return Ok(None);
         }
-        return Err(err(ErrorKind::AlreadyExists, format!("index {} already exists", ci.name)));
+        return Err(err(
+            ErrorKind::AlreadyExists,
+            format!("index {} already exists", ci.name),
+        ));
     }
-    let id = u32::try_from(next_counter(txn, NEXT_INDEX_ID, 1)?).map_err(|_| err(ErrorKind::Internal, "index ids exhausted"))?;
+    let id = u32::try_from(next_counter(txn, NEXT_INDEX_ID, 1)?)
+        .map_err(|_| err(ErrorKind::Internal, "index ids exhausted"))?;
     let def = IndexDef::from_create(ci, id)?;
     txn.open_table(entries_def(&def.table_name()))?;
     store_def(txn, &def)?;
@@ -86,7 +133,10 @@ fn mark_ready(m: &IndexManager, txn: &WriteTransaction, id: u32) -> Result<()> {
 }
 
 fn dropped_during_build(id: u32) -> crate::Error {
-    err(ErrorKind::NotFound, format!("index #{id} was dropped while it was being built"))
+    err(
+        ErrorKind::NotFound,
+        format!("index #{id} was dropped while it was being built"),
+    )
 }
 
 fn backfill(engine: &Engine, mgr: &Arc<IndexManager>, id: u32) -> Result<()> {
@@ -103,9 +153,17 @@ fn backfill(engine: &Engine, mgr: &Arc<IndexManager>, id: u32) -> Result<()> {
 }
 
 /// Indexes up to one chunk of base rows after `after`; returns where to continue.
-fn backfill_chunk(m: &IndexManager, txn: &WriteTransaction, id: u32, after: Option<&[u8]>) -> Result<Option<Vec<u8>>> {
+fn backfill_chunk(
+    m: &IndexManager,
+    txn: &WriteTransaction,
+    id: u32,
+    after: Option<&[u8]>,
+) -> Result<Option<Vec<u8>>> {
     let snap = m.catalog.write(txn)?;
-    let def = snap.by_id(id).ok_or_else(|| dropped_during_build(id))?.clone();
+    let def = snap
+        .by_id(id)
+        .ok_or_else(|| dropped_during_build(id))?
+        .clone();
     let now = m.clock.now();
     let name = def.table_name();
     let mut w = EntryWriter::new(txn, &def)?;
@@ -174,4 +232,46 @@ fn drop_by_id(engine: &Engine, id: u32) -> Result<()> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Config, Customer, Engine};
+
+    #[test]
+    fn a_build_interrupted_by_a_crash_is_finished_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Engine::open(dir.path(), Config::default().with_seed_indexes(false)).unwrap();
+            let t = db.tenant("a").unwrap();
+            let cs: Vec<Customer> = (0..1200)
+                .map(|i| Customer::new(format!("c{i}"), 5))
+                .collect();
+            t.upsert_customers(&cs).unwrap();
+            // Step one only, as if the process died during the backfill.
+            let ci = match crate::sql::parse("CREATE INDEX ix ON customers(created_at)")
+                .unwrap()
+                .stmt
+            {
+                crate::sql::ast::Statement::CreateIndex(ci) => ci,
+                _ => unreachable!(),
+            };
+            let m = db.inner.indexes.clone();
+            db.write(move |txn, _| super::register(&m, txn, &ci))
+                .unwrap();
+            let t2 = t.clone();
+            t2.upsert_customer(&Customer::new("late", 7)).unwrap();
+            let info = db.indexes().unwrap();
+            assert!(!info[0].ready);
+            db.close().unwrap();
+        }
+        let db = Engine::open(dir.path(), Config::default()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !db.indexes().unwrap()[0].ready && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let check = db.check_index("ix").unwrap();
+        assert!(db.indexes().unwrap()[0].ready);
+        assert!(check.is_exact() && check.entries == 1201, "{check:?}");
+    }
 }

@@ -62,7 +62,9 @@ pub struct CatalogSnap {
 impl CatalogSnap {
     /// The index named `name` (case-insensitive).
     pub fn by_name(&self, name: &str) -> Option<&Arc<IndexDef>> {
-        self.indexes.iter().find(|d| d.name.eq_ignore_ascii_case(name))
+        self.indexes
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(name))
     }
 
     /// The index with id `id`.
@@ -77,29 +79,44 @@ impl CatalogSnap {
 
     /// Ready indexes on `table` (what the planner may use).
     pub fn ready_on(&self, table: Table) -> impl Iterator<Item = &Arc<IndexDef>> {
-        self.on_table(table).filter(|d| d.state == IndexState::Ready)
+        self.on_table(table)
+            .filter(|d| d.state == IndexState::Ready)
     }
 }
 
 fn parse_def(id: u32, state: IndexState, sql: &str) -> Result<IndexDef> {
-    let parsed = crate::sql::parse(sql)
-        .map_err(|e| err(ErrorKind::Corrupted, format!("stored index definition {sql:?} does not parse: {e}")))?;
+    let parsed = crate::sql::parse(sql).map_err(|e| {
+        err(
+            ErrorKind::Corrupted,
+            format!("stored index definition {sql:?} does not parse: {e}"),
+        )
+    })?;
     match parsed.stmt {
         Statement::CreateIndex(ci) => {
             let mut d = IndexDef::from_create(&ci, id)?;
             d.state = state;
             Ok(d)
         }
-        _ => Err(err(ErrorKind::Corrupted, format!("stored index definition {sql:?} is not CREATE INDEX"))),
+        _ => Err(err(
+            ErrorKind::Corrupted,
+            format!("stored index definition {sql:?} is not CREATE INDEX"),
+        )),
     }
 }
 
-fn load_defs(t: &impl ReadableTable<&'static str, &'static [u8]>, version: u64) -> Result<CatalogSnap> {
+fn load_defs(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    version: u64,
+) -> Result<CatalogSnap> {
     let mut indexes = Vec::new();
     for item in t.iter()? {
         let (_, v) = item?;
-        let sd: StoredDef = serde_json::from_slice(v.value())
-            .map_err(|e| err(ErrorKind::Corrupted, format!("stored index definition is not valid: {e}")))?;
+        let sd: StoredDef = serde_json::from_slice(v.value()).map_err(|e| {
+            err(
+                ErrorKind::Corrupted,
+                format!("stored index definition is not valid: {e}"),
+            )
+        })?;
         indexes.push(Arc::new(parse_def(sd.id, sd.state, &sd.sql)?));
     }
     Ok(CatalogSnap { version, indexes })
@@ -107,15 +124,26 @@ fn load_defs(t: &impl ReadableTable<&'static str, &'static [u8]>, version: u64) 
 
 /// Writes (or replaces) a definition.
 pub fn store_def(txn: &WriteTransaction, def: &IndexDef) -> Result<()> {
-    let sd = StoredDef { id: def.id, state: def.state, sql: def.create_sql() };
-    let bytes = serde_json::to_vec(&sd).map_err(|e| err(ErrorKind::Internal, format!("cannot encode index definition: {e}")))?;
-    txn.open_table(INDEX_DEFS)?.insert(def.name.to_ascii_lowercase().as_str(), bytes.as_slice())?;
+    let sd = StoredDef {
+        id: def.id,
+        state: def.state,
+        sql: def.create_sql(),
+    };
+    let bytes = serde_json::to_vec(&sd).map_err(|e| {
+        err(
+            ErrorKind::Internal,
+            format!("cannot encode index definition: {e}"),
+        )
+    })?;
+    txn.open_table(INDEX_DEFS)?
+        .insert(def.name.to_ascii_lowercase().as_str(), bytes.as_slice())?;
     Ok(())
 }
 
 /// Removes a definition.
 pub fn remove_def(txn: &WriteTransaction, name: &str) -> Result<()> {
-    txn.open_table(INDEX_DEFS)?.remove(name.to_ascii_lowercase().as_str())?;
+    txn.open_table(INDEX_DEFS)?
+        .remove(name.to_ascii_lowercase().as_str())?;
     Ok(())
 }
 
@@ -129,7 +157,10 @@ impl Catalog {
     /// A catalog whose versions continue after `stored` (the version on disk at open).
     pub fn new(stored: u64) -> Catalog {
         Catalog {
-            cache: ArcSwap::from_pointee(CatalogSnap { version: u64::MAX, indexes: Vec::new() }),
+            cache: ArcSwap::from_pointee(CatalogSnap {
+                version: u64::MAX,
+                indexes: Vec::new(),
+            }),
             next_version: AtomicU64::new(stored + 1),
         }
     }
@@ -141,7 +172,11 @@ impl Catalog {
 
     /// The catalog as a read snapshot sees it.
     pub fn read(&self, txn: &ReadTransaction) -> Result<Arc<CatalogSnap>> {
-        let version = txn.open_table(META)?.get(CATALOG_VERSION)?.map(|v| v.value()).unwrap_or(0);
+        let version = txn
+            .open_table(META)?
+            .get(CATALOG_VERSION)?
+            .map(|v| v.value())
+            .unwrap_or(0);
         if let Some(c) = self.cached(version) {
             return Ok(c);
         }
@@ -152,7 +187,11 @@ impl Catalog {
 
     /// The catalog as a write transaction sees it (including its own uncommitted DDL).
     pub fn write(&self, txn: &WriteTransaction) -> Result<Arc<CatalogSnap>> {
-        let version = txn.open_table(META)?.get(CATALOG_VERSION)?.map(|v| v.value()).unwrap_or(0);
+        let version = txn
+            .open_table(META)?
+            .get(CATALOG_VERSION)?
+            .map(|v| v.value())
+            .unwrap_or(0);
         if let Some(c) = self.cached(version) {
             return Ok(c);
         }
@@ -172,7 +211,10 @@ impl Catalog {
 /// Reads the distinct-prefix counts stored for `id`.
 pub fn read_stats(t: &impl ReadableTable<u32, &'static [u8]>, id: u32) -> Result<Option<Vec<u64>>> {
     Ok(t.get(id)?.map(|v| {
-        v.value().chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
+        v.value()
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect()
     }))
 }
 
@@ -199,7 +241,11 @@ pub fn create_tables(db: &redb::Database) -> Result<u64> {
         txn.open_table(INDEX_DEFS)?;
         txn.open_table(INDEX_STATS)?;
         txn.open_table(TABLE_COUNTS)?;
-        version = txn.open_table(META)?.get(CATALOG_VERSION)?.map(|v| v.value()).unwrap_or(0);
+        version = txn
+            .open_table(META)?
+            .get(CATALOG_VERSION)?
+            .map(|v| v.value())
+            .unwrap_or(0);
     }
     txn.commit()?;
     Ok(version)

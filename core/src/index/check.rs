@@ -2,12 +2,12 @@
 //! must hold and compares it with what it holds, in one read snapshot. Tests use it to
 //! prove online builds and maintenance exact; operators can run it after a crash.
 
+use super::keys::str_end;
 use super::maintain::entries_def;
 use crate::engine::Engine;
 use crate::error::{err, ErrorKind, Result};
 use crate::storage::keys::{Key, KeyReader};
 use crate::storage::stores::{decode_row, table_def};
-use super::keys::str_end;
 use redb::ReadableTable;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -38,12 +38,17 @@ impl IndexCheck {
 pub fn check(engine: &Engine, name: &str) -> Result<IndexCheck> {
     let txn = engine.read()?;
     let snap = engine.inner.indexes.catalog.read(&txn)?;
-    let def = snap.by_name(name).ok_or_else(|| err(ErrorKind::NotFound, format!("no such index: {name}")))?.clone();
+    let def = snap
+        .by_name(name)
+        .ok_or_else(|| err(ErrorKind::NotFound, format!("no such index: {name}")))?
+        .clone();
     let now = engine.inner.indexes.clock.now();
     let mut expected = BTreeSet::new();
     let mut candidates = BTreeSet::new();
     let mut no_window = def.as_ref().clone();
-    no_window.predicate.retain(|t| !matches!(t, super::def::PredTerm::Window { .. }));
+    no_window
+        .predicate
+        .retain(|t| !matches!(t, super::def::PredTerm::Window { .. }));
     let mut key = Key::new();
     for item in txn.open_table(table_def(def.table))?.iter()? {
         let (k, v) = item?;
@@ -69,6 +74,9 @@ pub fn check(engine: &Engine, name: &str) -> Result<IndexCheck> {
         expected: expected.len() as u64,
         missing: expected.difference(&actual).count() as u64,
         extra: actual.difference(&candidates).count() as u64,
-        stale: actual.iter().filter(|k| candidates.contains(*k) && !expected.contains(*k)).count() as u64,
+        stale: actual
+            .iter()
+            .filter(|k| candidates.contains(*k) && !expected.contains(*k))
+            .count() as u64,
     })
 }

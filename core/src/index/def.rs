@@ -59,7 +59,11 @@ impl PredTerm {
             PredTerm::Window { col, inclusive, ms } => match &row[*col] {
                 Value::Int(t) => {
                     let cut = now.saturating_sub(*ms);
-                    if *inclusive { *t >= cut } else { *t > cut }
+                    if *inclusive {
+                        *t >= cut
+                    } else {
+                        *t > cut
+                    }
                 }
                 _ => false,
             },
@@ -69,7 +73,9 @@ impl PredTerm {
     /// The column the term constrains.
     pub fn col(&self) -> usize {
         match self {
-            PredTerm::IsNull { col, .. } | PredTerm::Cmp { col, .. } | PredTerm::Window { col, .. } => *col,
+            PredTerm::IsNull { col, .. }
+            | PredTerm::Cmp { col, .. }
+            | PredTerm::Window { col, .. } => *col,
         }
     }
 }
@@ -115,23 +121,38 @@ impl IndexDef {
     /// Resolves a parsed CREATE INDEX against the schema.
     pub fn from_create(ci: &CreateIndex, id: u32) -> Result<IndexDef> {
         let table = Table::from_name(&ci.table.name).ok_or_else(|| {
-            err(ErrorKind::UnknownTable, format!("no such table: {} (at {})", ci.table.name, ci.table.pos))
+            err(
+                ErrorKind::UnknownTable,
+                format!("no such table: {} (at {})", ci.table.name, ci.table.pos),
+            )
         })?;
         if ci.columns.is_empty() {
-            return Err(err(ErrorKind::InvalidInput, "an index needs at least one column"));
+            return Err(err(
+                ErrorKind::InvalidInput,
+                "an index needs at least one column",
+            ));
         }
         let mut columns = Vec::new();
         for (c, pos) in &ci.columns {
             let i = table.column_index(c).ok_or_else(|| {
-                err(ErrorKind::UnknownColumn, format!("no such column: {}.{c} (at {pos})", table.name()))
+                err(
+                    ErrorKind::UnknownColumn,
+                    format!("no such column: {}.{c} (at {pos})", table.name()),
+                )
             })?;
             if columns.contains(&i) {
-                return Err(err(ErrorKind::InvalidInput, format!("column {c} appears twice in the index (at {pos})")));
+                return Err(err(
+                    ErrorKind::InvalidInput,
+                    format!("column {c} appears twice in the index (at {pos})"),
+                ));
             }
             columns.push(i);
         }
         if columns.len() > 16 {
-            return Err(err(ErrorKind::InvalidInput, "an index may have at most 16 columns"));
+            return Err(err(
+                ErrorKind::InvalidInput,
+                "an index may have at most 16 columns",
+            ));
         }
         let mut predicate = Vec::new();
         if let Some(p) = &ci.predicate {
@@ -151,7 +172,11 @@ impl IndexDef {
 
     /// The canonical CREATE INDEX text (how the definition is stored).
     pub fn create_sql(&self) -> String {
-        let cols: Vec<&str> = self.columns.iter().map(|&c| self.table.columns()[c].name).collect();
+        let cols: Vec<&str> = self
+            .columns
+            .iter()
+            .map(|&c| self.table.columns()[c].name)
+            .collect();
         let mut s = format!(
             "CREATE {}INDEX {} ON {}({})",
             if self.unique { "UNIQUE " } else { "" },
@@ -168,12 +193,18 @@ impl IndexDef {
 
     /// The column names, in key order.
     pub fn column_names(&self) -> Vec<String> {
-        self.columns.iter().map(|&c| self.table.columns()[c].name.to_string()).collect()
+        self.columns
+            .iter()
+            .map(|&c| self.table.columns()[c].name.to_string())
+            .collect()
     }
 
     /// The column types, in key order.
     pub fn column_types(&self) -> Vec<ColumnType> {
-        self.columns.iter().map(|&c| self.table.columns()[c].ty).collect()
+        self.columns
+            .iter()
+            .map(|&c| self.table.columns()[c].ty)
+            .collect()
     }
 
     /// True when `row` belongs in a partial index at time `now` (always for a full index).
@@ -213,14 +244,24 @@ pub fn table_name(id: u32) -> String {
 fn pred_terms(table: Table, e: &Expr, out: &mut Vec<PredTerm>) -> Result<()> {
     let col_of = |e: &Expr| -> Result<Option<usize>> {
         match e {
-            Expr::Column { qualifier, name, pos } => {
+            Expr::Column {
+                qualifier,
+                name,
+                pos,
+            } => {
                 if let Some(q) = qualifier {
                     if !q.eq_ignore_ascii_case(table.name()) {
-                        return Err(err(ErrorKind::UnknownTable, format!("no such table: {q} (at {pos})")));
+                        return Err(err(
+                            ErrorKind::UnknownTable,
+                            format!("no such table: {q} (at {pos})"),
+                        ));
                     }
                 }
                 table.column_index(name).map(Some).ok_or_else(|| {
-                    err(ErrorKind::UnknownColumn, format!("no such column: {}.{name} (at {pos})", table.name()))
+                    err(
+                        ErrorKind::UnknownColumn,
+                        format!("no such column: {}.{name} (at {pos})", table.name()),
+                    )
                 })
             }
             _ => Ok(None),

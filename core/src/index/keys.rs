@@ -57,7 +57,11 @@ pub fn component_ends(key: &[u8], types: &[ColumnType], ends: &mut Vec<usize>) -
 
 /// How many leading components `other` shares with the key whose component ends are `ends`.
 pub fn shared_components(key: &[u8], ends: &[usize], other: &[u8]) -> usize {
-    let common = key.iter().zip(other.iter()).take_while(|(a, b)| a == b).count();
+    let common = key
+        .iter()
+        .zip(other.iter())
+        .take_while(|(a, b)| a == b)
+        .count();
     ends.iter().take_while(|&&e| e <= common).count()
 }
 
@@ -88,9 +92,15 @@ mod tests {
     fn ends_and_sharing() {
         let types = [ColumnType::Text, ColumnType::Int, ColumnType::Real];
         let mut a = Key::tenant("t1");
-        a.value(&Value::Text("x\0y".into())).value(&Value::Null).value(&Value::Real(0.5)).raw(b"pk");
+        a.value(&Value::Text("x\0y".into()))
+            .value(&Value::Null)
+            .value(&Value::Real(0.5))
+            .raw(b"pk");
         let mut b = Key::tenant("t1");
-        b.value(&Value::Text("x\0y".into())).value(&Value::Int(3)).value(&Value::Real(0.5)).raw(b"pk");
+        b.value(&Value::Text("x\0y".into()))
+            .value(&Value::Int(3))
+            .value(&Value::Real(0.5))
+            .raw(b"pk");
         let mut ends = Vec::new();
         component_ends(&a.0, &types, &mut ends).unwrap();
         assert_eq!(ends.len(), 4);

@@ -34,7 +34,12 @@ impl<'a> EntryWriter<'a> {
         let n = def.columns.len() + 1;
         let mut distinct = read_stats(&txn.open_table(INDEX_STATS)?, def.id)?.unwrap_or_default();
         distinct.resize(n, 0);
-        Ok(EntryWriter { def, types: def.column_types(), ends: Vec::with_capacity(n), distinct })
+        Ok(EntryWriter {
+            def,
+            types: def.column_types(),
+            ends: Vec::with_capacity(n),
+            distinct,
+        })
     }
 
     /// Saves the statistics.
@@ -56,7 +61,12 @@ impl<'a> EntryWriter<'a> {
     }
 
     /// Inserts an entry (no-op when present). `row` is only read for the UNIQUE message.
-    pub fn insert(&mut self, t: &mut RTable<&'static [u8], ()>, key: &[u8], row: &[Value]) -> Result<bool> {
+    pub fn insert(
+        &mut self,
+        t: &mut RTable<&'static [u8], ()>,
+        key: &[u8],
+        row: &[Value],
+    ) -> Result<bool> {
         if t.get(key)?.is_some() {
             return Ok(false);
         }
@@ -65,7 +75,12 @@ impl<'a> EntryWriter<'a> {
         if self.def.unique && shared >= full {
             let has_null = self.def.columns.iter().any(|&c| row[c].is_null());
             if !has_null {
-                let vals: Vec<String> = self.def.columns.iter().map(|&c| row[c].to_string()).collect();
+                let vals: Vec<String> = self
+                    .def
+                    .columns
+                    .iter()
+                    .map(|&c| row[c].to_string())
+                    .collect();
                 return Err(err(
                     ErrorKind::ConstraintViolation,
                     format!(
@@ -109,7 +124,10 @@ fn update_counts(txn: &WriteTransaction, changes: &[Change]) -> Result<()> {
         if d == 0 {
             continue;
         }
-        match deltas.iter_mut().find(|(t, n, _)| *t == ch.table && *n == &*ch.tenant) {
+        match deltas
+            .iter_mut()
+            .find(|(t, n, _)| *t == ch.table && *n == &*ch.tenant)
+        {
             Some(e) => e.2 += d,
             None => deltas.push((ch.table, &ch.tenant, d)),
         }

@@ -72,6 +72,10 @@ fn ser_table<S: serde::Serializer>(t: &Table, s: S) -> std::result::Result<S::Ok
 /// The engine's index component: catalog cache, clock, background thread.
 pub struct IndexManager {
     pub(crate) catalog: Catalog,
+    /// Newest catalog version known committed (published after each DDL returns). A read
+    /// snapshot taken after loading this is at least that new; plans check it without
+    /// reading the catalog version from storage.
+    committed: std::sync::atomic::AtomicU64,
     pub(crate) clock: Clock,
     bg: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
 }
@@ -79,7 +83,29 @@ pub struct IndexManager {
 impl IndexManager {
     /// A manager for a database whose stored catalog version is `stored_version`.
     pub(crate) fn new(stored_version: u64, clock: Clock) -> Arc<IndexManager> {
-        Arc::new(IndexManager { catalog: Catalog::new(stored_version), clock, bg: Mutex::new(None) })
+        Arc::new(IndexManager {
+            catalog: Catalog::new(stored_version),
+            committed: std::sync::atomic::AtomicU64::new(0),
+            clock,
+            bg: Mutex::new(None),
+        })
+    }
+
+    /// The newest catalog version known committed.
+    pub(crate) fn committed_version(&self) -> u64 {
+        self.committed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Publishes the committed catalog version (call after DDL returns).
+    pub(crate) fn publish(&self, txn: &redb::ReadTransaction) -> Result<()> {
+        let v = txn
+            .open_table(META)?
+            .get(catalog::CATALOG_VERSION)?
+            .map(|v| v.value())
+            .unwrap_or(0);
+        self.committed
+            .fetch_max(v, std::sync::atomic::Ordering::AcqRel);
+        Ok(())
     }
 
     /// The write hook that maintains indexes and counts.
@@ -88,28 +114,39 @@ impl IndexManager {
         Arc::new(move |txn, changes| maintain::apply(&m, txn, &changes.changes))
     }
 
-    /// Starts the background thread (sliding-window expiry). It holds the engine weakly.
+    /// Starts the background thread: first it finishes index builds a crash interrupted,
+    /// then it expires sliding-window entries periodically. It holds the engine weakly.
     pub(crate) fn start_background(&self, engine: Weak<Inner>) {
         let (tx, rx) = crossbeam_channel::bounded::<()>(1);
         let handle = std::thread::Builder::new()
             .name("cidb-index".into())
-            .spawn(move || loop {
-                match rx.recv_timeout(WINDOW_TICK) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    _ => return,
-                }
-                let Some(inner) = engine.upgrade() else { return };
-                let engine = Engine { inner };
-                if engine.is_closed() {
-                    return;
-                }
-                let has_window = engine
-                    .read()
-                    .and_then(|t| engine.inner.indexes.catalog.read(&t))
-                    .map(|s| s.indexes.iter().any(|d| d.window().is_some()))
-                    .unwrap_or(false);
-                if has_window {
-                    let _ = window::expire(&engine);
+            .spawn(move || {
+                let mut resumed = false;
+                loop {
+                    match rx.recv_timeout(if resumed { WINDOW_TICK } else { Duration::ZERO }) {
+                        Err(RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
+                    let Some(inner) = engine.upgrade() else {
+                        return;
+                    };
+                    let engine = Engine { inner };
+                    if engine.is_closed() {
+                        return;
+                    }
+                    if !resumed {
+                        resumed = true;
+                        let _ = build::resume_builds(&engine);
+                        continue;
+                    }
+                    let has_window = engine
+                        .read()
+                        .and_then(|t| engine.inner.indexes.catalog.read(&t))
+                        .map(|s| s.indexes.iter().any(|d| d.window().is_some()))
+                        .unwrap_or(false);
+                    if has_window {
+                        let _ = window::expire(&engine);
+                    }
                 }
             })
             .expect("spawn index thread");
@@ -148,7 +185,12 @@ pub(crate) fn seed(db: &redb::Database, m: &IndexManager, on: bool) -> Result<()
                 crate::sql::ast::Statement::CreateIndex(ci) => {
                     build::create_index_in(m, &txn, &ci)?;
                 }
-                _ => return Err(crate::error::err(crate::ErrorKind::Internal, "seed statement is not CREATE INDEX")),
+                _ => {
+                    return Err(crate::error::err(
+                        crate::ErrorKind::Internal,
+                        "seed statement is not CREATE INDEX",
+                    ))
+                }
             }
         }
     }

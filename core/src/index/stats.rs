@@ -4,7 +4,10 @@
 //! count, also kept on every write; per primary key the distinct prefix counts, computed by
 //! `ANALYZE`, which also recomputes everything else from scratch. The planner reads these.
 
-use super::catalog::{count_key, read_stats, table_code, write_stats, CatalogSnap, INDEX_STATS, PK_STATS_BASE, TABLE_COUNTS};
+use super::catalog::{
+    count_key, read_stats, table_code, write_stats, CatalogSnap, INDEX_STATS, PK_STATS_BASE,
+    TABLE_COUNTS,
+};
 use super::def::IndexDef;
 use super::keys::{component_ends, shared_components, str_end};
 use super::maintain::entries_def;
@@ -96,10 +99,18 @@ pub fn pk_stats(txn: &ReadTransaction, t: Table) -> Result<KeyStats> {
 
 /// Rows of `t` held by `tenant`.
 pub fn tenant_rows(txn: &ReadTransaction, t: Table, tenant: &str) -> Result<u64> {
-    Ok(txn.open_table(TABLE_COUNTS)?.get(count_key(t, tenant).as_slice())?.map(|v| v.value()).unwrap_or(0))
+    Ok(txn
+        .open_table(TABLE_COUNTS)?
+        .get(count_key(t, tenant).as_slice())?
+        .map(|v| v.value())
+        .unwrap_or(0))
 }
 
-fn count_distinct(keys: impl Iterator<Item = Result<Vec<u8>>>, n: usize, mut ends_of: impl FnMut(&[u8], &mut Vec<usize>) -> Result<()>) -> Result<Vec<u64>> {
+fn count_distinct(
+    keys: impl Iterator<Item = Result<Vec<u8>>>,
+    n: usize,
+    mut ends_of: impl FnMut(&[u8], &mut Vec<usize>) -> Result<()>,
+) -> Result<Vec<u64>> {
     let mut distinct = vec![0u64; n];
     let mut prev: Option<Vec<u8>> = None;
     let mut ends = Vec::new();
@@ -122,8 +133,12 @@ pub fn analyze_index(txn: &WriteTransaction, def: &IndexDef) -> Result<()> {
     let name = def.table_name();
     let t = txn.open_table(entries_def(&name))?;
     let types = def.column_types();
-    let keys = t.iter()?.map(|r| r.map(|(k, _)| k.value().to_vec()).map_err(Into::into));
-    let distinct = count_distinct(keys, def.columns.len() + 1, |k, e| component_ends(k, &types, e))?;
+    let keys = t
+        .iter()?
+        .map(|r| r.map(|(k, _)| k.value().to_vec()).map_err(Into::into));
+    let distinct = count_distinct(keys, def.columns.len() + 1, |k, e| {
+        component_ends(k, &types, e)
+    })?;
     drop(t);
     write_stats(txn, def.id, &distinct)
 }
@@ -133,7 +148,9 @@ pub fn analyze_table(txn: &WriteTransaction, table: Table) -> Result<()> {
     let mut per_tenant: BTreeMap<String, u64> = BTreeMap::new();
     let distinct = {
         let t = txn.open_table(table_def(table))?;
-        let keys = t.iter()?.map(|r| r.map(|(k, _)| k.value().to_vec()).map_err(Into::into));
+        let keys = t
+            .iter()?
+            .map(|r| r.map(|(k, _)| k.value().to_vec()).map_err(Into::into));
         let per = &mut per_tenant;
         count_distinct(keys, pk_layout(table).len() + 1, |k, e| {
             pk_component_ends(k, table, e)?;
@@ -179,7 +196,10 @@ pub fn analyze(txn: &WriteTransaction, snap: &CatalogSnap, target: Option<&str>)
             } else if let Some(d) = snap.by_name(name) {
                 analyze_index(txn, d)?;
             } else {
-                return Err(err(ErrorKind::UnknownTable, format!("no such table or index: {name}")));
+                return Err(err(
+                    ErrorKind::UnknownTable,
+                    format!("no such table or index: {name}"),
+                ));
             }
         }
     }

@@ -32,7 +32,9 @@ fn expired(v: &Value, inclusive: bool, cut: i64) -> bool {
 
 /// Up to `EXPIRE_CHUNK` expired keys of `def` at time `now`.
 fn find_expired(txn: &ReadTransaction, def: &IndexDef, now: i64) -> Result<Vec<Vec<u8>>> {
-    let Some((col, inclusive, ms)) = def.window() else { return Ok(Vec::new()) };
+    let Some((col, inclusive, ms)) = def.window() else {
+        return Ok(Vec::new());
+    };
     let cut = now.saturating_sub(ms);
     let name = def.table_name();
     let t = txn.open_table(entries_def(&name))?;

@@ -5,7 +5,9 @@
 //! picks among them together with ORDER BY and LIMIT.
 
 use super::cost::{prefix_rows, StatsView, KEY_DECODE, LOOKUP, SEEK, STEP_INDEX, STEP_ROW};
-use super::terms::{guarded_implication, implies_predicate, sargable, selectivity, Guard, Term, TermKind};
+use super::terms::{
+    guarded_implication, implies_predicate, sargable, selectivity, Guard, Term, TermKind,
+};
 use crate::error::Result;
 use crate::index::def::IndexDef;
 use crate::index::stats::{pk_layout, PkPart};
@@ -145,7 +147,16 @@ impl SourceInfo {
             Some(j) => vec![j.fk_slot - s.offset],
             None => vec![],
         };
-        SourceInfo { source: si, table: s.table, offset: s.offset, local, terms, need, not_null, row_width: sel.width }
+        SourceInfo {
+            source: si,
+            table: s.table,
+            offset: s.offset,
+            local,
+            terms,
+            need,
+            not_null,
+            row_width: sel.width,
+        }
     }
 }
 
@@ -190,8 +201,16 @@ pub fn build(
             .terms
             .iter()
             .find(|t| t.col == col && matches!(t.kind, TermKind::Eq(_)))
-            .or_else(|| info.terms.iter().find(|t| t.col == col && matches!(t.kind, TermKind::In(_))))
-            .or_else(|| info.terms.iter().find(|t| t.col == col && t.kind == TermKind::IsNull));
+            .or_else(|| {
+                info.terms
+                    .iter()
+                    .find(|t| t.col == col && matches!(t.kind, TermKind::In(_)))
+            })
+            .or_else(|| {
+                info.terms
+                    .iter()
+                    .find(|t| t.col == col && t.kind == TermKind::IsNull)
+            });
         let Some(t) = pick else { break };
         consumed[t.conj] = true;
         eq.push(match &t.kind {
@@ -232,11 +251,21 @@ pub fn build(
     if kind == PathKind::Pk && eq.is_empty() && range.is_none() {
         return Ok(None); // the same as a scan
     }
-    let mut filter: Vec<Pred> = info.local.iter().zip(&consumed).filter(|(_, c)| !**c).map(|(p, _)| p.clone()).collect();
+    let mut filter: Vec<Pred> = info
+        .local
+        .iter()
+        .zip(&consumed)
+        .filter(|(_, c)| !**c)
+        .map(|(p, _)| p.clone())
+        .collect();
     if let Some((col, slot)) = outer {
         // A probe whose key does not start with the join column checks it row by row.
         if !eq.iter().any(|e| matches!(e, EqVals::Outer(_))) {
-            filter.push(Pred::Cmp(crate::sql::ast::CmpOp::Eq, Scalar::Col(info.offset + col), Scalar::Col(slot)));
+            filter.push(Pred::Cmp(
+                crate::sql::ast::CmpOp::Eq,
+                Scalar::Col(info.offset + col),
+                Scalar::Col(slot),
+            ));
         }
     }
     let point = kind == PathKind::Pk && pk_unique(table) && eq.len() == pkc.len();
@@ -244,7 +273,8 @@ pub fn build(
     // Covering: everything needed is in the index key (its columns, the pk, the tenant).
     let tenant_col = table.column_index("tenant_id");
     let from_key = |c: usize| key_cols.contains(&c) || Some(c) == tenant_col;
-    let covering = matches!(kind, PathKind::Index(..)) && (0..info.need.len()).all(|c| !info.need[c] || from_key(c));
+    let covering = matches!(kind, PathKind::Index(..))
+        && (0..info.need.len()).all(|c| !info.need[c] || from_key(c));
 
     // Estimates.
     let (n, total) = stats.rows(table)?;
@@ -258,13 +288,22 @@ pub fn build(
             } else {
                 (pk_prefix_rows(table, eq.len(), n, stats)? * mult * range_factor).min(n.max(1.0))
             };
-            let cost = if point { mult * LOOKUP } else { mult * SEEK + rows * STEP_ROW };
+            let cost = if point {
+                mult * LOOKUP
+            } else {
+                mult * SEEK + rows * STEP_ROW
+            };
             (rows, cost)
         }
         PathKind::Index(d, hypo) => {
             let st = stats.index(d, *hypo)?;
-            let tenant_entries = if total > 0 { st.entries as f64 * n / total as f64 } else { 0.0 };
-            let rows = (prefix_rows(&st, eq.len(), tenant_entries) * mult * range_factor).min(tenant_entries.max(1.0));
+            let tenant_entries = if total > 0 {
+                st.entries as f64 * n / total as f64
+            } else {
+                0.0
+            };
+            let rows = (prefix_rows(&st, eq.len(), tenant_entries) * mult * range_factor)
+                .min(tenant_entries.max(1.0));
             // Conjuncts over key columns are checked on the entry before the lookup.
             let key_sel: f64 = filter
                 .iter()
@@ -275,7 +314,11 @@ pub fn build(
                 })
                 .map(selectivity)
                 .product();
-            let fetch = if covering { rows * KEY_DECODE } else { rows * key_sel * LOOKUP };
+            let fetch = if covering {
+                rows * KEY_DECODE
+            } else {
+                rows * key_sel * LOOKUP
+            };
             (rows, mult * SEEK + rows * STEP_INDEX + fetch)
         }
     };
@@ -324,8 +367,14 @@ pub type OrderCols = Vec<(usize, bool, bool)>;
 /// Whether `acc` returns rows already in `order`; Some(reverse) when it does.
 pub fn provides_order(acc: &AccessPlan, info: &SourceInfo, order: &OrderCols) -> Option<bool> {
     let constant = |c: usize| {
-        acc.eq.iter().zip(&acc.key_cols).any(|(e, k)| *k == c && !matches!(e, EqVals::List(_)))
-            || info.terms.iter().any(|t| t.col == c && matches!(t.kind, TermKind::Eq(_) | TermKind::IsNull))
+        acc.eq
+            .iter()
+            .zip(&acc.key_cols)
+            .any(|(e, k)| *k == c && !matches!(e, EqVals::List(_)))
+            || info
+                .terms
+                .iter()
+                .any(|t| t.col == c && matches!(t.kind, TermKind::Eq(_) | TermKind::IsNull))
     };
     let mut dir: Option<bool> = None;
     let mut p = 0;

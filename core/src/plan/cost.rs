@@ -46,7 +46,14 @@ pub struct StatsView<'a> {
 impl<'a> StatsView<'a> {
     /// A view for `tenant` over `txn`.
     pub fn new(txn: &'a ReadTransaction, tenant: &'a str) -> StatsView<'a> {
-        StatsView { txn, tenant, rows: HashMap::new(), pk: HashMap::new(), idx: HashMap::new(), hypothetical: None }
+        StatsView {
+            txn,
+            tenant,
+            rows: HashMap::new(),
+            pk: HashMap::new(),
+            idx: HashMap::new(),
+            hypothetical: None,
+        }
     }
 
     /// (rows of this tenant, rows of all tenants) in `t`.
@@ -77,8 +84,15 @@ impl<'a> StatsView<'a> {
                 return Ok(h.clone());
             }
             let (_, all) = self.rows(def.table)?;
-            let entries = if def.predicate.is_empty() { all } else { all / 3 };
-            return Ok(KeyStats { entries, distinct: Vec::new() });
+            let entries = if def.predicate.is_empty() {
+                all
+            } else {
+                all / 3
+            };
+            return Ok(KeyStats {
+                entries,
+                distinct: Vec::new(),
+            });
         }
         if let Some(s) = self.idx.get(&def.id) {
             return Ok(s.clone());
@@ -109,6 +123,8 @@ pub fn prefix_rows(st: &KeyStats, k: usize, tenant_entries: f64) -> f64 {
     }
     match (st.distinct.first(), st.distinct.get(k)) {
         (Some(&d0), Some(&dk)) if d0 > 0 && dk > 0 => tenant_entries * d0 as f64 / dk as f64,
-        _ => (tenant_entries * 0.1f64.powi(k as i32)).clamp(tenant_entries.min(1.0), tenant_entries),
+        _ => {
+            (tenant_entries * 0.1f64.powi(k as i32)).clamp(tenant_entries.min(1.0), tenant_entries)
+        }
     }
 }

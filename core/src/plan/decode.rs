@@ -44,7 +44,10 @@ fn set_opt(slot: &mut Value, s: Option<&str>) {
 }
 
 fn corrupt(e: impl std::fmt::Display) -> crate::Error {
-    err(ErrorKind::Corrupted, format!("stored record failed validation: {e}"))
+    err(
+        ErrorKind::Corrupted,
+        format!("stored record failed validation: {e}"),
+    )
 }
 
 /// Decodes the needed columns of one table's stored records.
@@ -59,7 +62,11 @@ impl RowDecoder {
     /// A decoder of `table` filling the columns where `need[col]` is true.
     pub fn new(table: Table, need: &[bool]) -> RowDecoder {
         let cols = (0..table.columns().len()).filter(|&c| need[c]).collect();
-        RowDecoder { table, cols, buf: AlignedVec::new() }
+        RowDecoder {
+            table,
+            cols,
+            buf: AlignedVec::new(),
+        }
     }
 
     /// True when no column has to be read from the record.
@@ -76,7 +83,8 @@ impl RowDecoder {
         self.buf.extend_from_slice(bytes);
         match self.table {
             Table::Customers => {
-                let r = rkyv::access::<ArchivedCustomerRec, rkyv::rancor::Error>(&self.buf).map_err(corrupt)?;
+                let r = rkyv::access::<ArchivedCustomerRec, rkyv::rancor::Error>(&self.buf)
+                    .map_err(corrupt)?;
                 for &c in &self.cols {
                     let s = &mut out[c];
                     match c {
@@ -93,7 +101,8 @@ impl RowDecoder {
                 }
             }
             Table::Scores | Table::LatestScores => {
-                let r = rkyv::access::<ArchivedScoreRec, rkyv::rancor::Error>(&self.buf).map_err(corrupt)?;
+                let r = rkyv::access::<ArchivedScoreRec, rkyv::rancor::Error>(&self.buf)
+                    .map_err(corrupt)?;
                 for &c in &self.cols {
                     let s = &mut out[c];
                     match c {
@@ -108,7 +117,8 @@ impl RowDecoder {
                 }
             }
             Table::Messages => {
-                let r = rkyv::access::<ArchivedMessageRec, rkyv::rancor::Error>(&self.buf).map_err(corrupt)?;
+                let r = rkyv::access::<ArchivedMessageRec, rkyv::rancor::Error>(&self.buf)
+                    .map_err(corrupt)?;
                 for &c in &self.cols {
                     let s = &mut out[c];
                     match c {
@@ -116,7 +126,9 @@ impl RowDecoder {
                         1 => set_text(s, &r.customer_id),
                         2 => set_text(s, &r.conversation_id),
                         3 => {
-                            let role = Role::ALL.get(r.role as usize).ok_or_else(|| corrupt("unknown role code"))?;
+                            let role = Role::ALL
+                                .get(r.role as usize)
+                                .ok_or_else(|| corrupt("unknown role code"))?;
                             set_text(s, role.as_str())
                         }
                         4 => *s = Value::Int(r.timestamp.to_native()),
@@ -152,7 +164,12 @@ pub fn decode_pk(table: Table, pk: &[u8], out: &mut [Value]) -> Result<()> {
 
 /// Decodes an index entry's column values into `out` (the table's slots); returns the
 /// offset where the primary-key bytes start.
-pub fn decode_index_key(key: &[u8], cols: &[usize], types: &[ColumnType], out: &mut [Value]) -> Result<usize> {
+pub fn decode_index_key(
+    key: &[u8],
+    cols: &[usize],
+    types: &[ColumnType],
+    out: &mut [Value],
+) -> Result<usize> {
     let mut at = crate::index::keys::str_end(key, 0)?;
     for (&c, &t) in cols.iter().zip(types) {
         let (v, end) = decode_value(key, at, t)?;

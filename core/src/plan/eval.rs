@@ -19,9 +19,12 @@ pub struct Env<'a> {
 /// A scalar with parameters and time substituted.
 pub fn resolve_scalar(s: &Scalar, env: &Env) -> Result<Scalar> {
     Ok(match s {
-        Scalar::Param(i) => Scalar::Const(
-            env.params.get(*i).cloned().ok_or_else(|| err(ErrorKind::InvalidParameter, format!("parameter {} is missing", i + 1)))?,
-        ),
+        Scalar::Param(i) => Scalar::Const(env.params.get(*i).cloned().ok_or_else(|| {
+            err(
+                ErrorKind::InvalidParameter,
+                format!("parameter {} is missing", i + 1),
+            )
+        })?),
         Scalar::Now(ms) => Scalar::Const(Value::Int(env.now.saturating_sub(*ms))),
         other => other.clone(),
     })
@@ -41,7 +44,10 @@ pub fn resolve_pred(p: &Pred, env: &Env) -> Result<Pred> {
         Pred::Cmp(op, a, b) => Pred::Cmp(*op, resolve_scalar(a, env)?, resolve_scalar(b, env)?),
         Pred::In { x, list, negated } => Pred::In {
             x: resolve_scalar(x, env)?,
-            list: list.iter().map(|s| resolve_scalar(s, env)).collect::<Result<_>>()?,
+            list: list
+                .iter()
+                .map(|s| resolve_scalar(s, env))
+                .collect::<Result<_>>()?,
             negated: *negated,
         },
         Pred::Between { x, lo, hi, negated } => Pred::Between {
@@ -50,9 +56,20 @@ pub fn resolve_pred(p: &Pred, env: &Env) -> Result<Pred> {
             hi: resolve_scalar(hi, env)?,
             negated: *negated,
         },
-        Pred::IsNull { x, negated } => Pred::IsNull { x: resolve_scalar(x, env)?, negated: *negated },
-        Pred::And(v) => Pred::And(v.iter().map(|q| resolve_pred(q, env)).collect::<Result<_>>()?),
-        Pred::Or(v) => Pred::Or(v.iter().map(|q| resolve_pred(q, env)).collect::<Result<_>>()?),
+        Pred::IsNull { x, negated } => Pred::IsNull {
+            x: resolve_scalar(x, env)?,
+            negated: *negated,
+        },
+        Pred::And(v) => Pred::And(
+            v.iter()
+                .map(|q| resolve_pred(q, env))
+                .collect::<Result<_>>()?,
+        ),
+        Pred::Or(v) => Pred::Or(
+            v.iter()
+                .map(|q| resolve_pred(q, env))
+                .collect::<Result<_>>()?,
+        ),
     })
 }
 
@@ -117,12 +134,23 @@ pub fn eval(p: &Pred, row: &[Value]) -> Option<bool> {
                     Some(false)
                 }
             };
-            if *negated { not3(r) } else { r }
+            if *negated {
+                not3(r)
+            } else {
+                r
+            }
         }
         Pred::Between { x, lo, hi, negated } => {
             let x = val(x, row);
-            let r = and3(cmp(CmpOp::Ge, x, val(lo, row)), cmp(CmpOp::Le, x, val(hi, row)));
-            if *negated { not3(r) } else { r }
+            let r = and3(
+                cmp(CmpOp::Ge, x, val(lo, row)),
+                cmp(CmpOp::Le, x, val(hi, row)),
+            );
+            if *negated {
+                not3(r)
+            } else {
+                r
+            }
         }
         Pred::And(v) => {
             let mut acc = Some(true);

@@ -63,12 +63,25 @@ pub struct Runtime<'a> {
     pub analyze: bool,
 }
 
+/// Message of the error that makes a statement re-plan from its snapshot's catalog.
+pub const STALE_PLAN: &str = "stale plan: an index it reads was dropped";
+
 type Sink<'s> = dyn FnMut(&mut [Value]) -> Result<bool> + 's;
 
 /// A table row (key bytes, value bytes) into the table's slots: from the key alone when
 /// only primary-key columns are needed, else the needed columns from the record.
 #[inline]
-fn fill_row(dec: &mut RowDecoder, pk_only: bool, table: crate::schema::Table, tenant: &str, tlen: usize, key: &[u8], value: &[u8], slots: &mut [Value]) -> Result<()> {
+#[allow(clippy::too_many_arguments)]
+fn fill_row(
+    dec: &mut RowDecoder,
+    pk_only: bool,
+    table: crate::schema::Table,
+    tenant: &str,
+    tlen: usize,
+    key: &[u8],
+    value: &[u8],
+    slots: &mut [Value],
+) -> Result<()> {
     if pk_only {
         if dec.is_empty() {
             return Ok(());
@@ -101,9 +114,19 @@ impl<'p> AccessRun<'p> {
         let width = src.table.columns().len();
         let base = rt.txn.open_table(table_def(acc.table))?;
         let index = match &acc.kind {
-            PathKind::Index(d, false) => Some(rt.txn.open_table(entries_def(&d.table_name()))?),
+            PathKind::Index(d, false) => match rt.txn.open_table(entries_def(&d.table_name())) {
+                Ok(t) => Some(t),
+                // The plan predates a DROP INDEX this snapshot already sees.
+                Err(redb::TableError::TableDoesNotExist(_)) => {
+                    return Err(crate::error::err(crate::ErrorKind::NotFound, STALE_PLAN))
+                }
+                Err(e) => return Err(e.into()),
+            },
             PathKind::Index(_, true) => {
-                return Err(crate::error::err(crate::ErrorKind::Internal, "a hypothetical index cannot be executed"))
+                return Err(crate::error::err(
+                    crate::ErrorKind::Internal,
+                    "a hypothetical index cannot be executed",
+                ))
             }
             _ => None,
         };
@@ -119,12 +142,17 @@ impl<'p> AccessRun<'p> {
         if let Some(t) = tenant_col {
             dec_need[t] = false;
         }
-        let resolved: Vec<Pred> = acc.filter.iter().map(|p| resolve_pred(p, &rt.env)).collect::<Result<_>>()?;
+        let resolved: Vec<Pred> = acc
+            .filter
+            .iter()
+            .map(|p| resolve_pred(p, &rt.env))
+            .collect::<Result<_>>()?;
         let (mut key_filter, mut row_filter) = (Vec::new(), Vec::new());
         for p in resolved {
             let mut m = vec![false; sel.width];
             mark_pred(&p, &mut m);
-            let on_key = (0..width).all(|c| !m[src.offset + c] || acc.key_cols.contains(&c) || Some(c) == tenant_col);
+            let on_key = (0..width)
+                .all(|c| !m[src.offset + c] || acc.key_cols.contains(&c) || Some(c) == tenant_col);
             if on_key && acc.index().is_some() {
                 key_filter.push(p);
             } else {
@@ -163,24 +191,42 @@ impl<'p> AccessRun<'p> {
         if analyze {
             let t = Instant::now();
             let r = sink(row);
-            self.stats.time_ns = self.stats.time_ns.wrapping_sub(t.elapsed().as_nanos() as u64);
+            self.stats.time_ns = self
+                .stats
+                .time_ns
+                .wrapping_sub(t.elapsed().as_nanos() as u64);
             r
         } else {
             sink(row)
         }
     }
 
-    fn run(&mut self, rt: &Runtime, row: &mut [Value], outer: Option<&Value>, sink: &mut Sink) -> Result<bool> {
+    fn run(
+        &mut self,
+        rt: &Runtime,
+        row: &mut [Value],
+        outer: Option<&Value>,
+        sink: &mut Sink,
+    ) -> Result<bool> {
         let started = rt.analyze.then(Instant::now);
         self.stats.runs += 1;
         let r = self.run_inner(rt, row, outer, sink);
         if let Some(t) = started {
-            self.stats.time_ns = self.stats.time_ns.wrapping_add(t.elapsed().as_nanos() as u64);
+            self.stats.time_ns = self
+                .stats
+                .time_ns
+                .wrapping_add(t.elapsed().as_nanos() as u64);
         }
         r
     }
 
-    fn run_inner(&mut self, rt: &Runtime, row: &mut [Value], outer: Option<&Value>, sink: &mut Sink) -> Result<bool> {
+    fn run_inner(
+        &mut self,
+        rt: &Runtime,
+        row: &mut [Value],
+        outer: Option<&Value>,
+        sink: &mut Sink,
+    ) -> Result<bool> {
         let acc = self.acc;
         let ranges = match acc.kind {
             PathKind::Scan => {
@@ -189,12 +235,17 @@ impl<'p> AccessRun<'p> {
             }
             _ => key_ranges(acc, &self.tenant_key, &rt.env, outer)?,
         };
-        let order: Box<dyn Iterator<Item = &KeyRange>> =
-            if acc.reverse { Box::new(ranges.iter().rev()) } else { Box::new(ranges.iter()) };
+        let order: Box<dyn Iterator<Item = &KeyRange>> = if acc.reverse {
+            Box::new(ranges.iter().rev())
+        } else {
+            Box::new(ranges.iter())
+        };
         for r in order {
             self.stats.seeks += 1;
             let go = match (&acc.kind, r) {
-                (PathKind::Index(..), KeyRange::Range(s, e)) => self.index_range(rt, s, e, row, sink)?,
+                (PathKind::Index(..), KeyRange::Range(s, e)) => {
+                    self.index_range(rt, s, e, row, sink)?
+                }
                 (_, KeyRange::Point(k)) => {
                     let got = self.base.get(k.as_slice())?;
                     match got {
@@ -202,7 +253,16 @@ impl<'p> AccessRun<'p> {
                             self.stats.examined += 1;
                             let w = acc.table.columns().len();
                             let slots = &mut row[self.offset..self.offset + w];
-                            fill_row(&mut self.decoder, self.pk_only, acc.table, rt.tenant, self.tenant_key.len(), k, v.value(), slots)?;
+                            fill_row(
+                                &mut self.decoder,
+                                self.pk_only,
+                                acc.table,
+                                rt.tenant,
+                                self.tenant_key.len(),
+                                k,
+                                v.value(),
+                                slots,
+                            )?;
                             drop(v);
                             self.emit(row, sink, rt.analyze)?
                         }
@@ -218,16 +278,36 @@ impl<'p> AccessRun<'p> {
         Ok(true)
     }
 
-    fn table_range(&mut self, rt: &Runtime, s: &[u8], e: &[u8], row: &mut [Value], sink: &mut Sink) -> Result<bool> {
+    fn table_range(
+        &mut self,
+        rt: &Runtime,
+        s: &[u8],
+        e: &[u8],
+        row: &mut [Value],
+        sink: &mut Sink,
+    ) -> Result<bool> {
         let it = self.base.range::<&[u8]>(s..e)?;
-        let it: Box<dyn Iterator<Item = _>> = if self.acc.reverse { Box::new(it.rev()) } else { Box::new(it) };
+        let it: Box<dyn Iterator<Item = _>> = if self.acc.reverse {
+            Box::new(it.rev())
+        } else {
+            Box::new(it)
+        };
         let w = self.acc.table.columns().len();
         let tlen = self.tenant_key.len();
         for item in it {
             let (k, v) = item?;
             self.stats.examined += 1;
             let slots = &mut row[self.offset..self.offset + w];
-            fill_row(&mut self.decoder, self.pk_only, self.acc.table, rt.tenant, tlen, k.value(), v.value(), slots)?;
+            fill_row(
+                &mut self.decoder,
+                self.pk_only,
+                self.acc.table,
+                rt.tenant,
+                tlen,
+                k.value(),
+                v.value(),
+                slots,
+            )?;
             if !self.emit(row, sink, rt.analyze)? {
                 return Ok(false);
             }
@@ -235,12 +315,23 @@ impl<'p> AccessRun<'p> {
         Ok(true)
     }
 
-    fn index_range(&mut self, rt: &Runtime, s: &[u8], e: &[u8], row: &mut [Value], sink: &mut Sink) -> Result<bool> {
+    fn index_range(
+        &mut self,
+        rt: &Runtime,
+        s: &[u8],
+        e: &[u8],
+        row: &mut [Value],
+        sink: &mut Sink,
+    ) -> Result<bool> {
         let def = self.acc.index().expect("index access").clone();
         let w = self.acc.table.columns().len();
         let index = self.index.as_ref().expect("index table open");
         let it = index.range::<&[u8]>(s..e)?;
-        let it: Box<dyn Iterator<Item = _>> = if self.acc.reverse { Box::new(it.rev()) } else { Box::new(it) };
+        let it: Box<dyn Iterator<Item = _>> = if self.acc.reverse {
+            Box::new(it.rev())
+        } else {
+            Box::new(it)
+        };
         for item in it {
             let (k, _) = item?;
             let key = k.value();
@@ -264,7 +355,16 @@ impl<'p> AccessRun<'p> {
                 let Some(v) = got else { continue };
                 self.stats.examined += 1;
                 let slots = &mut row[self.offset..self.offset + w];
-                fill_row(&mut self.decoder, self.pk_only, self.acc.table, rt.tenant, self.tenant_key.len(), &self.fetch_key, v.value(), slots)?;
+                fill_row(
+                    &mut self.decoder,
+                    self.pk_only,
+                    self.acc.table,
+                    rt.tenant,
+                    self.tenant_key.len(),
+                    &self.fetch_key,
+                    v.value(),
+                    slots,
+                )?;
             }
             if !self.emit(row, sink, rt.analyze)? {
                 return Ok(false);
@@ -280,7 +380,11 @@ pub fn execute(rt: &Runtime, plan: &Plan) -> Result<(Vec<Row>, RunStats)> {
     let mut consumer = Consumer::new(sel, &rt.env, plan.sort)?;
     let mut stats = RunStats::default();
     let mut row: Vec<Value> = vec![Value::Null; sel.width];
-    let residual: Vec<Pred> = plan.residual.iter().map(|p| resolve_pred(p, &rt.env)).collect::<Result<_>>()?;
+    let residual: Vec<Pred> = plan
+        .residual
+        .iter()
+        .map(|p| resolve_pred(p, &rt.env))
+        .collect::<Result<_>>()?;
     let mut outer = AccessRun::open(rt, plan, &plan.outer)?;
     outer.init_row(rt, &mut row);
     if !consumer.done() {
@@ -331,8 +435,12 @@ pub fn execute(rt: &Runtime, plan: &Plan) -> Result<(Vec<Row>, RunStats)> {
                         })?;
                         stats.peak_bytes = bytes;
                         outer.run(rt, &mut row, None, &mut |r: &mut [Value]| {
-                            let Some(k) = r[ok].as_str() else { return Ok(true) };
-                            let Some(matches) = table.get(k) else { return Ok(true) };
+                            let Some(k) = r[ok].as_str() else {
+                                return Ok(true);
+                            };
+                            let Some(matches) = table.get(k) else {
+                                return Ok(true);
+                            };
                             for m in matches {
                                 r[ioff..ioff + iw].clone_from_slice(m);
                                 *join_rows += 1;

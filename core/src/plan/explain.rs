@@ -52,13 +52,18 @@ pub struct Explain {
 
 fn conds(acc: &AccessPlan) -> String {
     let cols = acc.table.columns();
-    let mut parts: Vec<String> = acc.eq.iter().zip(&acc.key_cols).map(|(e, c)| {
-        let n = cols[*c].name;
-        match e {
-            EqVals::Null => format!("{n} IS NULL"),
-            _ => format!("{n}=?"),
-        }
-    }).collect();
+    let mut parts: Vec<String> = acc
+        .eq
+        .iter()
+        .zip(&acc.key_cols)
+        .map(|(e, c)| {
+            let n = cols[*c].name;
+            match e {
+                EqVals::Null => format!("{n} IS NULL"),
+                _ => format!("{n}=?"),
+            }
+        })
+        .collect();
     if let Some(r) = &acc.range {
         let n = cols[acc.key_cols[acc.eq.len()]].name;
         if r.lower.is_empty() && r.upper.is_empty() {
@@ -81,7 +86,11 @@ pub fn access_detail(acc: &AccessPlan, name: &str) -> String {
         PathKind::Scan => format!("SCAN {name}"),
         PathKind::Pk => format!("SEARCH {name} USING PRIMARY KEY ({c})"),
         PathKind::Index(d, hypo) => {
-            let how = if acc.covering { "COVERING INDEX" } else { "INDEX" };
+            let how = if acc.covering {
+                "COVERING INDEX"
+            } else {
+                "INDEX"
+            };
             let h = if *hypo { " (hypothetical)" } else { "" };
             if c.is_empty() {
                 format!("SCAN {name} USING {how} {}{h}", d.name)
@@ -105,7 +114,12 @@ impl Explain {
     pub fn new(plan: &Plan, run: Option<(&RunStats, u64, u64)>) -> Explain {
         let sel = &plan.sel;
         let mut steps = Vec::new();
-        let mut push = |parent: Option<usize>, detail: String, acc: Option<&AccessPlan>, est_rows: f64, est_cost: f64, st: Option<StepStats>| {
+        let mut push = |parent: Option<usize>,
+                        detail: String,
+                        acc: Option<&AccessPlan>,
+                        est_rows: f64,
+                        est_cost: f64,
+                        st: Option<StepStats>| {
             let id = steps.len();
             steps.push(ExplainStep {
                 id,
@@ -124,12 +138,26 @@ impl Explain {
         };
         let o = &plan.outer;
         let rs = run.map(|r| r.0);
-        push(None, access_detail(o, &sel.sources[o.source].name), Some(o), o.est_rows, o.cost, rs.map(|r| r.outer));
+        push(
+            None,
+            access_detail(o, &sel.sources[o.source].name),
+            Some(o),
+            o.est_rows,
+            o.cost,
+            rs.map(|r| r.outer),
+        );
         if let Some(j) = &plan.join {
             let iname = &sel.sources[j.inner.source].name;
             match j.method {
                 JoinMethod::NestedLoop => {
-                    push(None, access_detail(&j.inner, iname), Some(&j.inner), j.inner.est_rows, j.inner.cost, rs.map(|r| r.inner));
+                    push(
+                        None,
+                        access_detail(&j.inner, iname),
+                        Some(&j.inner),
+                        j.inner.est_rows,
+                        j.inner.cost,
+                        rs.map(|r| r.inner),
+                    );
                 }
                 JoinMethod::Hash => {
                     let detail = format!(
@@ -137,20 +165,50 @@ impl Explain {
                         sel.slot_name(j.inner_key),
                         sel.slot_name(j.outer_key)
                     );
-                    let jst = rs.map(|r| StepStats { rows: r.join_rows, runs: 1, ..Default::default() });
+                    let jst = rs.map(|r| StepStats {
+                        rows: r.join_rows,
+                        runs: 1,
+                        ..Default::default()
+                    });
                     let h = push(None, detail, None, j.est_rows, 0.0, jst);
-                    push(Some(h), access_detail(&j.inner, iname), Some(&j.inner), j.inner.est_rows, j.inner.cost, rs.map(|r| r.inner));
+                    push(
+                        Some(h),
+                        access_detail(&j.inner, iname),
+                        Some(&j.inner),
+                        j.inner.est_rows,
+                        j.inner.cost,
+                        rs.map(|r| r.inner),
+                    );
                 }
             }
         }
         if let Some(g) = &sel.group {
             if !g.keys.is_empty() {
-                push(None, "USE TEMP B-TREE FOR GROUP BY".into(), None, plan.est_rows, 0.0, None);
+                push(
+                    None,
+                    "USE TEMP B-TREE FOR GROUP BY".into(),
+                    None,
+                    plan.est_rows,
+                    0.0,
+                    None,
+                );
             }
         }
         if plan.sort && !sel.order.is_empty() {
-            let st = rs.map(|r| StepStats { rows: run.map_or(0, |x| x.1), runs: 1, time_ns: r.finish_ns, ..Default::default() });
-            push(None, "USE TEMP B-TREE FOR ORDER BY".into(), None, plan.est_rows, 0.0, st);
+            let st = rs.map(|r| StepStats {
+                rows: run.map_or(0, |x| x.1),
+                runs: 1,
+                time_ns: r.finish_ns,
+                ..Default::default()
+            });
+            push(
+                None,
+                "USE TEMP B-TREE FOR ORDER BY".into(),
+                None,
+                plan.est_rows,
+                0.0,
+                st,
+            );
         }
         Explain {
             steps,
@@ -168,21 +226,33 @@ impl Explain {
 
     /// True when a step reads the index `name` (case-insensitive).
     pub fn uses_index(&self, name: &str) -> bool {
-        self.steps.iter().any(|s| s.index.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(name)))
+        self.steps.iter().any(|s| {
+            s.index
+                .as_deref()
+                .is_some_and(|i| i.eq_ignore_ascii_case(name))
+        })
     }
 
     /// True when some step scans `table` in full.
     pub fn scans(&self, table: &str) -> bool {
-        self.steps.iter().any(|s| s.table.as_deref() == Some(table) && s.index.is_none())
+        self.steps
+            .iter()
+            .any(|s| s.table.as_deref() == Some(table) && s.index.is_none())
     }
 
     /// True when a sort or grouping structure is built.
     pub fn uses_temp_btree(&self) -> bool {
-        self.steps.iter().any(|s| s.detail.starts_with("USE TEMP B-TREE"))
+        self.steps
+            .iter()
+            .any(|s| s.detail.starts_with("USE TEMP B-TREE"))
     }
 
     fn suffix(s: &ExplainStep) -> String {
-        let mut t = format!("  [est rows={} cost={:.1}", fmt_rows(s.est_rows), s.est_cost);
+        let mut t = format!(
+            "  [est rows={} cost={:.1}",
+            fmt_rows(s.est_rows),
+            s.est_cost
+        );
         if let (Some(r), Some(e), Some(l)) = (s.actual_rows, s.examined, s.loops) {
             t.push_str(&format!(" | actual rows={r} examined={e} loops={l}"));
             if let Some(ns) = s.time_ns {
@@ -200,7 +270,12 @@ impl Explain {
         let mut out = vec!["QUERY PLAN".to_string()];
         self.render(None, "", &mut out);
         if let (Some(r), Some(ns)) = (self.actual_rows, self.time_ns) {
-            out.push(format!("-- {r} rows in {:.3} ms (estimated {} rows, cost {:.1})", ns as f64 / 1e6, fmt_rows(self.est_rows), self.est_cost));
+            out.push(format!(
+                "-- {r} rows in {:.3} ms (estimated {} rows, cost {:.1})",
+                ns as f64 / 1e6,
+                fmt_rows(self.est_rows),
+                self.est_cost
+            ));
         }
         out
     }
@@ -209,7 +284,12 @@ impl Explain {
         let kids: Vec<&ExplainStep> = self.steps.iter().filter(|s| s.parent == parent).collect();
         for (i, s) in kids.iter().enumerate() {
             let last = i + 1 == kids.len();
-            out.push(format!("{indent}{}{}{}", if last { "`--" } else { "|--" }, s.detail, Self::suffix(s)));
+            out.push(format!(
+                "{indent}{}{}{}",
+                if last { "`--" } else { "|--" },
+                s.detail,
+                Self::suffix(s)
+            ));
             let next = format!("{indent}{}", if last { "   " } else { "|  " });
             self.render(Some(s.id), &next, out);
         }
@@ -223,7 +303,12 @@ impl Explain {
     /// The plan as JSON: `{"plan": [steps with "children"], "est_rows", "est_cost", ...}`.
     pub fn to_json(&self) -> serde_json::Value {
         fn node(e: &Explain, s: &ExplainStep) -> serde_json::Value {
-            let kids: Vec<serde_json::Value> = e.steps.iter().filter(|c| c.parent == Some(s.id)).map(|c| node(e, c)).collect();
+            let kids: Vec<serde_json::Value> = e
+                .steps
+                .iter()
+                .filter(|c| c.parent == Some(s.id))
+                .map(|c| node(e, c))
+                .collect();
             let mut v = json!({
                 "detail": s.detail,
                 "table": s.table,
@@ -242,7 +327,12 @@ impl Explain {
             }
             v
         }
-        let top: Vec<serde_json::Value> = self.steps.iter().filter(|s| s.parent.is_none()).map(|s| node(self, s)).collect();
+        let top: Vec<serde_json::Value> = self
+            .steps
+            .iter()
+            .filter(|s| s.parent.is_none())
+            .map(|s| node(self, s))
+            .collect();
         let mut v = json!({ "plan": top, "est_rows": self.est_rows, "est_cost": self.est_cost });
         if let Some(r) = self.actual_rows {
             v["actual_rows"] = json!(r);

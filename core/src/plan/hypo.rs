@@ -9,13 +9,13 @@ use super::planner::{plan, PlanInput};
 use crate::error::{err, ErrorKind, Result};
 use crate::index::def::{IndexDef, IndexState};
 use crate::index::stats::KeyStats;
-use crate::storage::keys::Key;
-use redb::ReadTransaction;
-use std::collections::HashSet;
 use crate::schema::Value;
 use crate::sql::ast::Statement as Ast;
 use crate::sql::bind::{bind, check_params};
+use crate::storage::keys::Key;
 use crate::tenant::Tenant;
+use redb::ReadTransaction;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// The planner's view of a query before and after a hypothetical index.
@@ -41,20 +41,37 @@ pub fn parse_index_def(create_sql: &str) -> Result<IndexDef> {
             d.state = IndexState::Ready;
             Ok(d)
         }
-        _ => Err(err(ErrorKind::InvalidInput, "expected a CREATE INDEX statement")),
+        _ => Err(err(
+            ErrorKind::InvalidInput,
+            "expected a CREATE INDEX statement",
+        )),
     }
 }
 
 fn summary(e: &Explain) -> String {
-    e.steps.iter().map(|s| s.detail.clone()).collect::<Vec<_>>().join("; ")
+    e.steps
+        .iter()
+        .map(|s| s.detail.clone())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Costs `sql` for `tenant` without and with the hypothetical `index`.
-pub fn cost_with_hypothetical(tenant: &Tenant, sql: &str, params: &[Value], index: &IndexDef) -> Result<HypotheticalCost> {
+pub fn cost_with_hypothetical(
+    tenant: &Tenant,
+    sql: &str,
+    params: &[Value],
+    index: &IndexDef,
+) -> Result<HypotheticalCost> {
     let parsed = crate::sql::parse(sql)?;
     let q = match parsed.stmt {
         Ast::Select(q) | Ast::Explain { query: q, .. } => q,
-        _ => return Err(err(ErrorKind::InvalidInput, "only SELECT statements can be costed")),
+        _ => {
+            return Err(err(
+                ErrorKind::InvalidInput,
+                "only SELECT statements can be costed",
+            ))
+        }
     };
     let sel = Arc::new(bind(&q, parsed.params)?);
     check_params(&sel.params, params)?;
@@ -67,7 +84,14 @@ pub fn cost_with_hypothetical(tenant: &Tenant, sql: &str, params: &[Value], inde
     h.id = 0;
     h.state = IndexState::Ready;
     stats.set_hypothetical(sample_stats(&txn, tenant, &h, engine.config().clock.now())?);
-    let after = plan(sel, &PlanInput { catalog: &snap, hypothetical: Some(Arc::new(h)) }, &mut stats)?;
+    let after = plan(
+        sel,
+        &PlanInput {
+            catalog: &snap,
+            hypothetical: Some(Arc::new(h)),
+        },
+        &mut stats,
+    )?;
     let eb = Explain::new(&before, None);
     let ea = Explain::new(&after, None);
     Ok(HypotheticalCost {
@@ -82,7 +106,12 @@ pub fn cost_with_hypothetical(tenant: &Tenant, sql: &str, params: &[Value], inde
 const SAMPLE: usize = 50_000;
 
 /// Statistics the hypothetical index would have, from a sample of the tenant's rows.
-fn sample_stats(txn: &ReadTransaction, tenant: &Tenant, h: &IndexDef, now: i64) -> Result<KeyStats> {
+fn sample_stats(
+    txn: &ReadTransaction,
+    tenant: &Tenant,
+    h: &IndexDef,
+    now: i64,
+) -> Result<KeyStats> {
     let table = h.table;
     let mut need = vec![false; table.columns().len()];
     for &c in &h.columns {
@@ -100,7 +129,10 @@ fn sample_stats(txn: &ReadTransaction, tenant: &Tenant, h: &IndexDef, now: i64) 
     let mut covered = 0u64;
     let mut sets: Vec<HashSet<Vec<u8>>> = vec![HashSet::new(); h.columns.len()];
     let mut k = Key::new();
-    for item in t.range::<&[u8]>(start.as_bytes()..end.as_slice())?.take(SAMPLE) {
+    for item in t
+        .range::<&[u8]>(start.as_bytes()..end.as_slice())?
+        .take(SAMPLE)
+    {
         let (_, v) = item?;
         dec.decode(tenant.name(), v.value(), &mut row)?;
         seen += 1;
@@ -118,7 +150,10 @@ fn sample_stats(txn: &ReadTransaction, tenant: &Tenant, h: &IndexDef, now: i64) 
     }
     let (_, total) = crate::plan::cost::StatsView::new(txn, tenant.name()).rows(table)?;
     if seen == 0 {
-        return Ok(KeyStats { entries: 0, distinct: Vec::new() });
+        return Ok(KeyStats {
+            entries: 0,
+            distinct: Vec::new(),
+        });
     }
     let entries = (total as f64 * covered as f64 / seen as f64).round() as u64;
     let mut distinct = vec![1u64];
@@ -129,7 +164,12 @@ fn sample_stats(txn: &ReadTransaction, tenant: &Tenant, h: &IndexDef, now: i64) 
 impl Tenant {
     /// The planner's cost of `sql` before and after a hypothetical `CREATE INDEX` (which is
     /// parsed and checked, never built). For the index advisor.
-    pub fn cost_with_hypothetical(&self, sql: &str, params: &[Value], create_index_sql: &str) -> Result<HypotheticalCost> {
+    pub fn cost_with_hypothetical(
+        &self,
+        sql: &str,
+        params: &[Value],
+        create_index_sql: &str,
+    ) -> Result<HypotheticalCost> {
         let def = parse_index_def(create_index_sql)?;
         cost_with_hypothetical(self, sql, params, &def)
     }

@@ -28,7 +28,7 @@ fn eq_conv(v: &Value, ty: ColumnType) -> Option<Value> {
         (Value::Null, _) => None,
         (Value::Int(i), ColumnType::Real) => Some(Value::Real(*i as f64)),
         (Value::Real(r), ColumnType::Int) => {
-            (r.fract() == 0.0 && *r >= -9.2e18 && *r <= 9.2e18).then(|| Value::Int(*r as i64))
+            (r.fract() == 0.0 && (-9.2e18..=9.2e18).contains(r)).then_some(Value::Int(*r as i64))
         }
         (Value::Json(s), ColumnType::Text) => Some(Value::Text(s.clone())),
         (v, _) => Some(v.clone()),
@@ -100,7 +100,12 @@ fn tighter(a: &(Value, bool), b: &(Value, bool), lower: bool) -> bool {
 
 /// The key ranges `acc` reads for the tenant whose key prefix is `tenant_key`; `outer` is
 /// the join value for a nested-loop probe. Empty when nothing can match.
-pub fn key_ranges(acc: &AccessPlan, tenant_key: &[u8], env: &Env, outer: Option<&Value>) -> Result<Vec<KeyRange>> {
+pub fn key_ranges(
+    acc: &AccessPlan,
+    tenant_key: &[u8],
+    env: &Env,
+    outer: Option<&Value>,
+) -> Result<Vec<KeyRange>> {
     let cols = acc.table.columns();
     let pk = pk_layout(acc.table);
     let enc_of = |i: usize| -> Enc {
@@ -167,13 +172,17 @@ pub fn key_ranges(acc: &AccessPlan, tenant_key: &[u8], env: &Env, outer: Option<
     let mut lo: Option<(Value, bool)> = None;
     let mut hi: Option<(Value, bool)> = None;
     for (s, incl) in &range.lower {
-        let Some(b) = bound_conv(&const_value(s, env)?, *incl, true, ty) else { return Ok(Vec::new()) };
+        let Some(b) = bound_conv(&const_value(s, env)?, *incl, true, ty) else {
+            return Ok(Vec::new());
+        };
         if lo.as_ref().is_none_or(|cur| tighter(&b, cur, true)) {
             lo = Some(b);
         }
     }
     for (s, incl) in &range.upper {
-        let Some(b) = bound_conv(&const_value(s, env)?, *incl, false, ty) else { return Ok(Vec::new()) };
+        let Some(b) = bound_conv(&const_value(s, env)?, *incl, false, ty) else {
+            return Ok(Vec::new());
+        };
         if hi.as_ref().is_none_or(|cur| tighter(&b, cur, false)) {
             hi = Some(b);
         }
@@ -181,10 +190,16 @@ pub fn key_ranges(acc: &AccessPlan, tenant_key: &[u8], env: &Env, outer: Option<
     let enc = enc_of(ri);
     if let Enc::Pk(PkPart::U64(_)) = enc {
         // Unsigned keys: a negative lower bound is no bound; a negative upper bound is empty.
-        if lo.as_ref().is_some_and(|(v, _)| matches!(v, Value::Int(i) if *i < 0)) {
+        if lo
+            .as_ref()
+            .is_some_and(|(v, _)| matches!(v, Value::Int(i) if *i < 0))
+        {
             lo = None;
         }
-        if hi.as_ref().is_some_and(|(v, _)| matches!(v, Value::Int(i) if *i < 0)) {
+        if hi
+            .as_ref()
+            .is_some_and(|(v, _)| matches!(v, Value::Int(i) if *i < 0))
+        {
             return Ok(Vec::new());
         }
     }
@@ -196,7 +211,11 @@ pub fn key_ranges(acc: &AccessPlan, tenant_key: &[u8], env: &Env, outer: Option<
                 if !push(&mut k, enc, v) {
                     return Ok(Vec::new());
                 }
-                if *incl { k.0 } else { k.prefix_end() }
+                if *incl {
+                    k.0
+                } else {
+                    k.prefix_end()
+                }
             }
             None => {
                 let mut k = p.clone();
@@ -212,7 +231,11 @@ pub fn key_ranges(acc: &AccessPlan, tenant_key: &[u8], env: &Env, outer: Option<
                 if !push(&mut k, enc, v) {
                     return Ok(Vec::new());
                 }
-                if *incl { k.prefix_end() } else { k.0 }
+                if *incl {
+                    k.prefix_end()
+                } else {
+                    k.0
+                }
             }
             None => prefix_end(&p.0),
         };

@@ -28,13 +28,24 @@ use crate::sql::ast::Statement as Ast;
 
 fn no_params(n: usize, what: &str) -> Result<()> {
     if n > 0 {
-        return Err(err(ErrorKind::InvalidParameter, format!("{what} takes no parameters; found {n}")));
+        return Err(err(
+            ErrorKind::InvalidParameter,
+            format!("{what} takes no parameters; found {n}"),
+        ));
     }
     Ok(())
 }
 
-/// Runs DDL (CREATE INDEX, DROP INDEX, ANALYZE).
+/// Runs DDL (CREATE INDEX, DROP INDEX, ANALYZE) and publishes the new catalog version.
 pub(crate) fn run_ddl(engine: &Engine, stmt: &Ast, params: usize) -> Result<Option<QueryResult>> {
+    let r = run_ddl_inner(engine, stmt, params);
+    if matches!(r, Ok(Some(_)) | Err(_)) {
+        engine.inner.indexes.publish(&engine.read()?)?;
+    }
+    r
+}
+
+fn run_ddl_inner(engine: &Engine, stmt: &Ast, params: usize) -> Result<Option<QueryResult>> {
     match stmt {
         Ast::CreateIndex(ci) => {
             no_params(params, "CREATE INDEX")?;

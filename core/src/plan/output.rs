@@ -39,8 +39,18 @@ impl Kbn {
 #[derive(Debug, Clone)]
 enum Agg {
     Count(i64),
-    Sum { int: i128, real: Kbn, is_real: bool, seen: bool },
-    Avg { int: i128, real: Kbn, is_real: bool, n: i64 },
+    Sum {
+        int: i128,
+        real: Kbn,
+        is_real: bool,
+        seen: bool,
+    },
+    Avg {
+        int: i128,
+        real: Kbn,
+        is_real: bool,
+        n: i64,
+    },
     Min(Value),
     Max(Value),
 }
@@ -49,8 +59,18 @@ impl Agg {
     fn new(f: AggFunc) -> Agg {
         match f {
             AggFunc::Count => Agg::Count(0),
-            AggFunc::Sum => Agg::Sum { int: 0, real: Kbn::default(), is_real: false, seen: false },
-            AggFunc::Avg => Agg::Avg { int: 0, real: Kbn::default(), is_real: false, n: 0 },
+            AggFunc::Sum => Agg::Sum {
+                int: 0,
+                real: Kbn::default(),
+                is_real: false,
+                seen: false,
+            },
+            AggFunc::Avg => Agg::Avg {
+                int: 0,
+                real: Kbn::default(),
+                is_real: false,
+                n: 0,
+            },
             AggFunc::Min => Agg::Min(Value::Null),
             AggFunc::Max => Agg::Max(Value::Null),
         }
@@ -63,7 +83,12 @@ impl Agg {
                     *n += 1;
                 }
             }
-            Agg::Sum { int, real, is_real, seen } => match v {
+            Agg::Sum {
+                int,
+                real,
+                is_real,
+                seen,
+            } => match v {
                 Some(Value::Int(i)) => {
                     *int += *i as i128;
                     real.add(*i as f64);
@@ -76,7 +101,12 @@ impl Agg {
                 }
                 _ => {}
             },
-            Agg::Avg { int, real, is_real, n } => match v {
+            Agg::Avg {
+                int,
+                real,
+                is_real,
+                n,
+            } => match v {
                 Some(Value::Int(i)) => {
                     *int += *i as i128;
                     real.add(*i as f64);
@@ -110,12 +140,22 @@ impl Agg {
         Ok(match self {
             Agg::Count(n) => Value::Int(n),
             Agg::Sum { seen: false, .. } => Value::Null,
-            Agg::Sum { is_real: true, real, .. } => Value::Real(real.value()),
+            Agg::Sum {
+                is_real: true,
+                real,
+                ..
+            } => Value::Real(real.value()),
             Agg::Sum { int, .. } => Value::Int(
-                i64::try_from(int).map_err(|_| err(ErrorKind::InvalidInput, "integer overflow in SUM()"))?,
+                i64::try_from(int)
+                    .map_err(|_| err(ErrorKind::InvalidInput, "integer overflow in SUM()"))?,
             ),
             Agg::Avg { n: 0, .. } => Value::Null,
-            Agg::Avg { is_real: true, real, n, .. } => Value::Real(real.value() / n as f64),
+            Agg::Avg {
+                is_real: true,
+                real,
+                n,
+                ..
+            } => Value::Real(real.value() / n as f64),
             Agg::Avg { int, n, .. } => Value::Real(int as f64 / n as f64),
             Agg::Min(v) | Agg::Max(v) => v,
         })
@@ -141,14 +181,26 @@ pub fn cmp_keys(keys: &[OrderKey], a: &[Value], b: &[Value]) -> Ordering {
         let o = match (x.is_null(), y.is_null()) {
             (true, true) => Ordering::Equal,
             (true, false) => {
-                if k.nulls_first { Ordering::Less } else { Ordering::Greater }
+                if k.nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
             }
             (false, true) => {
-                if k.nulls_first { Ordering::Greater } else { Ordering::Less }
+                if k.nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
             }
             (false, false) => {
                 let o = x.sql_cmp(y);
-                if k.desc { o.reverse() } else { o }
+                if k.desc {
+                    o.reverse()
+                } else {
+                    o
+                }
             }
         };
         if o != Ordering::Equal {
@@ -177,11 +229,15 @@ pub struct Consumer<'a> {
 }
 
 fn count(s: &Option<crate::sql::bind::Scalar>, env: &Env) -> Result<Option<i64>> {
-    s.as_ref().map(|s| match const_value(s, env)? {
-        Value::Int(i) => Ok(i),
-        v => Err(err(ErrorKind::TypeMismatch, format!("LIMIT/OFFSET must be an integer, got {} {v}", v.type_name()))),
-    })
-    .transpose()
+    s.as_ref()
+        .map(|s| match const_value(s, env)? {
+            Value::Int(i) => Ok(i),
+            v => Err(err(
+                ErrorKind::TypeMismatch,
+                format!("LIMIT/OFFSET must be an integer, got {} {v}", v.type_name()),
+            )),
+        })
+        .transpose()
 }
 
 impl<'a> Consumer<'a> {
@@ -241,10 +297,13 @@ impl<'a> Consumer<'a> {
                 Some(e) => e,
                 None => {
                     let keys: Vec<Value> = g.keys.iter().map(|&k| row[k].clone()).collect();
-                    self.mem += row_bytes(&keys) + self.keybuf.0.len() as u64 + 48 * g.aggs.len() as u64;
+                    self.mem +=
+                        row_bytes(&keys) + self.keybuf.0.len() as u64 + 48 * g.aggs.len() as u64;
                     self.peak = self.peak.max(self.mem);
                     let aggs = g.aggs.iter().map(|a| Agg::new(a.func)).collect();
-                    self.groups.entry(self.keybuf.0.clone()).or_insert((keys, aggs))
+                    self.groups
+                        .entry(self.keybuf.0.clone())
+                        .or_insert((keys, aggs))
                 }
             };
             for (a, spec) in entry.1.iter_mut().zip(&g.aggs) {
@@ -276,14 +335,25 @@ impl<'a> Consumer<'a> {
     pub fn finish(mut self) -> Result<(Vec<Row>, u64)> {
         if let Some(g) = &self.sel.group {
             if self.groups.is_empty() && g.keys.is_empty() {
-                self.groups.insert(Vec::new(), (Vec::new(), g.aggs.iter().map(|a| Agg::new(a.func)).collect()));
+                self.groups.insert(
+                    Vec::new(),
+                    (
+                        Vec::new(),
+                        g.aggs.iter().map(|a| Agg::new(a.func)).collect(),
+                    ),
+                );
             }
             let groups = std::mem::take(&mut self.groups);
             for (_, (mut keys, aggs)) in groups {
                 for a in aggs {
                     keys.push(a.finish()?);
                 }
-                let sort_keys: Vec<Value> = self.sel.order.iter().map(|k| keys[k.post].clone()).collect();
+                let sort_keys: Vec<Value> = self
+                    .sel
+                    .order
+                    .iter()
+                    .map(|k| keys[k.post].clone())
+                    .collect();
                 let r = self.project(&keys);
                 self.sorted.push((sort_keys, r));
             }
@@ -294,7 +364,10 @@ impl<'a> Consumer<'a> {
                 self.sorted.sort_by(|a, b| cmp_keys(order, &a.0, &b.0));
             }
             let skip = self.skip as usize;
-            let it = std::mem::take(&mut self.sorted).into_iter().skip(skip).map(|(_, r)| r);
+            let it = std::mem::take(&mut self.sorted)
+                .into_iter()
+                .skip(skip)
+                .map(|(_, r)| r);
             self.out = match self.take {
                 Some(t) => it.take(t as usize).collect(),
                 None => it.collect(),

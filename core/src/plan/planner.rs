@@ -64,13 +64,18 @@ pub struct Plan {
 impl Plan {
     /// Run-time conditions of this plan's partial-index accesses.
     pub fn guards(&self) -> impl Iterator<Item = &super::terms::Guard> {
-        self.outer.guards.iter().chain(self.join.iter().flat_map(|j| j.inner.guards.iter()))
+        self.outer
+            .guards
+            .iter()
+            .chain(self.join.iter().flat_map(|j| j.inner.guards.iter()))
     }
 
     /// The plan to run with these values: this one, or its fallback when a guard fails.
     pub fn choose(&self, env: &super::eval::Env) -> &Plan {
         let resolve = |s: &Scalar| super::eval::const_value(s, env).ok();
-        let ok = self.guards().all(|g| super::terms::guard_holds(g, env.now, &resolve));
+        let ok = self
+            .guards()
+            .all(|g| super::terms::guard_holds(g, env.now, &resolve));
         match (&self.fallback, ok) {
             (Some(f), false) => f.choose(env),
             _ => self,
@@ -89,7 +94,10 @@ pub struct PlanInput<'a> {
 impl<'a> PlanInput<'a> {
     /// Planning over a catalog with no hypothetical index.
     pub fn new(catalog: &'a CatalogSnap) -> PlanInput<'a> {
-        PlanInput { catalog, hypothetical: None }
+        PlanInput {
+            catalog,
+            hypothetical: None,
+        }
     }
 }
 
@@ -109,7 +117,10 @@ fn order_cols(sel: &BoundSelect, si: usize) -> Option<OrderCols> {
     let n = s.table.columns().len();
     sel.order
         .iter()
-        .map(|k| (k.post >= s.offset && k.post < s.offset + n).then(|| (k.post - s.offset, k.desc, k.nulls_first)))
+        .map(|k| {
+            (k.post >= s.offset && k.post < s.offset + n)
+                .then(|| (k.post - s.offset, k.desc, k.nulls_first))
+        })
         .collect()
 }
 
@@ -129,7 +140,13 @@ fn limit_hint(sel: &BoundSelect) -> Option<f64> {
     }
 }
 
-fn candidates(info: &SourceInfo, input: &PlanInput, outer: Option<(usize, Slot)>, guards: bool, stats: &mut StatsView) -> Result<Vec<AccessPlan>> {
+fn candidates(
+    info: &SourceInfo,
+    input: &PlanInput,
+    outer: Option<(usize, Slot)>,
+    guards: bool,
+    stats: &mut StatsView,
+) -> Result<Vec<AccessPlan>> {
     let mut kinds = vec![PathKind::Pk];
     for d in input.catalog.ready_on(info.table) {
         kinds.push(PathKind::Index(d.clone(), false));
@@ -158,7 +175,12 @@ fn scaled(cost: f64, frac: f64) -> f64 {
 /// whose predicate only the bound values imply), it carries a guard-free fallback.
 pub fn plan(sel: Arc<BoundSelect>, input: &PlanInput, stats: &mut StatsView) -> Result<Plan> {
     let summarize = |p: &mut Plan| {
-        p.summary = super::explain::Explain::new(p, None).steps.iter().map(|s| s.detail.as_str()).collect::<Vec<_>>().join("; ");
+        p.summary = super::explain::Explain::new(p, None)
+            .steps
+            .iter()
+            .map(|s| s.detail.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
     };
     let mut p = plan_with(sel.clone(), input, true, stats)?;
     summarize(&mut p);
@@ -170,7 +192,12 @@ pub fn plan(sel: Arc<BoundSelect>, input: &PlanInput, stats: &mut StatsView) -> 
     Ok(p)
 }
 
-fn plan_with(sel: Arc<BoundSelect>, input: &PlanInput, guards: bool, stats: &mut StatsView) -> Result<Plan> {
+fn plan_with(
+    sel: Arc<BoundSelect>,
+    input: &PlanInput,
+    guards: bool,
+    stats: &mut StatsView,
+) -> Result<Plan> {
     let mut locals: Vec<Vec<Pred>> = vec![Vec::new(); sel.sources.len()];
     let mut residual = Vec::new();
     for p in &sel.filter {
@@ -181,7 +208,11 @@ fn plan_with(sel: Arc<BoundSelect>, input: &PlanInput, guards: bool, stats: &mut
         }
     }
     let residual_sel: f64 = residual.iter().map(selectivity).product();
-    let infos: Vec<SourceInfo> = locals.into_iter().enumerate().map(|(i, l)| SourceInfo::new(&sel, i, l)).collect();
+    let infos: Vec<SourceInfo> = locals
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| SourceInfo::new(&sel, i, l))
+        .collect();
     let grouping = sel.group.is_some();
     let limit = if grouping { None } else { limit_hint(&sel) };
     let wants_order = !sel.order.is_empty();
@@ -213,21 +244,51 @@ fn plan_with(sel: Arc<BoundSelect>, input: &PlanInput, guards: bool, stats: &mut
                     cost += out_rows * GROUP_ROW;
                 }
                 let est_rows = final_rows(&sel, out_rows, limit);
-                consider(Plan { sel: sel.clone(), outer: acc, join: None, residual: residual.clone(), sort: wants_order && (sorted || grouping), est_rows, est_cost: cost, fallback: None, summary: String::new() });
+                consider(Plan {
+                    sel: sel.clone(),
+                    outer: acc,
+                    join: None,
+                    residual: residual.clone(),
+                    sort: wants_order && (sorted || grouping),
+                    est_rows,
+                    est_cost: cost,
+                    fallback: None,
+                    summary: String::new(),
+                });
             }
         }
         Some(j) => {
             let customers_rows = stats.rows(Table::Customers)?.0.max(1) as f64;
             for (o, i) in [(0usize, 1usize), (1, 0)] {
-                let (outer_key, inner_key) = if o == j.customers { (j.id_slot, j.fk_slot) } else { (j.fk_slot, j.id_slot) };
+                let (outer_key, inner_key) = if o == j.customers {
+                    (j.id_slot, j.fk_slot)
+                } else {
+                    (j.fk_slot, j.id_slot)
+                };
                 let inner_col = inner_key - sel.sources[i].offset;
                 let order = order_cols(&sel, o);
-                let probes = candidates(&infos[i], input, Some((inner_col, outer_key)), guards, stats)?;
-                let Some(probe) = probes.into_iter().min_by(|a, b| a.cost.total_cmp(&b.cost)) else { continue };
+                let probes = candidates(
+                    &infos[i],
+                    input,
+                    Some((inner_col, outer_key)),
+                    guards,
+                    stats,
+                )?;
+                let Some(probe) = probes.into_iter().min_by(|a, b| a.cost.total_cmp(&b.cost))
+                else {
+                    continue;
+                };
                 let inner_local = candidates(&infos[i], input, None, guards, stats)?;
-                let Some(build_side) = inner_local.into_iter().min_by(|a, b| a.cost.total_cmp(&b.cost)) else { continue };
+                let Some(build_side) = inner_local
+                    .into_iter()
+                    .min_by(|a, b| a.cost.total_cmp(&b.cost))
+                else {
+                    continue;
+                };
                 for mut acc in candidates(&infos[o], input, None, guards, stats)? {
-                    let rev = order.as_ref().and_then(|ord| provides_order(&acc, &infos[o], ord));
+                    let rev = order
+                        .as_ref()
+                        .and_then(|ord| provides_order(&acc, &infos[o], ord));
                     let sorted = wants_order && !grouping && rev.is_none();
                     acc.reverse = rev.unwrap_or(false);
                     let join_rows = acc.est_rows * build_side.est_rows / customers_rows;
@@ -246,13 +307,26 @@ fn plan_with(sel: Arc<BoundSelect>, input: &PlanInput, guards: bool, stats: &mut
                     let est_rows = final_rows(&sel, out_rows, limit);
                     let sort = wants_order && (sorted || grouping);
                     let nl = scaled(acc.cost + acc.est_rows * probe.cost, frac) + tail;
-                    let hash = build_side.cost + build_side.est_rows * HASH_BUILD + scaled(acc.cost + acc.est_rows * HASH_PROBE, frac) + tail;
+                    let hash = build_side.cost
+                        + build_side.est_rows * HASH_BUILD
+                        + scaled(acc.cost + acc.est_rows * HASH_PROBE, frac)
+                        + tail;
                     let mut p_nl = probe.clone();
-                    p_nl.est_rows = if acc.est_rows > 0.0 { join_rows / acc.est_rows } else { 0.0 };
+                    p_nl.est_rows = if acc.est_rows > 0.0 {
+                        join_rows / acc.est_rows
+                    } else {
+                        0.0
+                    };
                     consider(Plan {
                         sel: sel.clone(),
                         outer: acc.clone(),
-                        join: Some(JoinStep { inner: p_nl, method: JoinMethod::NestedLoop, outer_key, inner_key, est_rows: join_rows }),
+                        join: Some(JoinStep {
+                            inner: p_nl,
+                            method: JoinMethod::NestedLoop,
+                            outer_key,
+                            inner_key,
+                            est_rows: join_rows,
+                        }),
                         residual: residual.clone(),
                         sort,
                         est_rows,
@@ -263,7 +337,13 @@ fn plan_with(sel: Arc<BoundSelect>, input: &PlanInput, guards: bool, stats: &mut
                     consider(Plan {
                         sel: sel.clone(),
                         outer: acc,
-                        join: Some(JoinStep { inner: build_side.clone(), method: JoinMethod::Hash, outer_key, inner_key, est_rows: join_rows }),
+                        join: Some(JoinStep {
+                            inner: build_side.clone(),
+                            method: JoinMethod::Hash,
+                            outer_key,
+                            inner_key,
+                            est_rows: join_rows,
+                        }),
                         residual: residual.clone(),
                         sort,
                         est_rows,
@@ -281,7 +361,9 @@ fn plan_with(sel: Arc<BoundSelect>, input: &PlanInput, guards: bool, stats: &mut
 fn final_rows(sel: &BoundSelect, rows: f64, limit: Option<f64>) -> f64 {
     let rows = match &sel.group {
         Some(g) if g.keys.is_empty() => 1.0,
-        Some(g) => (rows / 2f64.powi(g.keys.len() as i32)).max(1.0).min(rows.max(1.0)),
+        Some(g) => (rows / 2f64.powi(g.keys.len() as i32))
+            .max(1.0)
+            .min(rows.max(1.0)),
         None => rows,
     };
     match limit {

@@ -24,8 +24,11 @@ use std::time::Instant;
 
 enum Kind {
     Select(Arc<BoundSelect>),
-    Explain { analyze: bool, sel: Arc<BoundSelect> },
-    Ddl(Ast, usize),
+    Explain {
+        analyze: bool,
+        sel: Arc<BoundSelect>,
+    },
+    Ddl(Box<Ast>, usize),
 }
 
 struct Cached {
@@ -42,6 +45,7 @@ struct Inner {
     params: usize,
     cache: ArcSwapOption<Cached>,
     plans: AtomicU64,
+    runs: AtomicU64,
 }
 
 /// A prepared statement of one tenant: parsed and bound once, planned once per catalog
@@ -53,7 +57,10 @@ pub struct Statement {
 
 impl std::fmt::Debug for Statement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Statement").field("sql", &self.inner.sql).field("params", &self.inner.params).finish()
+        f.debug_struct("Statement")
+            .field("sql", &self.inner.sql)
+            .field("params", &self.inner.params)
+            .finish()
     }
 }
 
@@ -75,8 +82,14 @@ impl Statement {
                 let cols = b.columns.clone();
                 (Kind::Select(b), cols)
             }
-            Ast::Explain { analyze, query } => (Kind::Explain { analyze, sel: bind_select(&query, parsed.params)? }, vec!["plan".to_string()]),
-            other => (Kind::Ddl(other, parsed.params), Vec::new()),
+            Ast::Explain { analyze, query } => (
+                Kind::Explain {
+                    analyze,
+                    sel: bind_select(&query, parsed.params)?,
+                },
+                vec!["plan".to_string()],
+            ),
+            other => (Kind::Ddl(Box::new(other), parsed.params), Vec::new()),
         };
         Ok(Statement {
             inner: Arc::new(Inner {
@@ -87,6 +100,7 @@ impl Statement {
                 params: parsed.params,
                 cache: ArcSwapOption::empty(),
                 plans: AtomicU64::new(0),
+                runs: AtomicU64::new(0),
             }),
         })
     }
@@ -119,49 +133,85 @@ impl Statement {
         }
     }
 
-    /// The plan for the snapshot `txn`: the cached one while still valid.
-    fn plan_for(&self, txn: &ReadTransaction) -> Result<Arc<Cached>> {
-        let sel = self.bound().ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
+    /// The plan for the snapshot `txn`: the cached one while still valid. `fast` is the
+    /// catalog version published before `txn` began (the snapshot is at least that new);
+    /// when it matches the cached plan the catalog is not read at all. Table sizes are
+    /// compared every 64th run (they only affect plan quality, never correctness).
+    fn plan_for(&self, txn: &ReadTransaction, fast: Option<u64>) -> Result<Arc<Cached>> {
+        let sel = self
+            .bound()
+            .ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
         let engine = self.inner.tenant.engine();
+        let run = self.inner.runs.fetch_add(1, Ordering::Relaxed);
+        let cached = self.inner.cache.load_full();
+        if let (Some(c), Some(v)) = (&cached, fast) {
+            if c.version == v && (!run.is_multiple_of(64) || !self.drifted(c, txn)?) {
+                return Ok(c.clone());
+            }
+        }
         let snap = engine.inner.indexes.catalog.read(txn)?;
-        if let Some(c) = self.inner.cache.load_full() {
-            if c.version == snap.version {
-                let mut fresh = true;
-                for (t, n) in &c.rows_seen {
-                    if drifted(*n, tenant_rows(txn, *t, self.inner.tenant.name())?) {
-                        fresh = false;
-                        break;
-                    }
-                }
-                if fresh {
-                    return Ok(c);
-                }
+        if let Some(c) = cached {
+            if c.version == snap.version && !self.drifted(&c, txn)? {
+                return Ok(c);
             }
         }
         let mut stats = StatsView::new(txn, self.inner.tenant.name());
         let p = plan(sel.clone(), &PlanInput::new(&snap), &mut stats)?;
-        let c = Arc::new(Cached { version: snap.version, rows_seen: stats.tenant_rows_seen(), plan: Arc::new(p) });
+        let c = Arc::new(Cached {
+            version: snap.version,
+            rows_seen: stats.tenant_rows_seen(),
+            plan: Arc::new(p),
+        });
         self.inner.cache.store(Some(c.clone()));
         self.inner.plans.fetch_add(1, Ordering::Relaxed);
         Ok(c)
     }
 
-    fn run(&self, params: &[Value], analyze: bool) -> Result<(Arc<Plan>, Vec<crate::schema::Row>, RunStats, u64)> {
+    fn drifted(&self, c: &Cached, txn: &ReadTransaction) -> Result<bool> {
+        for (t, n) in &c.rows_seen {
+            if drifted(*n, tenant_rows(txn, *t, self.inner.tenant.name())?) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn run(
+        &self,
+        params: &[Value],
+        analyze: bool,
+    ) -> Result<(Arc<Plan>, Vec<crate::schema::Row>, RunStats, u64)> {
         let start = Instant::now();
-        let sel = self.bound().ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
+        let sel = self
+            .bound()
+            .ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
         check_params(&sel.params, params)?;
         let engine = self.inner.tenant.engine();
+        let fast = engine.inner.indexes.committed_version();
         let txn = engine.read()?;
-        let cached = self.plan_for(&txn)?;
+        let mut cached = self.plan_for(&txn, Some(fast))?;
         let rt = Runtime {
             txn: &txn,
             tenant: self.inner.tenant.name(),
-            env: Env { params, now: engine.config().clock.now() },
+            env: Env {
+                params,
+                now: engine.config().clock.now(),
+            },
             analyze,
         };
-        let chosen = cached.plan.choose(&rt.env);
-        let (rows, stats) = execute(&rt, chosen)?;
-        let chosen = if std::ptr::eq(chosen, cached.plan.as_ref()) { cached.plan.clone() } else { Arc::new(chosen.clone()) };
+        let mut chosen = cached.plan.choose(&rt.env);
+        let mut result = execute(&rt, chosen);
+        if matches!(&result, Err(e) if e.message() == super::exec::STALE_PLAN) {
+            cached = self.plan_for(&txn, None)?;
+            chosen = cached.plan.choose(&rt.env);
+            result = execute(&rt, chosen);
+        }
+        let (rows, stats) = result?;
+        let chosen = if std::ptr::eq(chosen, cached.plan.as_ref()) {
+            cached.plan.clone()
+        } else {
+            Arc::new(chosen.clone())
+        };
         Ok((chosen, rows, stats, start.elapsed().as_nanos() as u64))
     }
 
@@ -170,22 +220,34 @@ impl Statement {
         match &self.inner.kind {
             Kind::Select(_) => {
                 let (c, rows, st, ns) = self.run(params, false)?;
-                Ok(QueryResult { columns: self.inner.columns.clone(), stats: exec_stats(&c, &st, rows.len(), ns), rows })
+                Ok(QueryResult {
+                    columns: self.inner.columns.clone(),
+                    stats: exec_stats(&c, &st, rows.len(), ns),
+                    rows,
+                })
             }
             Kind::Explain { analyze, .. } => {
                 let e = self.explain(params, *analyze)?;
                 Ok(QueryResult {
                     columns: self.inner.columns.clone(),
-                    rows: e.lines().into_iter().map(|l| vec![Value::Text(l)]).collect(),
+                    rows: e
+                        .lines()
+                        .into_iter()
+                        .map(|l| vec![Value::Text(l)])
+                        .collect(),
                     stats: ExecStats::default(),
                 })
             }
             Kind::Ddl(stmt, n) => {
                 if !params.is_empty() {
-                    return Err(err(ErrorKind::InvalidParameter, format!("this statement takes no parameters; {} given", params.len())));
+                    return Err(err(
+                        ErrorKind::InvalidParameter,
+                        format!("this statement takes no parameters; {} given", params.len()),
+                    ));
                 }
                 let start = Instant::now();
-                let mut r = super::run_ddl(self.inner.tenant.engine(), stmt, *n)?.unwrap_or_default();
+                let mut r =
+                    super::run_ddl(self.inner.tenant.engine(), stmt, *n)?.unwrap_or_default();
                 r.stats.elapsed_ns = start.elapsed().as_nanos() as u64;
                 Ok(r)
             }
@@ -198,12 +260,20 @@ impl Statement {
             let (c, rows, st, ns) = self.run(params, true)?;
             return Ok(Explain::new(&c, Some((&st, rows.len() as u64, ns))));
         }
-        let sel = self.bound().ok_or_else(|| err(ErrorKind::InvalidInput, "only SELECT statements have a plan"))?;
+        let sel = self.bound().ok_or_else(|| {
+            err(
+                ErrorKind::InvalidInput,
+                "only SELECT statements have a plan",
+            )
+        })?;
         check_params(&sel.params, params)?;
         let engine = self.inner.tenant.engine();
         let txn = engine.read()?;
-        let c = self.plan_for(&txn)?;
-        let env = Env { params, now: engine.config().clock.now() };
+        let c = self.plan_for(&txn, None)?;
+        let env = Env {
+            params,
+            now: engine.config().clock.now(),
+        };
         Ok(Explain::new(c.plan.choose(&env), None))
     }
 }

@@ -63,19 +63,48 @@ pub fn sargable(conjuncts: &[Pred], offset: Slot, width: usize) -> Vec<Term> {
                 };
                 out.push(Term { conj: i, col, kind });
             }
-            Pred::In { x, list, negated: false } if list.iter().all(free) => {
+            Pred::In {
+                x,
+                list,
+                negated: false,
+            } if list.iter().all(free) => {
                 let Some(col) = own(x) else { continue };
-                let kind = if list.len() == 1 { TermKind::Eq(list[0].clone()) } else { TermKind::In(list.clone()) };
+                let kind = if list.len() == 1 {
+                    TermKind::Eq(list[0].clone())
+                } else {
+                    TermKind::In(list.clone())
+                };
                 out.push(Term { conj: i, col, kind });
             }
-            Pred::Between { x, lo, hi, negated: false } if free(lo) && free(hi) => {
+            Pred::Between {
+                x,
+                lo,
+                hi,
+                negated: false,
+            } if free(lo) && free(hi) => {
                 let Some(col) = own(x) else { continue };
-                out.push(Term { conj: i, col, kind: TermKind::Lower(lo.clone(), true) });
-                out.push(Term { conj: i, col, kind: TermKind::Upper(hi.clone(), true) });
+                out.push(Term {
+                    conj: i,
+                    col,
+                    kind: TermKind::Lower(lo.clone(), true),
+                });
+                out.push(Term {
+                    conj: i,
+                    col,
+                    kind: TermKind::Upper(hi.clone(), true),
+                });
             }
             Pred::IsNull { x, negated } => {
                 let Some(col) = own(x) else { continue };
-                out.push(Term { conj: i, col, kind: if *negated { TermKind::NotNull } else { TermKind::IsNull } });
+                out.push(Term {
+                    conj: i,
+                    col,
+                    kind: if *negated {
+                        TermKind::NotNull
+                    } else {
+                        TermKind::IsNull
+                    },
+                });
             }
             Pred::Or(alts) => {
                 // a = 1 OR a = 2 OR a IN (3, 4)  ->  a IN (1, 2, 3, 4)
@@ -84,7 +113,11 @@ pub fn sargable(conjuncts: &[Pred], offset: Slot, width: usize) -> Vec<Term> {
                 let ok = alts.iter().all(|q| {
                     let (c, vs): (Option<usize>, Vec<Scalar>) = match q {
                         Pred::Cmp(CmpOp::Eq, a, b) if free(b) => (own(a), vec![b.clone()]),
-                        Pred::In { x, list, negated: false } if list.iter().all(free) => (own(x), list.clone()),
+                        Pred::In {
+                            x,
+                            list,
+                            negated: false,
+                        } if list.iter().all(free) => (own(x), list.clone()),
                         _ => (None, vec![]),
                     };
                     match c {
@@ -97,7 +130,11 @@ pub fn sargable(conjuncts: &[Pred], offset: Slot, width: usize) -> Vec<Term> {
                     }
                 });
                 if let (true, Some(col)) = (ok, col) {
-                    out.push(Term { conj: i, col, kind: TermKind::In(vals) });
+                    out.push(Term {
+                        conj: i,
+                        col,
+                        kind: TermKind::In(vals),
+                    });
                 }
             }
             _ => {}
@@ -120,7 +157,9 @@ fn term_implies_cmp(kind: &TermKind, op: CmpOp, k: &Value) -> bool {
         TermKind::Eq(s) => konst(s).is_some_and(holds),
         TermKind::In(l) => l.iter().all(|s| konst(s).is_some_and(holds)),
         TermKind::Lower(s, incl) => konst(s).is_some_and(|v| match (op, v.sql_cmp(k)) {
-            (CmpOp::Gt, Ordering::Greater) | (CmpOp::Ge, Ordering::Greater | Ordering::Equal) => true,
+            (CmpOp::Gt, Ordering::Greater) | (CmpOp::Ge, Ordering::Greater | Ordering::Equal) => {
+                true
+            }
             (CmpOp::Gt, Ordering::Equal) => !*incl,
             (CmpOp::Ne, Ordering::Greater) => true,
             (CmpOp::Ne, Ordering::Equal) => !*incl,
@@ -140,15 +179,27 @@ fn term_implies_cmp(kind: &TermKind, op: CmpOp, k: &Value) -> bool {
 fn statically_implied(p: &PredTerm, terms: &[Term], not_null_cols: &[usize]) -> bool {
     match p {
         PredTerm::IsNull { col, negated: true } => {
-            not_null_cols.contains(col) || terms.iter().any(|t| t.col == *col && t.kind != TermKind::IsNull)
+            not_null_cols.contains(col)
+                || terms
+                    .iter()
+                    .any(|t| t.col == *col && t.kind != TermKind::IsNull)
         }
-        PredTerm::IsNull { col, negated: false } => terms.iter().any(|t| t.col == *col && t.kind == TermKind::IsNull),
-        PredTerm::Cmp { col, op, value } => terms.iter().any(|t| t.col == *col && term_implies_cmp(&t.kind, *op, value)),
+        PredTerm::IsNull {
+            col,
+            negated: false,
+        } => terms
+            .iter()
+            .any(|t| t.col == *col && t.kind == TermKind::IsNull),
+        PredTerm::Cmp { col, op, value } => terms
+            .iter()
+            .any(|t| t.col == *col && term_implies_cmp(&t.kind, *op, value)),
         PredTerm::Window { col, inclusive, ms } => terms.iter().any(|t| {
             t.col == *col
                 && match &t.kind {
                     // col > now - m implies col > now - ms when m <= ms.
-                    TermKind::Lower(Scalar::Now(m), incl) => *m < *ms || (*m == *ms && (!*incl || *inclusive)),
+                    TermKind::Lower(Scalar::Now(m), incl) => {
+                        *m < *ms || (*m == *ms && (!*incl || *inclusive))
+                    }
                     _ => false,
                 }
         }),
@@ -158,7 +209,9 @@ fn statically_implied(p: &PredTerm, terms: &[Term], not_null_cols: &[usize]) -> 
 /// True when the query's terms imply the partial index predicate of `def`, whatever the
 /// parameters are.
 pub fn implies_predicate(terms: &[Term], not_null_cols: &[usize], def: &IndexDef) -> bool {
-    def.predicate.iter().all(|p| statically_implied(p, terms, not_null_cols))
+    def.predicate
+        .iter()
+        .all(|p| statically_implied(p, terms, not_null_cols))
 }
 
 /// A condition checked when the statement runs: the values bound to `kind` must imply
@@ -173,7 +226,11 @@ pub struct Guard {
 
 /// The guards under which the terms imply `def`'s predicate, when they cannot prove it
 /// statically but run-time values could.
-pub fn guarded_implication(terms: &[Term], not_null_cols: &[usize], def: &IndexDef) -> Option<Vec<Guard>> {
+pub fn guarded_implication(
+    terms: &[Term],
+    not_null_cols: &[usize],
+    def: &IndexDef,
+) -> Option<Vec<Guard>> {
     let mut guards = Vec::new();
     for p in &def.predicate {
         if statically_implied(p, terms, not_null_cols) {
@@ -193,7 +250,10 @@ pub fn guarded_implication(terms: &[Term], not_null_cols: &[usize], def: &IndexD
                     _ => false,
                 }
         })?;
-        guards.push(Guard { kind: t.kind.clone(), pred: p.clone() });
+        guards.push(Guard {
+            kind: t.kind.clone(),
+            pred: p.clone(),
+        });
     }
     Some(guards)
 }
@@ -203,7 +263,11 @@ pub fn guard_holds(g: &Guard, now: i64, resolve: &dyn Fn(&Scalar) -> Option<Valu
     let c = |s: &Scalar| resolve(s).map(Scalar::Const);
     let kind = match &g.kind {
         TermKind::Eq(s) => c(s).map(TermKind::Eq),
-        TermKind::In(l) => l.iter().map(c).collect::<Option<Vec<_>>>().map(TermKind::In),
+        TermKind::In(l) => l
+            .iter()
+            .map(c)
+            .collect::<Option<Vec<_>>>()
+            .map(TermKind::In),
         TermKind::Lower(s, i) => c(s).map(|v| TermKind::Lower(v, *i)),
         TermKind::Upper(s, i) => c(s).map(|v| TermKind::Upper(v, *i)),
         other => Some(other.clone()),
@@ -229,13 +293,25 @@ pub fn selectivity(p: &Pred) -> f64 {
         Pred::Cmp(..) => 0.3,
         Pred::In { list, negated, .. } => {
             let s = (0.1 * list.len() as f64).min(0.9);
-            if *negated { 1.0 - s } else { s }
+            if *negated {
+                1.0 - s
+            } else {
+                s
+            }
         }
         Pred::Between { negated, .. } => {
-            if *negated { 0.9 } else { 0.1 }
+            if *negated {
+                0.9
+            } else {
+                0.1
+            }
         }
         Pred::IsNull { negated, .. } => {
-            if *negated { 0.9 } else { 0.1 }
+            if *negated {
+                0.9
+            } else {
+                0.1
+            }
         }
         Pred::And(v) => v.iter().map(selectivity).product(),
         Pred::Or(v) => v.iter().map(selectivity).sum::<f64>().min(1.0),

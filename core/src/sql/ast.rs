@@ -217,7 +217,9 @@ impl Expr {
             | Expr::Cmp { pos, .. }
             | Expr::Aggregate { pos, .. } => *pos,
             Expr::And(a, _) | Expr::Or(a, _) | Expr::Not(a) => a.pos(),
-            Expr::IsNull { expr, .. } | Expr::InList { expr, .. } | Expr::Between { expr, .. } => expr.pos(),
+            Expr::IsNull { expr, .. } | Expr::InList { expr, .. } | Expr::Between { expr, .. } => {
+                expr.pos()
+            }
         }
     }
 
@@ -225,15 +227,19 @@ impl Expr {
     pub fn has_aggregate(&self) -> bool {
         match self {
             Expr::Aggregate { .. } => true,
-            Expr::Column { .. } | Expr::Literal { .. } | Expr::Param { .. } | Expr::Now { .. } => false,
+            Expr::Column { .. } | Expr::Literal { .. } | Expr::Param { .. } | Expr::Now { .. } => {
+                false
+            }
             Expr::Cmp { left, right, .. } => left.has_aggregate() || right.has_aggregate(),
             Expr::And(a, b) | Expr::Or(a, b) => a.has_aggregate() || b.has_aggregate(),
             Expr::Not(a) => a.has_aggregate(),
             Expr::IsNull { expr, .. } => expr.has_aggregate(),
-            Expr::InList { expr, list, .. } => expr.has_aggregate() || list.iter().any(|e| e.has_aggregate()),
-            Expr::Between { expr, low, high, .. } => {
-                expr.has_aggregate() || low.has_aggregate() || high.has_aggregate()
+            Expr::InList { expr, list, .. } => {
+                expr.has_aggregate() || list.iter().any(|e| e.has_aggregate())
             }
+            Expr::Between {
+                expr, low, high, ..
+            } => expr.has_aggregate() || low.has_aggregate() || high.has_aggregate(),
         }
     }
 }

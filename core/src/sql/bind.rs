@@ -182,7 +182,10 @@ pub struct BoundSelect {
 impl BoundSelect {
     /// The source a slot belongs to.
     pub fn source_of(&self, slot: Slot) -> usize {
-        self.sources.iter().rposition(|s| s.offset <= slot).unwrap_or(0)
+        self.sources
+            .iter()
+            .rposition(|s| s.offset <= slot)
+            .unwrap_or(0)
     }
 
     /// `name.column` of a slot.
@@ -241,7 +244,13 @@ struct Binder {
 pub fn bind(sel: &Select, nparams: usize) -> Result<BoundSelect> {
     let mut b = Binder {
         sources: Vec::new(),
-        params: (0..nparams).map(|_| ParamInfo { kind: ParamKind::Any, context: String::new(), pos: Pos::default() }).collect(),
+        params: (0..nparams)
+            .map(|_| ParamInfo {
+                kind: ParamKind::Any,
+                context: String::new(),
+                pos: Pos::default(),
+            })
+            .collect(),
     };
     b.add_source(&sel.from)?;
     if let Some(j) = &sel.join {
@@ -272,7 +281,10 @@ pub fn bind(sel: &Select, nparams: usize) -> Result<BoundSelect> {
 
     // Select list (first pass: detect aggregation).
     let aggregating = !sel.group_by.is_empty()
-        || sel.items.iter().any(|i| matches!(i, SelectItem::Expr { expr, .. } if expr.has_aggregate()))
+        || sel
+            .items
+            .iter()
+            .any(|i| matches!(i, SelectItem::Expr { expr, .. } if expr.has_aggregate()))
         || sel.order_by.iter().any(|o| o.expr.has_aggregate());
 
     let mut outputs = Vec::new();
@@ -290,14 +302,20 @@ pub fn bind(sel: &Select, nparams: usize) -> Result<BoundSelect> {
                 keys.push(slot);
             }
         }
-        group = Some(Grouping { keys, aggs: Vec::new() });
+        group = Some(Grouping {
+            keys,
+            aggs: Vec::new(),
+        });
     }
 
     for it in &sel.items {
         match it {
             SelectItem::Wildcard(pos) | SelectItem::QualifiedWildcard(_, pos) => {
                 if aggregating {
-                    return Err(unsupported("`*` together with GROUP BY or aggregates", *pos));
+                    return Err(unsupported(
+                        "`*` together with GROUP BY or aggregates",
+                        *pos,
+                    ));
                 }
                 let which: Vec<usize> = match it {
                     SelectItem::QualifiedWildcard(q, pos) => vec![b.source_by_name(q, *pos)?],
@@ -332,11 +350,23 @@ pub fn bind(sel: &Select, nparams: usize) -> Result<BoundSelect> {
             OutExpr::Scalar(_) => continue, // ordering by a constant changes nothing
         };
         // SQLite: NULLs first ascending, last descending.
-        order.push(OrderKey { post, desc: o.desc, nulls_first: o.nulls_first.unwrap_or(!o.desc) });
+        order.push(OrderKey {
+            post,
+            desc: o.desc,
+            nulls_first: o.nulls_first.unwrap_or(!o.desc),
+        });
     }
 
-    let limit = sel.limit.as_ref().map(|e| b.count(e, "LIMIT")).transpose()?;
-    let offset = sel.offset.as_ref().map(|e| b.count(e, "OFFSET")).transpose()?;
+    let limit = sel
+        .limit
+        .as_ref()
+        .map(|e| b.count(e, "LIMIT"))
+        .transpose()?;
+    let offset = sel
+        .offset
+        .as_ref()
+        .map(|e| b.count(e, "OFFSET"))
+        .transpose()?;
 
     let mut needed = vec![false; width];
     for p in &filter {
@@ -366,7 +396,20 @@ pub fn bind(sel: &Select, nparams: usize) -> Result<BoundSelect> {
         }
     }
     let _ = out_slots;
-    Ok(BoundSelect { sources: b.sources, width, join, filter, group, outputs, columns, order, limit, offset, params: b.params, needed })
+    Ok(BoundSelect {
+        sources: b.sources,
+        width,
+        join,
+        filter,
+        group,
+        outputs,
+        columns,
+        order,
+        limit,
+        offset,
+        params: b.params,
+        needed,
+    })
 }
 
 fn flatten_and(p: Pred, out: &mut Vec<Pred>) {
@@ -409,14 +452,29 @@ pub fn mark_pred(p: &Pred, needed: &mut [bool]) {
 
 impl Binder {
     fn add_source(&mut self, t: &ast::TableRef) -> Result<()> {
-        let table = Table::from_name(&t.name)
-            .ok_or_else(|| err(ErrorKind::UnknownTable, format!("no such table: {} (at {})", t.name, t.pos)))?;
+        let table = Table::from_name(&t.name).ok_or_else(|| {
+            err(
+                ErrorKind::UnknownTable,
+                format!("no such table: {} (at {})", t.name, t.pos),
+            )
+        })?;
         let name = t.alias.clone().unwrap_or_else(|| table.name().to_string());
-        if self.sources.iter().any(|s| s.name.eq_ignore_ascii_case(&name)) {
+        if self
+            .sources
+            .iter()
+            .any(|s| s.name.eq_ignore_ascii_case(&name))
+        {
             return Err(unsupported(format!("joining {name} with itself"), t.pos));
         }
-        let offset = self.sources.last().map_or(0, |s| s.offset + s.table.columns().len());
-        self.sources.push(Source { table, name, offset });
+        let offset = self
+            .sources
+            .last()
+            .map_or(0, |s| s.offset + s.table.columns().len());
+        self.sources.push(Source {
+            table,
+            name,
+            offset,
+        });
         Ok(())
     }
 
@@ -424,7 +482,12 @@ impl Binder {
         self.sources
             .iter()
             .position(|s| s.name.eq_ignore_ascii_case(q))
-            .ok_or_else(|| err(ErrorKind::UnknownTable, format!("no such table: {q} (at {pos})")))
+            .ok_or_else(|| {
+                err(
+                    ErrorKind::UnknownTable,
+                    format!("no such table: {q} (at {pos})"),
+                )
+            })
     }
 
     fn column(&self, qualifier: &Option<String>, name: &str, pos: Pos) -> Result<Slot> {
@@ -432,7 +495,10 @@ impl Binder {
             Some(q) => {
                 let s = &self.sources[self.source_by_name(q, pos)?];
                 let i = s.table.column_index(name).ok_or_else(|| {
-                    err(ErrorKind::UnknownColumn, format!("no such column: {q}.{name} (at {pos})"))
+                    err(
+                        ErrorKind::UnknownColumn,
+                        format!("no such column: {q}.{name} (at {pos})"),
+                    )
                 })?;
                 Ok(s.offset + i)
             }
@@ -444,13 +510,19 @@ impl Binder {
                     .filter_map(|(si, s)| s.table.column_index(name).map(|i| (si, s.offset + i)))
                     .collect();
                 match hits.as_slice() {
-                    [] => Err(err(ErrorKind::UnknownColumn, format!("no such column: {name} (at {pos})"))),
+                    [] => Err(err(
+                        ErrorKind::UnknownColumn,
+                        format!("no such column: {name} (at {pos})"),
+                    )),
                     [(_, slot)] => Ok(*slot),
                     _ => Err(err(
                         ErrorKind::UnknownColumn,
                         format!(
                             "ambiguous column name: {name} (at {pos}); qualify it with {}",
-                            hits.iter().map(|(si, _)| self.sources[*si].name.as_str()).collect::<Vec<_>>().join(" or ")
+                            hits.iter()
+                                .map(|(si, _)| self.sources[*si].name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" or ")
                         ),
                     )),
                 }
@@ -459,19 +531,33 @@ impl Binder {
     }
 
     fn slot_type(&self, slot: Slot) -> ColumnType {
-        let s = self.sources.iter().rev().find(|s| s.offset <= slot).expect("slot in range");
+        let s = self
+            .sources
+            .iter()
+            .rev()
+            .find(|s| s.offset <= slot)
+            .expect("slot in range");
         s.table.columns()[slot - s.offset].ty
     }
 
     fn slot_name(&self, slot: Slot) -> String {
-        let s = self.sources.iter().rev().find(|s| s.offset <= slot).expect("slot in range");
+        let s = self
+            .sources
+            .iter()
+            .rev()
+            .find(|s| s.offset <= slot)
+            .expect("slot in range");
         format!("{}.{}", s.name, s.table.columns()[slot - s.offset].name)
     }
 
     /// A scalar operand of a predicate.
     fn scalar(&mut self, e: &Expr) -> Result<Scalar> {
         match e {
-            Expr::Column { qualifier, name, pos } => Ok(Scalar::Col(self.column(qualifier, name, *pos)?)),
+            Expr::Column {
+                qualifier,
+                name,
+                pos,
+            } => Ok(Scalar::Col(self.column(qualifier, name, *pos)?)),
             Expr::Literal { value, .. } => Ok(Scalar::Const(value.clone())),
             Expr::Param { index, pos } => {
                 if self.params[*index].pos == Pos::default() {
@@ -508,7 +594,13 @@ impl Binder {
         match (self.class(a), self.class(b)) {
             (Some(x), Some(y)) if x != y => Err(err(
                 ErrorKind::TypeMismatch,
-                format!("cannot compare {} ({}) with {} ({}) (at {pos})", self.describe(a), class_name(x), self.describe(b), class_name(y)),
+                format!(
+                    "cannot compare {} ({}) with {} ({}) (at {pos})",
+                    self.describe(a),
+                    class_name(x),
+                    self.describe(b),
+                    class_name(y)
+                ),
             )),
             (Some(x), None) => {
                 self.constrain(b, x, a);
@@ -525,7 +617,11 @@ impl Binder {
     fn constrain(&mut self, s: &Scalar, c: Class, other: &Scalar) {
         if let Scalar::Param(i) = s {
             if self.params[*i].kind == ParamKind::Any {
-                self.params[*i].kind = if c == Class::Num { ParamKind::Number } else { ParamKind::Text };
+                self.params[*i].kind = if c == Class::Num {
+                    ParamKind::Number
+                } else {
+                    ParamKind::Text
+                };
                 self.params[*i].context = self.describe(other);
             }
         }
@@ -533,7 +629,12 @@ impl Binder {
 
     fn pred(&mut self, e: &Expr, negate: bool) -> Result<Pred> {
         Ok(match e {
-            Expr::Cmp { op, left, right, pos } => {
+            Expr::Cmp {
+                op,
+                left,
+                right,
+                pos,
+            } => {
                 let mut a = self.scalar(left)?;
                 let mut b = self.scalar(right)?;
                 self.compatible(&a, &b, *pos)?;
@@ -546,15 +647,30 @@ impl Binder {
             }
             Expr::And(x, y) => {
                 let (p, q) = (self.pred(x, negate)?, self.pred(y, negate)?);
-                if negate { Pred::Or(vec![p, q]) } else { Pred::And(vec![p, q]) }
+                if negate {
+                    Pred::Or(vec![p, q])
+                } else {
+                    Pred::And(vec![p, q])
+                }
             }
             Expr::Or(x, y) => {
                 let (p, q) = (self.pred(x, negate)?, self.pred(y, negate)?);
-                if negate { Pred::And(vec![p, q]) } else { Pred::Or(vec![p, q]) }
+                if negate {
+                    Pred::And(vec![p, q])
+                } else {
+                    Pred::Or(vec![p, q])
+                }
             }
             Expr::Not(x) => self.pred(x, !negate)?,
-            Expr::IsNull { expr, negated } => Pred::IsNull { x: self.scalar(expr)?, negated: *negated != negate },
-            Expr::InList { expr, list, negated } => {
+            Expr::IsNull { expr, negated } => Pred::IsNull {
+                x: self.scalar(expr)?,
+                negated: *negated != negate,
+            },
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 let x = self.scalar(expr)?;
                 let mut l = Vec::new();
                 for item in list {
@@ -562,20 +678,42 @@ impl Binder {
                     self.compatible(&x, &s, item.pos())?;
                     l.push(s);
                 }
-                Pred::In { x, list: l, negated: *negated != negate }
+                Pred::In {
+                    x,
+                    list: l,
+                    negated: *negated != negate,
+                }
             }
-            Expr::Between { expr, low, high, negated } => {
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
                 let x = self.scalar(expr)?;
                 let lo = self.scalar(low)?;
                 let hi = self.scalar(high)?;
                 self.compatible(&x, &lo, low.pos())?;
                 self.compatible(&x, &hi, high.pos())?;
-                Pred::Between { x, lo, hi, negated: *negated != negate }
+                Pred::Between {
+                    x,
+                    lo,
+                    hi,
+                    negated: *negated != negate,
+                }
             }
-            Expr::Column { pos, .. } | Expr::Literal { pos, .. } | Expr::Param { pos, .. } | Expr::Now { pos, .. } => {
-                return Err(unsupported("a bare value as a condition (write a comparison)", *pos))
+            Expr::Column { pos, .. }
+            | Expr::Literal { pos, .. }
+            | Expr::Param { pos, .. }
+            | Expr::Now { pos, .. } => {
+                return Err(unsupported(
+                    "a bare value as a condition (write a comparison)",
+                    *pos,
+                ))
             }
-            Expr::Aggregate { pos, .. } => return Err(unsupported("aggregate as a condition", *pos)),
+            Expr::Aggregate { pos, .. } => {
+                return Err(unsupported("aggregate as a condition", *pos))
+            }
         })
     }
 
@@ -593,7 +731,10 @@ impl Binder {
         };
         let id_slot = self.sources[ci].offset; // customers.id is column 0
         let fk_slot = self.sources[child].offset
-            + self.sources[child].table.column_index("customer_id").expect("child tables have customer_id");
+            + self.sources[child]
+                .table
+                .column_index("customer_id")
+                .expect("child tables have customer_id");
         let at = on.iter().position(|p| match p {
             Pred::Cmp(CmpOp::Eq, Scalar::Col(a), Scalar::Col(b)) => {
                 (*a == id_slot && *b == fk_slot) || (*a == fk_slot && *b == id_slot)
@@ -603,7 +744,12 @@ impl Binder {
         match at {
             Some(i) => {
                 on.remove(i);
-                Ok(JoinKeys { customers: ci, child, id_slot, fk_slot })
+                Ok(JoinKeys {
+                    customers: ci,
+                    child,
+                    id_slot,
+                    fk_slot,
+                })
             }
             None => Err(unsupported(
                 format!(
@@ -617,12 +763,26 @@ impl Binder {
 
     fn group_key(&mut self, g: &Expr, sel: &Select) -> Result<Slot> {
         match g {
-            Expr::Column { qualifier, name, pos } => match self.column(qualifier, name, *pos) {
+            Expr::Column {
+                qualifier,
+                name,
+                pos,
+            } => match self.column(qualifier, name, *pos) {
                 Ok(s) => Ok(s),
                 Err(e) if qualifier.is_none() => {
                     // GROUP BY an output alias of a column.
                     for it in &sel.items {
-                        if let SelectItem::Expr { expr: Expr::Column { qualifier: q, name: n, pos: p }, alias: Some(a), .. } = it {
+                        if let SelectItem::Expr {
+                            expr:
+                                Expr::Column {
+                                    qualifier: q,
+                                    name: n,
+                                    pos: p,
+                                },
+                            alias: Some(a),
+                            ..
+                        } = it
+                        {
                             if a.eq_ignore_ascii_case(name) {
                                 return self.column(q, n, *p);
                             }
@@ -632,35 +792,75 @@ impl Binder {
                 }
                 Err(e) => Err(e),
             },
-            Expr::Literal { value: Value::Int(k), pos } => {
+            Expr::Literal {
+                value: Value::Int(k),
+                pos,
+            } => {
                 let k = *k;
                 match sel.items.get((k as usize).wrapping_sub(1)) {
-                    Some(SelectItem::Expr { expr: Expr::Column { qualifier, name, pos }, .. }) if k >= 1 => {
-                        self.column(qualifier, name, *pos)
-                    }
-                    Some(_) if k >= 1 => Err(unsupported(format!("GROUP BY {k} on a result column that is not a plain column"), *pos)),
-                    _ => Err(err(ErrorKind::InvalidInput, format!("GROUP BY term {k} is out of range (at {pos})"))),
+                    Some(SelectItem::Expr {
+                        expr:
+                            Expr::Column {
+                                qualifier,
+                                name,
+                                pos,
+                            },
+                        ..
+                    }) if k >= 1 => self.column(qualifier, name, *pos),
+                    Some(_) if k >= 1 => Err(unsupported(
+                        format!("GROUP BY {k} on a result column that is not a plain column"),
+                        *pos,
+                    )),
+                    _ => Err(err(
+                        ErrorKind::InvalidInput,
+                        format!("GROUP BY term {k} is out of range (at {pos})"),
+                    )),
                 }
             }
-            other => Err(unsupported("GROUP BY on something other than a column", other.pos())),
+            other => Err(unsupported(
+                "GROUP BY on something other than a column",
+                other.pos(),
+            )),
         }
     }
 
-    fn agg(&mut self, func: AggFunc, arg: &Option<Box<Expr>>, pos: Pos, g: &mut Grouping) -> Result<usize> {
+    fn agg(
+        &mut self,
+        func: AggFunc,
+        arg: &Option<Box<Expr>>,
+        pos: Pos,
+        g: &mut Grouping,
+    ) -> Result<usize> {
         let arg = match arg.as_deref() {
             None => None,
-            Some(Expr::Column { qualifier, name, pos }) => {
+            Some(Expr::Column {
+                qualifier,
+                name,
+                pos,
+            }) => {
                 let s = self.column(qualifier, name, *pos)?;
-                if matches!(func, AggFunc::Sum | AggFunc::Avg) && class_of_type(self.slot_type(s)) != Class::Num {
+                if matches!(func, AggFunc::Sum | AggFunc::Avg)
+                    && class_of_type(self.slot_type(s)) != Class::Num
+                {
                     return Err(err(
                         ErrorKind::TypeMismatch,
-                        format!("{}() needs a numeric column; {} is {} (at {pos})", func.sql(), self.slot_name(s), self.slot_type(s).sql_name()),
+                        format!(
+                            "{}() needs a numeric column; {} is {} (at {pos})",
+                            func.sql(),
+                            self.slot_name(s),
+                            self.slot_type(s).sql_name()
+                        ),
                     ));
                 }
                 Some(s)
             }
             Some(Expr::Literal { value, .. }) if func == AggFunc::Count && !value.is_null() => None,
-            Some(other) => return Err(unsupported(format!("{}() of something other than a column", func.sql()), other.pos())),
+            Some(other) => {
+                return Err(unsupported(
+                    format!("{}() of something other than a column", func.sql()),
+                    other.pos(),
+                ))
+            }
         };
         let spec = AggSpec { func, arg };
         let _ = pos;
@@ -675,16 +875,27 @@ impl Binder {
     }
 
     /// An output expression; returns it and the source slot it reads, if a plain column.
-    fn output(&mut self, e: &Expr, group: Option<&mut Grouping>) -> Result<(OutExpr, Option<Slot>)> {
+    fn output(
+        &mut self,
+        e: &Expr,
+        group: Option<&mut Grouping>,
+    ) -> Result<(OutExpr, Option<Slot>)> {
         match e {
-            Expr::Column { qualifier, name, pos } => {
+            Expr::Column {
+                qualifier,
+                name,
+                pos,
+            } => {
                 let slot = self.column(qualifier, name, *pos)?;
                 match group {
                     None => Ok((OutExpr::Post(slot), Some(slot))),
                     Some(g) => match g.keys.iter().position(|&k| k == slot) {
                         Some(i) => Ok((OutExpr::Post(i), Some(slot))),
                         None => Err(unsupported(
-                            format!("column {} outside GROUP BY and outside an aggregate", self.slot_name(slot)),
+                            format!(
+                                "column {} outside GROUP BY and outside an aggregate",
+                                self.slot_name(slot)
+                            ),
                             *pos,
                         )),
                     },
@@ -692,10 +903,18 @@ impl Binder {
             }
             Expr::Aggregate { func, arg, pos, .. } => match group {
                 Some(g) => Ok((OutExpr::Post(self.agg(*func, arg, *pos, g)?), None)),
-                None => Err(err(ErrorKind::Internal, "aggregate outside an aggregating query")),
+                None => Err(err(
+                    ErrorKind::Internal,
+                    "aggregate outside an aggregating query",
+                )),
             },
-            Expr::Literal { .. } | Expr::Param { .. } | Expr::Now { .. } => Ok((OutExpr::Scalar(self.scalar(e)?), None)),
-            other => Err(unsupported("this expression in the select list (columns, aggregates and constants only)", other.pos())),
+            Expr::Literal { .. } | Expr::Param { .. } | Expr::Now { .. } => {
+                Ok((OutExpr::Scalar(self.scalar(e)?), None))
+            }
+            other => Err(unsupported(
+                "this expression in the select list (columns, aggregates and constants only)",
+                other.pos(),
+            )),
         }
     }
 
@@ -707,14 +926,28 @@ impl Binder {
         group: Option<&mut Grouping>,
     ) -> Result<OutExpr> {
         match e {
-            Expr::Literal { value: Value::Int(k), pos } => match outputs.get((*k as usize).wrapping_sub(1)) {
+            Expr::Literal {
+                value: Value::Int(k),
+                pos,
+            } => match outputs.get((*k as usize).wrapping_sub(1)) {
                 Some(o) if *k >= 1 => Ok(o.clone()),
-                _ => Err(err(ErrorKind::InvalidInput, format!("ORDER BY term {k} is out of range (at {pos})"))),
+                _ => Err(err(
+                    ErrorKind::InvalidInput,
+                    format!("ORDER BY term {k} is out of range (at {pos})"),
+                )),
             },
-            Expr::Column { qualifier: None, name, .. }
-                if aliases.iter().any(|a| a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(name))) =>
+            Expr::Column {
+                qualifier: None,
+                name,
+                ..
+            } if aliases
+                .iter()
+                .any(|a| a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(name))) =>
             {
-                let i = aliases.iter().position(|a| a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(name))).expect("found");
+                let i = aliases
+                    .iter()
+                    .position(|a| a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(name)))
+                    .expect("found");
                 Ok(outputs[i].clone())
             }
             Expr::Literal { .. } => Ok(OutExpr::Scalar(Scalar::Const(Value::Null))),
@@ -724,10 +957,16 @@ impl Binder {
 
     fn count(&mut self, e: &Expr, what: &str) -> Result<Scalar> {
         match e {
-            Expr::Literal { value: Value::Int(i), .. } => Ok(Scalar::Const(Value::Int(*i))),
+            Expr::Literal {
+                value: Value::Int(i),
+                ..
+            } => Ok(Scalar::Const(Value::Int(*i))),
             Expr::Literal { value, pos } => Err(err(
                 ErrorKind::TypeMismatch,
-                format!("{what} needs an integer, got {} {value} (at {pos})", value.type_name()),
+                format!(
+                    "{what} needs an integer, got {} {value} (at {pos})",
+                    value.type_name()
+                ),
             )),
             Expr::Param { index, pos } => {
                 self.params[*index].kind = ParamKind::Count;
@@ -735,7 +974,10 @@ impl Binder {
                 self.params[*index].pos = *pos;
                 Ok(Scalar::Param(*index))
             }
-            other => Err(unsupported(format!("{what} that is not an integer or a parameter"), other.pos())),
+            other => Err(unsupported(
+                format!("{what} that is not an integer or a parameter"),
+                other.pos(),
+            )),
         }
     }
 }
@@ -745,7 +987,11 @@ pub fn check_params(params: &[ParamInfo], values: &[Value]) -> Result<()> {
     if params.len() != values.len() {
         return Err(err(
             ErrorKind::InvalidParameter,
-            format!("the statement takes {} parameter(s) but {} were given", params.len(), values.len()),
+            format!(
+                "the statement takes {} parameter(s) but {} were given",
+                params.len(),
+                values.len()
+            ),
         ));
     }
     for (i, (p, v)) in params.iter().zip(values).enumerate() {
@@ -769,7 +1015,11 @@ pub fn check_params(params: &[ParamInfo], values: &[Value]) -> Result<()> {
                     i + 1,
                     p.pos,
                     v.type_name(),
-                    if p.context.is_empty() { "its place" } else { &p.context }
+                    if p.context.is_empty() {
+                        "its place"
+                    } else {
+                        &p.context
+                    }
                 ),
             ));
         }

@@ -32,13 +32,51 @@ fn is_constant(t: &Token) -> bool {
 /// Keywords printed in upper case; every other unquoted word (names, and keywords used as
 /// names, such as `id`) is lower-cased.
 const STRUCTURAL: &[Keyword] = &[
-    Keyword::SELECT, Keyword::FROM, Keyword::WHERE, Keyword::AND, Keyword::OR, Keyword::NOT, Keyword::IN,
-    Keyword::IS, Keyword::NULL, Keyword::BETWEEN, Keyword::JOIN, Keyword::INNER, Keyword::LEFT, Keyword::ON,
-    Keyword::GROUP, Keyword::ORDER, Keyword::BY, Keyword::ASC, Keyword::DESC, Keyword::NULLS, Keyword::FIRST,
-    Keyword::LAST, Keyword::LIMIT, Keyword::OFFSET, Keyword::AS, Keyword::COUNT, Keyword::SUM, Keyword::AVG,
-    Keyword::MIN, Keyword::MAX, Keyword::EXPLAIN, Keyword::ANALYZE, Keyword::QUERY, Keyword::PLAN,
-    Keyword::CREATE, Keyword::UNIQUE, Keyword::INDEX, Keyword::CONCURRENTLY, Keyword::IF, Keyword::EXISTS,
-    Keyword::DROP, Keyword::CURRENT_TIMESTAMP, Keyword::INTERVAL, Keyword::DISTINCT, Keyword::HAVING,
+    Keyword::SELECT,
+    Keyword::FROM,
+    Keyword::WHERE,
+    Keyword::AND,
+    Keyword::OR,
+    Keyword::NOT,
+    Keyword::IN,
+    Keyword::IS,
+    Keyword::NULL,
+    Keyword::BETWEEN,
+    Keyword::JOIN,
+    Keyword::INNER,
+    Keyword::LEFT,
+    Keyword::ON,
+    Keyword::GROUP,
+    Keyword::ORDER,
+    Keyword::BY,
+    Keyword::ASC,
+    Keyword::DESC,
+    Keyword::NULLS,
+    Keyword::FIRST,
+    Keyword::LAST,
+    Keyword::LIMIT,
+    Keyword::OFFSET,
+    Keyword::AS,
+    Keyword::COUNT,
+    Keyword::SUM,
+    Keyword::AVG,
+    Keyword::MIN,
+    Keyword::MAX,
+    Keyword::EXPLAIN,
+    Keyword::ANALYZE,
+    Keyword::QUERY,
+    Keyword::PLAN,
+    Keyword::CREATE,
+    Keyword::UNIQUE,
+    Keyword::INDEX,
+    Keyword::CONCURRENTLY,
+    Keyword::IF,
+    Keyword::EXISTS,
+    Keyword::DROP,
+    Keyword::CURRENT_TIMESTAMP,
+    Keyword::INTERVAL,
+    Keyword::DISTINCT,
+    Keyword::HAVING,
 ];
 
 /// Fingerprints SQL text (it needs to tokenize, not to parse).
@@ -47,12 +85,17 @@ pub fn fingerprint(sql: &str) -> Result<Fingerprint> {
         .tokenize()
         .map_err(|e| err(ErrorKind::SqlSyntax, e.to_string()))?;
     let mut out: Vec<String> = Vec::new();
-    let toks: Vec<&Token> = tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+    let toks: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
     let mut i = 0;
     while i < toks.len() {
         let t = toks[i];
         // `IN ( c, c, ... )` of constants -> `IN (...)`
-        if matches!(t, Token::Word(w) if w.keyword == Keyword::IN) && matches!(toks.get(i + 1), Some(Token::LParen)) {
+        if matches!(t, Token::Word(w) if w.keyword == Keyword::IN)
+            && matches!(toks.get(i + 1), Some(Token::LParen))
+        {
             let mut j = i + 2;
             let mut all_const = true;
             while j < toks.len() && !matches!(toks[j], Token::RParen) {
@@ -70,8 +113,24 @@ pub fn fingerprint(sql: &str) -> Result<Fingerprint> {
             }
         }
         // A sign directly before a number is part of the constant.
-        if matches!(t, Token::Minus) && matches!(toks.get(i + 1), Some(Token::Number(..)))
-            && out.last().is_none_or(|p| matches!(p.as_str(), "=" | "<>" | "<" | "<=" | ">" | ">=" | "(" | "," | "BETWEEN" | "AND" | "LIMIT" | "OFFSET"))
+        if matches!(t, Token::Minus)
+            && matches!(toks.get(i + 1), Some(Token::Number(..)))
+            && out.last().is_none_or(|p| {
+                matches!(
+                    p.as_str(),
+                    "=" | "<>"
+                        | "<"
+                        | "<="
+                        | ">"
+                        | ">="
+                        | "("
+                        | ","
+                        | "BETWEEN"
+                        | "AND"
+                        | "LIMIT"
+                        | "OFFSET"
+                )
+            })
         {
             out.push("?".into());
             i += 2;
@@ -79,7 +138,9 @@ pub fn fingerprint(sql: &str) -> Result<Fingerprint> {
         }
         let s = match t {
             c if is_constant(c) => "?".to_string(),
-            Token::Word(w) if w.quote_style.is_none() && STRUCTURAL.contains(&w.keyword) => w.value.to_ascii_uppercase(),
+            Token::Word(w) if w.quote_style.is_none() && STRUCTURAL.contains(&w.keyword) => {
+                w.value.to_ascii_uppercase()
+            }
             Token::Word(w) if w.quote_style.is_none() => w.value.to_ascii_lowercase(),
             Token::SemiColon if i + 1 == toks.len() => {
                 i += 1;
@@ -105,10 +166,15 @@ mod tests {
 
     #[test]
     fn constants_and_parameters_share_a_fingerprint() {
-        let a = fingerprint("select * from customers where id = 'c1' and created_at > 5 limit 10").unwrap();
-        let b = fingerprint("SELECT *\n FROM Customers WHERE id=? AND created_at > -3 LIMIT ?;").unwrap();
+        let a = fingerprint("select * from customers where id = 'c1' and created_at > 5 limit 10")
+            .unwrap();
+        let b = fingerprint("SELECT *\n FROM Customers WHERE id=? AND created_at > -3 LIMIT ?;")
+            .unwrap();
         assert_eq!(a, b);
-        assert_eq!(a.text, "SELECT * FROM customers WHERE id = ? AND created_at > ? LIMIT ?");
+        assert_eq!(
+            a.text,
+            "SELECT * FROM customers WHERE id = ? AND created_at > ? LIMIT ?"
+        );
         let c = fingerprint("SELECT * FROM customers WHERE status IN ('a', 'b', 'c')").unwrap();
         let d = fingerprint("SELECT * FROM customers WHERE status IN (?)").unwrap();
         assert_eq!(c, d);
@@ -116,6 +182,9 @@ mod tests {
         let e = fingerprint("SELECT * FROM customers WHERE status = 'a' -- comment").unwrap();
         let f = fingerprint("SELECT * FROM customers WHERE department = 'a'").unwrap();
         assert_ne!(e.hash, f.hash);
-        assert_eq!(fingerprint("SELECT a - 1 FROM t").unwrap().text, "SELECT a - ? FROM t");
+        assert_eq!(
+            fingerprint("SELECT a - 1 FROM t").unwrap().text,
+            "SELECT a - ? FROM t"
+        );
     }
 }

@@ -5,7 +5,6 @@
 
 pub mod ast;
 
-
 pub mod bind;
 pub mod fingerprint;
 mod lower;
@@ -21,7 +20,10 @@ use sqlparser::parser::Parser;
 pub fn parse(sql: &str) -> Result<Parsed> {
     let stmts = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| {
         let msg = e.to_string();
-        let mut msg = msg.strip_prefix("sql parser error: ").unwrap_or(&msg).to_string();
+        let mut msg = msg
+            .strip_prefix("sql parser error: ")
+            .unwrap_or(&msg)
+            .to_string();
         if !msg.contains("Line:") {
             let line = sql.lines().count().max(1);
             let col = sql.lines().last().map_or(0, |l| l.chars().count()) + 1;
@@ -37,11 +39,17 @@ pub fn parse(sql: &str) -> Result<Parsed> {
             let p = second.span().start;
             return Err(err(
                 ErrorKind::Unsupported,
-                format!("several statements in one call are not supported (second one at {}:{})", p.line, p.column),
+                format!(
+                    "several statements in one call are not supported (second one at {}:{})",
+                    p.line, p.column
+                ),
             ));
         }
     };
     let mut l = lower::Lowerer::new();
     let stmt = l.statement(stmt)?;
-    Ok(Parsed { stmt, params: l.max_param })
+    Ok(Parsed {
+        stmt,
+        params: l.max_param,
+    })
 }

@@ -94,7 +94,11 @@ fn lit(v: &Value) -> String {
 
 impl<'a> Gen<'a> {
     pub fn new(seed: u64, pools: &'a Pools) -> Gen<'a> {
-        Gen { rng: Rng::new(seed), pools, params: Vec::new() }
+        Gen {
+            rng: Rng::new(seed),
+            pools,
+            params: Vec::new(),
+        }
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -116,7 +120,10 @@ impl<'a> Gen<'a> {
         let p = self.pools;
         match k {
             Kind::Cid => self.pick_str(&p.customer_ids, "cust_zzz"),
-            Kind::Tenant => Value::Text(self.pick(&["tenant_0", "tenant_0", "tenant_0", "tenant_1", "other"]).to_string()),
+            Kind::Tenant => Value::Text(
+                self.pick(&["tenant_0", "tenant_0", "tenant_0", "tenant_1", "other"])
+                    .to_string(),
+            ),
             Kind::Email => self.pick_str(&p.emails, "a@b"),
             Kind::Name => self.pick_str(&p.names, "Customer 1"),
             Kind::Dept => self.pick_str(&p.departments, "sales"),
@@ -126,13 +133,24 @@ impl<'a> Gen<'a> {
             Kind::Conv => self.pick_str(&p.conversations, "conv"),
             Kind::Content => self.pick_str(&p.contents, "hello"),
             Kind::Json => Value::Text("{}".into()),
-            Kind::Role => Value::Text(self.pick(&["user", "assistant", "system", "agent", "tool", "bogus"]).to_string()),
+            Kind::Role => Value::Text(
+                self.pick(&["user", "assistant", "system", "agent", "tool", "bogus"])
+                    .to_string(),
+            ),
             Kind::Ts => {
                 let t = self.pick(&p.timestamps) + self.rng.below(3) as i64 - 1;
-                if self.chance(0.15) { Value::Real(t as f64 + 0.5) } else { Value::Int(t) }
+                if self.chance(0.15) {
+                    Value::Real(t as f64 + 0.5)
+                } else {
+                    Value::Int(t)
+                }
             }
             Kind::MsgId => {
-                let id = if p.message_ids.is_empty() { 1 } else { self.pick(&p.message_ids) };
+                let id = if p.message_ids.is_empty() {
+                    1
+                } else {
+                    self.pick(&p.message_ids)
+                };
                 match self.rng.below(10) {
                     0 => Value::Int(-3),
                     1 => Value::Real(id as f64 + 0.5),
@@ -149,7 +167,11 @@ impl<'a> Gen<'a> {
 
     /// A constant or a parameter.
     fn operand(&mut self, k: Kind) -> String {
-        let v = if self.chance(0.03) { Value::Null } else { self.value(k) };
+        let v = if self.chance(0.03) {
+            Value::Null
+        } else {
+            self.value(k)
+        };
         if self.chance(0.3) {
             self.params.push(v);
             "?".into()
@@ -159,23 +181,44 @@ impl<'a> Gen<'a> {
     }
 
     fn atom(&mut self, cols: &[Col]) -> String {
-        let usable: Vec<Col> = cols.iter().filter(|c| c.kind != Kind::Json).cloned().collect();
+        let usable: Vec<Col> = cols
+            .iter()
+            .filter(|c| c.kind != Kind::Json)
+            .cloned()
+            .collect();
         let c = self.pick(&usable);
         match self.rng.below(100) {
-            0..=9 => format!("{} IS {}NULL", c.sql, if self.chance(0.5) { "NOT " } else { "" }),
+            0..=9 => format!(
+                "{} IS {}NULL",
+                c.sql,
+                if self.chance(0.5) { "NOT " } else { "" }
+            ),
             10..=59 => {
                 let op = self.pick(&["=", "=", "<>", "<", "<=", ">", ">="]);
                 let v = self.operand(c.kind);
-                if self.chance(0.15) { format!("{v} {} {}", flip(op), c.sql) } else { format!("{} {op} {v}", c.sql) }
+                if self.chance(0.15) {
+                    format!("{v} {} {}", flip(op), c.sql)
+                } else {
+                    format!("{} {op} {v}", c.sql)
+                }
             }
             60..=79 => {
                 let n = 1 + self.rng.below(4) as usize;
                 let vals: Vec<String> = (0..n).map(|_| self.operand(c.kind)).collect();
-                format!("{} {}IN ({})", c.sql, if self.chance(0.2) { "NOT " } else { "" }, vals.join(", "))
+                format!(
+                    "{} {}IN ({})",
+                    c.sql,
+                    if self.chance(0.2) { "NOT " } else { "" },
+                    vals.join(", ")
+                )
             }
             _ => {
                 let (a, b) = (self.operand(c.kind), self.operand(c.kind));
-                format!("{} {}BETWEEN {a} AND {b}", c.sql, if self.chance(0.2) { "NOT " } else { "" })
+                format!(
+                    "{} {}BETWEEN {a} AND {b}",
+                    c.sql,
+                    if self.chance(0.2) { "NOT " } else { "" }
+                )
             }
         }
     }
@@ -186,8 +229,16 @@ impl<'a> Gen<'a> {
         }
         match self.rng.below(5) {
             0 => format!("NOT ({})", self.pred(cols, depth - 1)),
-            1 | 2 => format!("({}) OR ({})", self.pred(cols, depth - 1), self.pred(cols, depth - 1)),
-            _ => format!("{} AND {}", self.pred(cols, depth - 1), self.pred(cols, depth - 1)),
+            1 | 2 => format!(
+                "({}) OR ({})",
+                self.pred(cols, depth - 1),
+                self.pred(cols, depth - 1)
+            ),
+            _ => format!(
+                "{} AND {}",
+                self.pred(cols, depth - 1),
+                self.pred(cols, depth - 1)
+            ),
         }
     }
 
@@ -198,7 +249,11 @@ impl<'a> Gen<'a> {
         let from_sql;
         if join {
             let child = self.pick(&[Table::Scores, Table::LatestScores, Table::Messages]);
-            let on = if self.chance(0.5) { "x.customer_id = c.id" } else { "c.id = x.customer_id" };
+            let on = if self.chance(0.5) {
+                "x.customer_id = c.id"
+            } else {
+                "c.id = x.customer_id"
+            };
             if self.chance(0.6) {
                 from_sql = format!("customers c JOIN {} x ON {on}", child.name());
                 sources.push((Table::Customers, Some("c")));
@@ -224,7 +279,10 @@ impl<'a> Gen<'a> {
                     Some(a) if join || self.chance(0.5) => format!("{a}.{}", c.name),
                     _ => c.name.to_string(),
                 };
-                cols.push(Col { sql, kind: kind(*t, c.name) });
+                cols.push(Col {
+                    sql,
+                    kind: kind(*t, c.name),
+                });
             }
         }
         let select_start = self.params.len();
@@ -235,7 +293,11 @@ impl<'a> Gen<'a> {
         let star;
         if aggregate {
             star = false;
-            let plain: Vec<Col> = cols.iter().filter(|c| c.kind != Kind::Json).cloned().collect();
+            let plain: Vec<Col> = cols
+                .iter()
+                .filter(|c| c.kind != Kind::Json)
+                .cloned()
+                .collect();
             for _ in 0..self.rng.below(3) {
                 let c = self.pick(&plain);
                 if !group.contains(&c.sql) {
@@ -328,7 +390,16 @@ impl<'a> Gen<'a> {
                 let c = self.pick(&cols);
                 (c.sql.clone(), None)
             };
-            let mut k = format!("{key}{}", if desc { " DESC" } else if self.chance(0.3) { " ASC" } else { "" });
+            let mut k = format!(
+                "{key}{}",
+                if desc {
+                    " DESC"
+                } else if self.chance(0.3) {
+                    " ASC"
+                } else {
+                    ""
+                }
+            );
             if let Some(n) = nulls {
                 k.push_str(if n { " NULLS FIRST" } else { " NULLS LAST" });
             }
@@ -351,7 +422,11 @@ impl<'a> Gen<'a> {
             sql.push_str(&format!(" ORDER BY {}", keys.join(", ")));
         }
         if limit {
-            let n = if self.chance(0.1) { -1 } else { self.rng.below(20) as i64 };
+            let n = if self.chance(0.1) {
+                -1
+            } else {
+                self.rng.below(20) as i64
+            };
             if self.chance(0.3) {
                 self.params.push(Value::Int(n));
                 sql.push_str(" LIMIT ?");
@@ -366,7 +441,12 @@ impl<'a> Gen<'a> {
             // Only a pure prefix of output keys can be checked for a partial order.
             order_outputs.truncate(order_outputs.len().min(keys.len()));
         }
-        GenQuery { sql, params: self.params.clone(), total_order, order_outputs }
+        GenQuery {
+            sql,
+            params: self.params.clone(),
+            total_order,
+            order_outputs,
+        }
     }
 }
 

@@ -50,13 +50,16 @@ fn to_sql(v: &Value) -> rusqlite::types::Value {
 fn insert(conn: &Connection, t: Table, row: &[Value]) {
     let qs = vec!["?"; row.len()].join(", ");
     let sql = format!("INSERT INTO {} VALUES ({qs})", t.name());
-    conn.execute(&sql, rusqlite::params_from_iter(row.iter().map(to_sql))).unwrap();
+    conn.execute(&sql, rusqlite::params_from_iter(row.iter().map(to_sql)))
+        .unwrap();
 }
 
 /// Loads `customers` generated customers over two tenants; the oracle gets tenant_0 only.
 pub fn load(customers: usize, seed: u64, seed_indexes: bool) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Config::default().with_clock(cidb::Clock::manual(NOW)).with_seed_indexes(seed_indexes);
+    let cfg = Config::default()
+        .with_clock(cidb::Clock::manual(NOW))
+        .with_seed_indexes(seed_indexes);
     let engine = Engine::open(dir.path(), cfg).unwrap();
     let sqlite = Connection::open_in_memory().unwrap();
     for t in Table::ALL {
@@ -89,7 +92,11 @@ pub fn load(customers: usize, seed: u64, seed_indexes: bool) -> Fixture {
         if g.tenant != "tenant_0" {
             continue;
         }
-        insert(&sqlite, Table::Customers, &customer_row("tenant_0", &g.customer));
+        insert(
+            &sqlite,
+            Table::Customers,
+            &customer_row("tenant_0", &g.customer),
+        );
         for s in &g.scores {
             insert(&sqlite, Table::Scores, &score_row("tenant_0", s));
             if !latest.contains(&(s.customer_id.clone(), s.score_type.clone())) {
@@ -134,19 +141,37 @@ pub fn load(customers: usize, seed: u64, seed_indexes: bool) -> Fixture {
             sqlite.execute(&s, []).unwrap();
         }
     }
-    for p in [&mut pools.departments, &mut pools.statuses, &mut pools.score_types, &mut pools.models, &mut pools.conversations] {
+    for p in [
+        &mut pools.departments,
+        &mut pools.statuses,
+        &mut pools.score_types,
+        &mut pools.models,
+        &mut pools.conversations,
+    ] {
         p.sort();
         p.dedup();
     }
     pools.customer_ids.push("nobody".into());
-    Fixture { _dir: dir, engine, tenant, sqlite, pools }
+    Fixture {
+        _dir: dir,
+        engine,
+        tenant,
+        sqlite,
+        pools,
+    }
 }
 
 /// Runs SQL on SQLite and returns rows as cidb values (JSON columns come back as TEXT).
-pub fn sqlite_rows(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String> {
+pub fn sqlite_rows(
+    conn: &Connection,
+    sql: &str,
+    params: &[Value],
+) -> Result<Vec<Vec<Value>>, String> {
     let mut st = conn.prepare(sql).map_err(|e| e.to_string())?;
     let n = st.column_count();
-    let mut rows = st.query(rusqlite::params_from_iter(params.iter().map(to_sql))).map_err(|e| e.to_string())?;
+    let mut rows = st
+        .query(rusqlite::params_from_iter(params.iter().map(to_sql)))
+        .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(|e| e.to_string())? {
         let mut row = Vec::with_capacity(n);

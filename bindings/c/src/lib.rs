@@ -45,8 +45,14 @@ mod callback;
 pub mod feed;
 pub mod monitor;
 pub mod backup;
+pub mod sql;
+pub mod stmt;
+pub mod column;
+pub mod cache;
 
 pub use engine::cidb_engine;
 pub use feed::cidb_subscription;
+pub use cache::cidb_cache_sink;
 pub use status::cidb_status;
+pub use stmt::cidb_stmt;
 pub use tenant::cidb_tenant;

@@ -268,6 +268,9 @@ mod tests {
             ]
         );
         assert!(params_from_json(None).unwrap().is_empty());
+        // Exact parsing (serde_json's float_roundtrip): the default parser is one ulp off here.
+        let p = params_from_json(Some("[0.99981854516836921]")).unwrap();
+        assert_eq!(p, vec![Value::Real("0.99981854516836921".parse().unwrap())]);
         let e = params_from_json(Some("[true]")).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidParameter);
         assert!(e.message().contains("params_json[0]") && e.message().contains("boolean"), "{e}");

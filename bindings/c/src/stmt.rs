@@ -309,3 +309,41 @@ pub extern "C" fn cidb_stmt_stats_json(stmt: *mut cidb_stmt, out_json: *mut *mut
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_busy_on_another_thread_is_refused_not_raced() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = cidb::Engine::open_default(dir.path()).unwrap();
+        let t = cidb_tenant { tenant: engine.tenant("a").unwrap() };
+        let mut s = std::ptr::null_mut();
+        assert_eq!(cidb_tenant_prepare(&t, c"SELECT id FROM customers WHERE id = ?".as_ptr(), &mut s), cidb_status::CIDB_OK);
+        let addr = s as usize;
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        // Another thread is inside a call (holds the statement's lock) ...
+        let holder = std::thread::spawn(move || {
+            // SAFETY: the statement outlives this thread (freed after join).
+            let stmt = unsafe { &*(addr as *const cidb_stmt) };
+            let _inside = stmt.state.lock().unwrap();
+            held_tx.send(()).unwrap();
+            done_rx.recv().unwrap();
+        });
+        held_rx.recv().unwrap();
+        // ... so this thread's calls fail cleanly instead of racing.
+        let mut n = 7usize;
+        assert_eq!(cidb_stmt_param_count(s, &mut n), cidb_status::CIDB_INVALID_INPUT);
+        assert_eq!(n, 0);
+        assert!(crate::error::last_error().unwrap().contains("not thread-safe"));
+        assert_eq!(cidb_stmt_bind_int64(s, 1, 3), cidb_status::CIDB_INVALID_INPUT);
+        done_tx.send(()).unwrap();
+        holder.join().unwrap();
+        assert_eq!(cidb_stmt_param_count(s, &mut n), cidb_status::CIDB_OK);
+        assert_eq!(n, 1);
+        cidb_stmt_free(s);
+        engine.close().unwrap();
+    }
+}

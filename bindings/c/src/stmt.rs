@@ -54,7 +54,7 @@ pub(crate) fn with<T>(p: *const cidb_stmt, f: impl FnOnce(&mut State) -> Result<
         Err(TryLockError::Poisoned(p)) => p.into_inner(),
         Err(TryLockError::WouldBlock) => {
             return Err(invalid(
-                "stmt is in use by another thread: a cidb_stmt is not thread-safe (prepare one per thread)",
+                "stmt is in use by another call (another thread, or a callback inside a call on it): a cidb_stmt is not thread-safe (prepare one per thread)",
             ))
         }
     };

@@ -2,14 +2,17 @@
  * cidb.h: the C API of cidb, an embedded customer-intelligence data engine.
  *
  * Conventions (every function follows them):
- * - Handles (cidb_engine, cidb_tenant, cidb_subscription) are opaque; each has exactly one
- *   release function.
+ * - Handles (cidb_engine, cidb_tenant, cidb_stmt, cidb_subscription) are opaque; each has
+ *   exactly one release function. Engines and tenants may be shared by threads; a cidb_stmt
+ *   is used by one thread at a time (prepare one per thread).
  * - Every fallible function returns a cidb_status; CIDB_OK (0) is success. Results come
  *   back through out_ parameters: each is set to NULL / 0 / false when the call starts and
  *   holds the result only when the call returns CIDB_OK.
  * - Strings going in are NUL-terminated UTF-8 that cidb only borrows for the call.
  *   Strings coming out (char **out_...) are owned by the caller and must be released with
- *   cidb_string_free.
+ *   cidb_string_free. Byte buffers coming out (uint8_t **out_data, size_t *out_len) are
+ *   released with cidb_bytes_free(data, len). Borrowed results (const char **out_...) say
+ *   how long they live.
  * - After a failure, cidb_last_error_message() describes the problem on the calling thread.
  * - Records cross the boundary as JSON text (field names as in the Rust model types);
  *   a field the record does not have is rejected with CIDB_INVALID_INPUT, not ignored.
@@ -18,7 +21,9 @@
  * - Callbacks get borrowed JSON (valid during the call) and the caller's user_data, which
  *   cidb never dereferences. When the function that ends a callback (cidb_subscription_free,
  *   cidb_engine_remove_alert_callback, cidb_engine_close) returns, it is not running and
- *   will not be called again, so user_data may be released then.
+ *   will not be called again, so user_data may be released then. The cache fill callback
+ *   (cidb_cache_fill) is different: it runs on the caller's thread inside
+ *   cidb_tenant_cache_get_or_set and hands its value over through a sink.
  */
 
 #ifndef CIDB_H
@@ -156,11 +161,51 @@ typedef enum cidb_status {
 } cidb_status;
 
 /**
+ * The type of a value in a result row.
+ */
+typedef enum cidb_value_type {
+  /**
+   * SQL NULL.
+   */
+  CIDB_VALUE_NULL = 0,
+  /**
+   * A 64-bit signed integer (`cidb_stmt_column_int64`; also readable as a double).
+   */
+  CIDB_VALUE_INTEGER = 1,
+  /**
+   * A double (`cidb_stmt_column_double`).
+   */
+  CIDB_VALUE_REAL = 2,
+  /**
+   * UTF-8 text (`cidb_stmt_column_text`).
+   */
+  CIDB_VALUE_TEXT = 3,
+  /**
+   * A JSON document, read as its text (`cidb_stmt_column_text`).
+   */
+  CIDB_VALUE_JSON = 4,
+} cidb_value_type;
+
+/**
+ * Where a fill callback puts the value it computed (with `cidb_cache_sink_set`). Owned by
+ * cidb and valid only during the callback it was passed to, on that callback's thread.
+ */
+typedef struct cidb_cache_sink cidb_cache_sink;
+
+/**
  * An open cidb database. Create with `cidb_engine_open`, close with `cidb_engine_close`,
  * release with `cidb_engine_free`. Safe to use from several threads at once, except that
  * `cidb_engine_free` must not race with any other use of the same handle.
  */
 typedef struct cidb_engine cidb_engine;
+
+/**
+ * A prepared statement of one tenant. Create with `cidb_tenant_prepare`, release with
+ * `cidb_stmt_free`. Not thread-safe: use it from one thread at a time (it may move between
+ * threads between calls); a call made while another thread is inside a call on the same
+ * statement fails with `CIDB_INVALID_INPUT`. Prepare one statement per thread.
+ */
+typedef struct cidb_stmt cidb_stmt;
 
 /**
  * A change-feed subscription. Create with `cidb_tenant_subscribe` or
@@ -200,6 +245,21 @@ typedef void (*cidb_event_callback)(const char *delivery_json, void *user_data);
  * Ownership: `alert_json` is owned by cidb and valid only during the call.
  */
 typedef void (*cidb_alert_callback)(const char *alert_json, void *user_data);
+
+/**
+ * A fill callback for `cidb_tenant_cache_get_or_set`: computes the value of `key`, hands it
+ * over with `cidb_cache_sink_set(sink, data, len)` and returns `CIDB_OK` (0), or returns
+ * another `cidb_status` value to fail (nothing is stored and `get_or_set` returns that
+ * status). `user_data` is the pointer given to `get_or_set`, untouched.
+ *
+ * It runs on the thread that called `get_or_set`, before `get_or_set` returns. It may call
+ * cidb functions, but not `cidb_tenant_cache_get_or_set` for the same key of the same
+ * tenant (that returns `CIDB_INVALID_INPUT`: it would wait for itself). It must not
+ * unwind (C++ exceptions, longjmp) through cidb.
+ *
+ * Ownership: `key` and `sink` are valid only during the call.
+ */
+typedef int (*cidb_cache_fill)(const char *key, struct cidb_cache_sink *sink, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -725,6 +785,387 @@ enum cidb_status cidb_engine_remove_alert_callback(const struct cidb_engine *eng
 enum cidb_status cidb_engine_backup(const struct cidb_engine *engine,
                                     const char *dest_dir,
                                     char **out_report_json);
+
+/**
+ * Runs one statement of the tenant with the parameters in `params_json` and stores the
+ * result in `*out_json` as `{"columns": ["id", ...], "rows": [["c1", ...], ...]}`.
+ *
+ * The statement is a SELECT (its rows), `EXPLAIN [QUERY PLAN | ANALYZE] SELECT ...` (one
+ * column `plan`, one text line per row) or DDL (`CREATE INDEX`, `DROP INDEX`, `ANALYZE`;
+ * no rows). `params_json` is NULL (no parameters) or a JSON array, one element per `?`:
+ * `null`, an integer (INTEGER), another number such as `0.5` or `1.0` (REAL), a string
+ * (TEXT), an object or array (JSON). Values come back as JSON the same way: INTEGER as an
+ * integer, REAL as a number with a `.` or an exponent, TEXT as a string, JSON columns
+ * (`attributes`, `metadata`) as the document itself, NULL as `null`.
+ *
+ * Errors: `CIDB_SQL_SYNTAX`, `CIDB_UNKNOWN_TABLE`, `CIDB_UNKNOWN_COLUMN`,
+ * `CIDB_TYPE_MISMATCH`, `CIDB_UNSUPPORTED` (the message names the construct and its
+ * line:column), `CIDB_INVALID_PARAMETER` (wrong number of parameters, a boolean or an
+ * integer beyond 64 bits), `CIDB_INVALID_INPUT` (`params_json` not a JSON array),
+ * `CIDB_CLOSED`.
+ *
+ * Ownership: `sql` and `params_json` are borrowed for the call. The caller owns `*out_json`
+ * and must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_tenant_query_json(const struct cidb_tenant *tenant,
+                                        const char *sql,
+                                        const char *params_json,
+                                        char **out_json);
+
+/**
+ * Stores in `*out_text` the plan of a SELECT (or of the query inside an `EXPLAIN ...`)
+ * with the parameters in `params_json` (NULL or a JSON array, as for
+ * `cidb_tenant_query_json`; the values may steer the choice between a partial index and a
+ * scan).
+ *
+ * `as_json` false gives SQLite-style text lines (`QUERY PLAN`, then
+ * `` `--SEARCH customers USING INDEX idx_... (department=? AND status=?)  [est rows=.. cost=..]``);
+ * true gives `{"plan": [{"detail", "table", "index", "est_rows", "est_cost", "children"?},
+ * ...], "est_rows", "est_cost"}`. With `analyze` true the query runs and every step also
+ * carries the actual rows, rows examined, loops and time (`actual_rows`, `examined`,
+ * `loops`, `time_ns` in JSON), plus the total `actual_rows` and `time_ns`.
+ *
+ * Errors: as `cidb_tenant_query_json`, and `CIDB_INVALID_INPUT` for DDL (it has no plan).
+ *
+ * Ownership: the strings are borrowed for the call. The caller owns `*out_text` and must
+ * release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_tenant_explain(const struct cidb_tenant *tenant,
+                                     const char *sql,
+                                     const char *params_json,
+                                     bool analyze,
+                                     bool as_json,
+                                     char **out_text);
+
+/**
+ * Runs a statement that belongs to no tenant: `CREATE INDEX [CONCURRENTLY] [IF NOT EXISTS]
+ * name ON table(columns) [WHERE ...]`, `DROP INDEX [IF EXISTS] name` or `ANALYZE [table |
+ * index]`. An index is built online: readers and writers go on meanwhile, and the call
+ * returns when it is ready. Stores the result (today always
+ * `{"columns":[],"rows":[]}`) in `*out_json` unless `out_json` is NULL.
+ *
+ * Errors: `CIDB_INVALID_INPUT` for SELECT or EXPLAIN (they read one tenant's rows: use
+ * `cidb_tenant_query_json` or a statement), `CIDB_ALREADY_EXISTS`, `CIDB_NOT_FOUND` (DROP
+ * INDEX of a missing index), `CIDB_SQL_SYNTAX`, `CIDB_UNKNOWN_TABLE`,
+ * `CIDB_UNKNOWN_COLUMN`, `CIDB_UNSUPPORTED`, `CIDB_CLOSED`.
+ *
+ * Ownership: `sql` is borrowed for the call. The caller owns `*out_json` and must release
+ * it with `cidb_string_free`.
+ */
+enum cidb_status cidb_engine_execute(const struct cidb_engine *engine,
+                                     const char *sql,
+                                     char **out_json);
+
+/**
+ * Stores in `*out_json` every secondary index as a JSON array of
+ * `{"name": "idx_...", "table": "customers", "columns": ["department", ...], "unique":
+ * false, "predicate": null | "email IS NOT NULL", "ready": true, "entries": 1500}`
+ * (`ready` is false while an online build runs; `entries` counts every tenant).
+ * `CIDB_CLOSED` when closed.
+ *
+ * Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_engine_indexes_json(const struct cidb_engine *engine, char **out_json);
+
+/**
+ * Verifies index `name` against its table in one snapshot (like PostgreSQL's amcheck) and
+ * stores in `*out_json` `{"entries": n, "expected": n, "missing": n, "extra": n, "stale":
+ * n, "exact": true}`: `missing` rows the index lacks, `extra` entries matching no row,
+ * `stale` sliding-window entries waiting for background expiry; `exact` is true when
+ * `missing` and `extra` are 0. `CIDB_NOT_FOUND` for an unknown index, `CIDB_CLOSED`.
+ *
+ * Ownership: `name` is borrowed for the call. The caller owns `*out_json` and must release
+ * it with `cidb_string_free`.
+ */
+enum cidb_status cidb_engine_check_index(const struct cidb_engine *engine,
+                                         const char *name,
+                                         char **out_json);
+
+/**
+ * Parses and binds `sql` for this tenant and stores a new statement in `*out_stmt`. The
+ * plan is made at the first step and kept; the statement re-plans by itself after
+ * `CREATE INDEX`, `DROP INDEX`, `ANALYZE` or a large change in table sizes.
+ *
+ * The statement is a SELECT, an `EXPLAIN [QUERY PLAN | ANALYZE] SELECT ...` (column
+ * `plan`, one text line per row) or DDL (`CREATE INDEX`, `DROP INDEX`, `ANALYZE`; no
+ * rows). Parameters are `?`, `?N` or `$N`, numbered from 1 as in SQLite.
+ *
+ * Errors: `CIDB_SQL_SYNTAX`, `CIDB_UNKNOWN_TABLE`, `CIDB_UNKNOWN_COLUMN`,
+ * `CIDB_TYPE_MISMATCH`, `CIDB_UNSUPPORTED` (the message names the construct and its
+ * line:column), `CIDB_INVALID_PARAMETER`, `CIDB_CLOSED`.
+ *
+ * Ownership: `sql` is borrowed for the call. The caller owns `*out_stmt` and must release
+ * it with `cidb_stmt_free`. The statement keeps the engine's data alive but not the engine
+ * open: after `cidb_engine_close` its steps return `CIDB_CLOSED`.
+ */
+enum cidb_status cidb_tenant_prepare(const struct cidb_tenant *tenant,
+                                     const char *sql,
+                                     struct cidb_stmt **out_stmt);
+
+/**
+ * Releases a statement (and the rows and text it still holds). NULL is accepted and
+ * ignored.
+ *
+ * Ownership: `stmt` and every pointer obtained from it (column names and text) are
+ * invalid after the call; it must not be used or freed again, nor freed while another
+ * thread is inside a call on it.
+ */
+void cidb_stmt_free(struct cidb_stmt *stmt);
+
+/**
+ * Stores in `*out_count` the number of parameters of the statement (the highest `?N`).
+ *
+ * Ownership: `out_count` is written only.
+ */
+enum cidb_status cidb_stmt_param_count(struct cidb_stmt *stmt, size_t *out_count);
+
+/**
+ * Binds SQL NULL to parameter `index` (1-based). Errors for every `cidb_stmt_bind_*`:
+ * `CIDB_INVALID_PARAMETER` when `index` is 0 or above the parameter count, or when the
+ * statement is running (stepped and not reset: call `cidb_stmt_reset` first). A parameter
+ * of the wrong type for its place is reported by `cidb_stmt_step` (`CIDB_TYPE_MISMATCH`,
+ * naming the parameter).
+ */
+enum cidb_status cidb_stmt_bind_null(struct cidb_stmt *stmt, size_t index);
+
+/**
+ * Binds a 64-bit integer (SQL INTEGER) to parameter `index` (1-based). Timestamps are
+ * integers (milliseconds since the epoch).
+ */
+enum cidb_status cidb_stmt_bind_int64(struct cidb_stmt *stmt, size_t index, int64_t value);
+
+/**
+ * Binds a double (SQL REAL) to parameter `index` (1-based). NaN is `CIDB_INVALID_PARAMETER`
+ * (it compares with nothing; bind NULL instead); infinities are accepted.
+ */
+enum cidb_status cidb_stmt_bind_double(struct cidb_stmt *stmt, size_t index, double value);
+
+/**
+ * Binds text (SQL TEXT) to parameter `index` (1-based): `len` bytes of UTF-8 at `value`
+ * (which may hold NUL bytes), or, when `len` is negative, the bytes up to the first NUL.
+ * `CIDB_INVALID_INPUT` when `value` is NULL or not UTF-8.
+ *
+ * Ownership: `value` is copied; it may be released when the call returns.
+ */
+enum cidb_status cidb_stmt_bind_text(struct cidb_stmt *stmt,
+                                     size_t index,
+                                     const char *value,
+                                     int64_t len);
+
+/**
+ * Binds a JSON document (SQL JSON, the type of `attributes` and `metadata`) to parameter
+ * `index` (1-based): `len` bytes at `value`, or up to the NUL when `len` is negative. The
+ * document is checked and stored in compact form, like the JSON columns, so it compares
+ * equal to a stored document with the same content. Where text is expected it acts as its
+ * text. `CIDB_INVALID_INPUT` when `value` is NULL, not UTF-8 or not JSON.
+ *
+ * Ownership: `value` is copied; it may be released when the call returns.
+ */
+enum cidb_status cidb_stmt_bind_json(struct cidb_stmt *stmt,
+                                     size_t index,
+                                     const char *value,
+                                     int64_t len);
+
+/**
+ * Unbinds every parameter (the next execution then needs new binds). Allowed at any time;
+ * rows already being stepped through are not affected.
+ */
+enum cidb_status cidb_stmt_clear_bindings(struct cidb_stmt *stmt);
+
+/**
+ * Moves to the next row: `*out_has_row` is true when there is one (read it with the
+ * `cidb_stmt_column_*` functions), false when the rows are exhausted.
+ *
+ * The first step after prepare or `cidb_stmt_reset` executes the statement with the
+ * current bindings (`CIDB_INVALID_PARAMETER` naming the first unbound parameter if any is
+ * unbound) and keeps the whole result; later steps walk it. After the last row, step keeps
+ * returning false until `cidb_stmt_reset`. A failed execution leaves the statement ready
+ * to execute again. DDL runs on the first step and has no rows.
+ *
+ * Errors: `CIDB_INVALID_PARAMETER`, `CIDB_TYPE_MISMATCH` (a bound value of the wrong type
+ * for its place), `CIDB_CLOSED`, `CIDB_STORAGE`; DDL errors as for `cidb_engine_execute`.
+ *
+ * Ownership: text pointers from the previous row become invalid.
+ */
+enum cidb_status cidb_stmt_step(struct cidb_stmt *stmt, bool *out_has_row);
+
+/**
+ * Rewinds the statement: the next step executes it again (seeing writes made since) with
+ * the bindings it has, which `cidb_stmt_reset` keeps. Releases the rows not yet stepped.
+ *
+ * Ownership: text pointers from the current row become invalid.
+ */
+enum cidb_status cidb_stmt_reset(struct cidb_stmt *stmt);
+
+/**
+ * Stores in `*out_json` the statistics of the statement's last execution:
+ * `{"rows_examined": n, "rows_returned": n, "index_scans": n, "table_scans": n, "joins": n,
+ * "elapsed_ns": n, "plan": "SEARCH customers USING INDEX ...", "tables": [...],
+ * "indexes": [...], "temp_btree": false, "peak_memory_bytes": n}` (kept across
+ * `cidb_stmt_reset`). `CIDB_NOT_FOUND` before the first execution.
+ *
+ * Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_stmt_stats_json(struct cidb_stmt *stmt, char **out_json);
+
+/**
+ * Stores in `*out_count` the number of result columns (0 for DDL). Known from prepare.
+ *
+ * Ownership: `out_count` is written only.
+ */
+enum cidb_status cidb_stmt_column_count(struct cidb_stmt *stmt, size_t *out_count);
+
+/**
+ * Stores in `*out_name` the name of column `col` (0-based): the alias, or the column name,
+ * or the expression text such as `COUNT(*)`. `CIDB_INVALID_PARAMETER` when `col` is not
+ * below the column count. Known from prepare.
+ *
+ * Ownership: cidb owns the name; it stays valid until `cidb_stmt_free`. Never free it.
+ */
+enum cidb_status cidb_stmt_column_name(struct cidb_stmt *stmt, size_t col, const char **out_name);
+
+/**
+ * Stores in `*out_type` the type of cell `col` (0-based) of the current row (a column's
+ * type can differ between rows only by being NULL). Errors for every cell getter:
+ * `CIDB_INVALID_PARAMETER` when `col` is not below the column count, `CIDB_INVALID_INPUT`
+ * when there is no current row (no step yet, the last step returned false, or a reset).
+ *
+ * Ownership: `out_type` is written only.
+ */
+enum cidb_status cidb_stmt_column_type(struct cidb_stmt *stmt,
+                                       size_t col,
+                                       enum cidb_value_type *out_type);
+
+/**
+ * Stores in `*out_value` the INTEGER in cell `col` (0-based) of the current row.
+ * `CIDB_TYPE_MISMATCH` for any other type, NULL included (check `cidb_stmt_column_type`).
+ *
+ * Ownership: `out_value` is written only.
+ */
+enum cidb_status cidb_stmt_column_int64(struct cidb_stmt *stmt, size_t col, int64_t *out_value);
+
+/**
+ * Stores in `*out_value` the REAL in cell `col` (0-based) of the current row, or an
+ * INTEGER converted to double (exact up to 2^53). `CIDB_TYPE_MISMATCH` for any other
+ * type, NULL included.
+ *
+ * Ownership: `out_value` is written only.
+ */
+enum cidb_status cidb_stmt_column_double(struct cidb_stmt *stmt, size_t col, double *out_value);
+
+/**
+ * Stores in `*out_text` the TEXT or JSON in cell `col` (0-based) of the current row, as
+ * NUL-terminated UTF-8, and its length in bytes (without the NUL) in `*out_len` unless
+ * `out_len` is NULL. Text may hold NUL bytes; `*out_len` is then the whole length.
+ * `CIDB_TYPE_MISMATCH` for any other type, NULL included.
+ *
+ * Ownership: cidb owns the text. It stays valid until the next `cidb_stmt_step`,
+ * `cidb_stmt_reset` or `cidb_stmt_free` on this statement; copy it to keep it. Never free
+ * it.
+ */
+enum cidb_status cidb_stmt_column_text(struct cidb_stmt *stmt,
+                                       size_t col,
+                                       const char **out_text,
+                                       size_t *out_len);
+
+/**
+ * Releases a byte buffer returned by cidb (`cidb_tenant_cache_get`,
+ * `cidb_tenant_cache_get_or_set`). `len` must be the length returned with it. NULL is
+ * accepted and ignored.
+ *
+ * Ownership: `data` must come from cidb and not have been released yet; after this call it
+ * is invalid. Never pass memory from `malloc` or a length other than the one returned.
+ */
+void cidb_bytes_free(uint8_t *data, size_t len);
+
+/**
+ * Stores `len` bytes at `value` (any bytes, NULs included; `value` may be NULL when `len`
+ * is 0) under `key` in this tenant's cache, replacing any previous value. `ttl_ms` > 0
+ * expires it that many milliseconds from now; 0 uses the default of the tier the size
+ * places it in (under 10 KiB: memory tier, no TTL, evicted by policy; under 100 KiB: 1 hour;
+ * larger: 2 hours). Keys are per tenant: another tenant's `key` is another entry.
+ *
+ * Errors: `CIDB_INVALID_CACHE_KEY` (empty or over 1 KiB), `CIDB_VALUE_TOO_LARGE` (over the
+ * configured maximum, 16 MiB by default), `CIDB_INVALID_TTL` (`ttl_ms` < 0),
+ * `CIDB_INVALID_INPUT` (NULL key, or NULL value with a length), `CIDB_CLOSED`.
+ *
+ * Ownership: `key` and `value` are borrowed for the call (the value is copied).
+ */
+enum cidb_status cidb_tenant_cache_set(const struct cidb_tenant *tenant,
+                                       const char *key,
+                                       const uint8_t *value,
+                                       size_t len,
+                                       int64_t ttl_ms);
+
+/**
+ * Stores in `*out_data` and `*out_len` a copy of the value of `key`, or returns
+ * `CIDB_NOT_FOUND` (NULL, 0) when the key is absent or expired. An empty value gives
+ * `CIDB_OK` with `*out_data` NULL and `*out_len` 0. Errors: `CIDB_INVALID_CACHE_KEY`,
+ * `CIDB_CLOSED`.
+ *
+ * Ownership: `key` is borrowed for the call. The caller owns `*out_data` and must release
+ * it with `cidb_bytes_free(*out_data, *out_len)`.
+ */
+enum cidb_status cidb_tenant_cache_get(const struct cidb_tenant *tenant,
+                                       const char *key,
+                                       uint8_t **out_data,
+                                       size_t *out_len);
+
+/**
+ * Deletes `key` from this tenant's cache; `*out_existed` is set to true when a live
+ * (unexpired) value existed. Deleting a missing key is not an error. Errors:
+ * `CIDB_INVALID_CACHE_KEY`, `CIDB_CLOSED`.
+ *
+ * Ownership: `key` is borrowed for the call; `out_existed` is written only.
+ */
+enum cidb_status cidb_tenant_cache_delete(const struct cidb_tenant *tenant,
+                                          const char *key,
+                                          bool *out_existed);
+
+/**
+ * Copies `len` bytes at `data` (NULL allowed when `len` is 0) as the value a fill callback
+ * produced; a second call replaces the first. Only valid inside the fill callback that
+ * received `sink`, on its thread: otherwise `CIDB_INVALID_INPUT` and nothing is written.
+ *
+ * Ownership: `data` is borrowed for the call (copied). `sink` stays owned by cidb.
+ */
+enum cidb_status cidb_cache_sink_set(struct cidb_cache_sink *sink, const uint8_t *data, size_t len);
+
+/**
+ * Stores in `*out_data` / `*out_len` the value of `key`; when absent, calls `fill(key,
+ * sink, user_data)` to compute it, stores it with `ttl_ms` (as in `cidb_tenant_cache_set`)
+ * and returns it. Concurrent callers for the same key of the same tenant wait for the
+ * first one, so the callback runs once (unless it fails; then the next waiter calls its
+ * own). See `cidb_cache_fill` for what the callback may do.
+ *
+ * Errors: the callback's own status when it fails, `CIDB_INVALID_INPUT` (`fill` NULL, the
+ * callback returned `CIDB_OK` without a value, or a nested get_or_set of the key being
+ * filled), `CIDB_INVALID_CACHE_KEY`, `CIDB_VALUE_TOO_LARGE` (the computed value; it is
+ * not stored), `CIDB_INVALID_TTL`, `CIDB_CLOSED`.
+ *
+ * Ownership: `key` is borrowed for the call; `user_data` is passed through. The caller
+ * owns `*out_data` and must release it with `cidb_bytes_free(*out_data, *out_len)`
+ * (NULL and 0 for an empty value).
+ */
+enum cidb_status cidb_tenant_cache_get_or_set(const struct cidb_tenant *tenant,
+                                              const char *key,
+                                              cidb_cache_fill fill_cb,
+                                              void *user_data,
+                                              int64_t ttl_ms,
+                                              uint8_t **out_data,
+                                              size_t *out_len);
+
+/**
+ * Stores in `*out_json` the engine's cache analytics: `{"l1": tier, "l2": tier, "l3":
+ * tier, "hourly": [{"hour_start": ms, "accesses": n}, ...], "result_hits": n,
+ * "result_misses": n, "stale_fills_refused": n, "warmed": n, "warnings": [...]}` where a
+ * tier is `{"hits", "misses", "hit_ratio", "entries", "bytes", "promotions", "demotions",
+ * "evictions", "expirations"}` (L1 bytes count key + value; L2/L3 bytes are stored,
+ * compressed bytes). `CIDB_CLOSED` when closed.
+ *
+ * Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_engine_cache_stats_json(const struct cidb_engine *engine, char **out_json);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -84,7 +84,7 @@ static int h_finish(const char *program) {
 }
 
 /* Number of non-overlapping occurrences of `needle` in `hay`. */
-static int h_count(const char *hay, const char *needle) {
+static inline int h_count(const char *hay, const char *needle) {
   int n = 0;
   size_t len = strlen(needle);
   for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += len) n++;

@@ -11,12 +11,12 @@
 //! - Pointer arguments go through [`ffi::arg_ref`], [`ffi::arg_str`] and [`ffi::Out`], so a
 //!   NULL or non-UTF-8 argument is `CIDB_INVALID_INPUT` with a message naming it.
 //! - Outputs go through `out_` parameters; every allocation handed to C has one release
-//!   function (`cidb_string_free`, `cidb_engine_free`, `cidb_tenant_free`,
-//!   `cidb_subscription_free`, ...).
+//!   function (`cidb_string_free`, `cidb_bytes_free`, `cidb_engine_free`, `cidb_tenant_free`,
+//!   `cidb_stmt_free`, `cidb_subscription_free`).
 //! - Every doc comment (copied into the header) says who owns what and for how long.
 //!
 //! Adding an operation: write the Rust function in the module of its handle (or a new
-//! module for a new handle, e.g. `stmt.rs` for prepared statements), follow the pattern of
+//! module for a new handle, as `stmt.rs` is for prepared statements), follow the pattern of
 //! a neighbour, rebuild (the header regenerates), and call it from a test in `tests/c/`
 //! (`tests/c/run.sh` fails when a header function is not called by any test). Functions
 //! that take a C callback run it through `callback::Gate` (see `feed.rs`, `monitor.rs`).
@@ -45,8 +45,14 @@ mod callback;
 pub mod feed;
 pub mod monitor;
 pub mod backup;
+pub mod sql;
+pub mod stmt;
+pub mod column;
+pub mod cache;
 
 pub use engine::cidb_engine;
 pub use feed::cidb_subscription;
+pub use cache::cidb_cache_sink;
 pub use status::cidb_status;
+pub use stmt::cidb_stmt;
 pub use tenant::cidb_tenant;

@@ -6,6 +6,7 @@
 pub mod ast;
 
 pub mod bind;
+pub mod bound;
 pub mod fingerprint;
 mod lower;
 

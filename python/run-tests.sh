@@ -19,8 +19,9 @@ if [ ! -x "$py" ]; then
     "${PYTHON:-python3}" -m venv "$venv"
 fi
 
-echo "== tools (maturin, pytest, mypy)"
-"$py" -m pip install --quiet --upgrade "pip>=23" "maturin>=1.9.4,<2.0" pytest mypy
+echo "== tools (maturin, pytest, mypy; pandas, pyarrow, prometheus_client for the tests)"
+"$py" -m pip install --quiet --upgrade "pip>=23" "maturin>=1.9.4,<2.0" pytest mypy \
+    pandas pyarrow prometheus_client
 
 # A fresh build each time, into its own target dir so it neither churns nor is churned by
 # `cargo build` / `cargo test` in target/ (different profile and environment).

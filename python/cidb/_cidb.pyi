@@ -84,6 +84,10 @@ def _raise_error(kind: str, message: str) -> None:
     """Raise the exception a core error of ``kind`` with ``message`` becomes. Private; for
     tests of the mapping."""
 
+def _shutdown() -> None:
+    """Stop engine threads from calling into Python and wait for callbacks in progress.
+    Registered with ``atexit`` by the package; private."""
+
 def _record_statement(
     engine: Engine,
     sql: str,

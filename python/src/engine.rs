@@ -4,6 +4,7 @@
 //! Engine-wide operations live here as thin methods over the area modules (`cache`,
 //! `feed`, `monitor`); the SQL layer will attach here too (`query.rs`).
 
+use crate::callback::Unlocked;
 use crate::errors::{py_err, run};
 use crate::feed::{filter_from_py, since_args, PySubscription, Source};
 use crate::tenant::PyTenant;
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 /// closes when the block ends.
 #[pyclass(name = "Engine", module = "cidb", frozen)]
 pub struct PyEngine {
-    inner: cidb::Engine,
+    inner: Unlocked<cidb::Engine>,
 }
 
 impl PyEngine {
@@ -50,7 +51,9 @@ pub fn open(
 ) -> PyResult<PyEngine> {
     let (cfg, _) = crate::config::load(py, profile, config)?;
     let inner = run(py, move || cidb::Engine::open(path, cfg))?;
-    Ok(PyEngine { inner })
+    Ok(PyEngine {
+        inner: Unlocked::new(inner),
+    })
 }
 
 #[pymethods]

@@ -5,7 +5,7 @@
 //! only. Deliveries and `events_since` results are dicts: `{"event": {...}}` or
 //! `{"missed": {"count", "from_seq"}}`; event records carry `datetime` timestamps.
 
-use crate::callback::{callable, notify};
+use crate::callback::{active, callable, notify, Unlocked};
 use crate::convert::{datetime, json_to_py, real, text, type_name};
 use crate::errors::{py_err, run};
 use crate::records::context_to_py;
@@ -246,7 +246,7 @@ enum Mode {
 #[pyclass(name = "Subscription", module = "cidb", frozen)]
 pub struct PySubscription {
     id: u64,
-    engine: cidb::Engine,
+    engine: Unlocked<cidb::Engine>,
     mode: Mode,
     closed: Arc<AtomicBool>,
 }
@@ -297,7 +297,7 @@ impl PySubscription {
         };
         Ok(PySubscription {
             id,
-            engine,
+            engine: Unlocked::new(engine),
             mode,
             closed,
         })
@@ -328,7 +328,13 @@ impl PySubscription {
                 None => SLICE,
                 Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
             };
-            if let Some(d) = py.detach(|| sub.recv_timeout(wait)) {
+            // Interpreter exit: stop waiting (see callback.rs for why).
+            let Some(waiting) = active() else {
+                return Ok(None);
+            };
+            let got = py.detach(|| sub.recv_timeout(wait));
+            drop(waiting);
+            if let Some(d) = got {
                 return Ok(Some(d));
             }
             if self.engine.is_closed() {

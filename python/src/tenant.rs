@@ -5,6 +5,7 @@
 //! Whole areas (cache, change feed, import) are thin methods here over their own module.
 
 use crate::cache::PyCache;
+use crate::callback::Unlocked;
 use crate::convert::{timestamp, type_name};
 use crate::errors::{py_err, run};
 use crate::feed::{filter_from_py, since_args, PySubscription, Source};
@@ -23,12 +24,14 @@ use std::path::PathBuf;
 /// own tenant's data. Safe to share between threads.
 #[pyclass(name = "Tenant", module = "cidb", frozen)]
 pub struct PyTenant {
-    inner: cidb::Tenant,
+    inner: Unlocked<cidb::Tenant>,
 }
 
 impl PyTenant {
     pub fn new(inner: cidb::Tenant) -> PyTenant {
-        PyTenant { inner }
+        PyTenant {
+            inner: Unlocked::new(inner),
+        }
     }
 
     fn now(&self) -> Millis {

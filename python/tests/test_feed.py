@@ -328,3 +328,38 @@ def test_engine_close_ends_subscriptions(db: cidb.Engine, acme: cidb.Tenant) -> 
         with pytest.raises(cidb.ClosedError):
             call()
     sub.close()
+
+
+EXIT_SCRIPT = """
+import sys, threading, time, cidb
+db = cidb.open(sys.argv[1])
+t = db.tenant("t")
+started = threading.Event()
+
+def slow(d):
+    started.set()
+    time.sleep(0.3)  # still running when the main thread exits
+    print("callback finished", flush=True)
+
+sub = t.subscribe(slow)
+it = t.subscribe()
+threading.Thread(target=lambda: [None for _ in it], daemon=True).start()  # waiting at exit
+db.on_alert(lambda a: time.sleep(0.2))
+t.upsert_customer(id="c1")
+cidb._cidb._record_statement(db, "SELECT x FROM y", 500.0)
+started.wait(10)
+print("main exits", flush=True)
+"""
+
+
+def test_interpreter_exit_with_callbacks_in_progress_is_clean(tmp_path: Path) -> None:
+    # CPython ends threads that take the GIL during finalization with pthread_exit, which
+    # aborts the process when it unwinds through Rust frames: an atexit hook lets the
+    # callbacks in progress finish first and keeps engine threads out of Python after it.
+    import subprocess
+
+    for i in range(3):
+        r = subprocess.run([sys.executable, "-c", EXIT_SCRIPT, str(tmp_path / f"db{i}")],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, (r.returncode, r.stderr)
+        assert r.stdout.split("\n")[:2] == ["main exits", "callback finished"], r.stdout

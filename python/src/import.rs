@@ -156,23 +156,59 @@ pub fn import_records<'py>(
             type_name(rows)
         )));
     }
-    let chunks = py
+    let pending = Arc::new(Pending::default());
+    let o = opts.core(&pending)?;
+    let mut chunks = py
         .import("cidb._columnar")?
         .call_method1("chunks", (rows,))?
         .cast_into::<PyIterator>()
         .map_err(PyErr::from)?;
-    let pending = Arc::new(Pending::default());
-    let o = opts.core(&pending)?;
+    // The first chunk is read here, so a bad input (not iterable, a column named twice, an
+    // unknown column of a frame) fails before anything is written.
+    let (mut buf, mut done) = (VecDeque::new(), false);
+    match chunks.next() {
+        None => done = true,
+        Some(first) => {
+            let first = first?;
+            check_frame_columns(t, &first, opts.ignore_unknown_columns)?;
+            read_chunk(&first, &mut buf)?;
+        }
+    }
     let source = Rows {
         chunks: chunks.unbind(),
-        buf: VecDeque::new(),
+        buf,
         remaining: rows.len().ok(),
         pending: pending.clone(),
-        done: false,
+        done,
     };
     let r = run(py, || tenant.import_record_results(t, source, &o));
     let report = pending.or(r)?;
     report_to_py(py, &report)
+}
+
+/// A frame's columns (one header for every row, as in a CSV file) must all be known,
+/// unless `ignore_unknown_columns`: otherwise every row would be rejected for the same
+/// reason. Dicts are checked row by row by the core instead.
+fn check_frame_columns(table: Table, chunk: &Bound<'_, PyAny>, ignore: bool) -> PyResult<()> {
+    let chunk = chunk.cast::<PyTuple>()?;
+    if ignore || chunk.get_item(0)?.extract::<String>()? != "columns" {
+        return Ok(());
+    }
+    for name in chunk.get_item(1)?.extract::<Vec<String>>()? {
+        let engine_assigned = table == Table::Messages && name.eq_ignore_ascii_case("id");
+        if table.column_index(&name).is_none() && !engine_assigned {
+            let known: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
+            return Err(py_err(
+                ErrorKind::UnknownColumn,
+                format!(
+                    "unknown column '{name}'; {} has {} (pass ignore_unknown_columns=True to skip it)",
+                    table.name(),
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 type Row = cidb::Result<Map<String, Value>>;

@@ -285,6 +285,14 @@ def test_bad_arguments(acme: cidb.Tenant, tmp_path: Path) -> None:
             acme.import_records("customers", rows)
     with pytest.raises(TypeError):
         acme.import_records("customers", 5)
+    extra = pd.DataFrame({"Unnamed: 0": [0], "id": ["x1"]})  # a frame's header is checked up front
+    with pytest.raises(cidb.UnknownColumnError, match="unknown column 'Unnamed: 0'.*ignore_unknown_columns"):
+        acme.import_records("customers", extra)
+    with pytest.raises(cidb.UnknownColumnError):
+        acme.import_records("customers", pa.Table.from_pandas(extra))
+    report = acme.import_records("customers", extra, ignore_unknown_columns=True)
+    assert report["imported"] == 1 and report["notes"] == ['unknown column "Unnamed: 0" is ignored']
+    acme.delete_customer("x1")
     dup = pd.DataFrame([["a", "b"]], columns=["id", "ID"])
     with pytest.raises(cidb.InvalidInputError, match="appears twice"):
         acme.import_records("customers", dup)

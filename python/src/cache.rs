@@ -13,6 +13,8 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList};
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 
 /// The bytes of a `bytes` (borrowed), `bytearray` or `memoryview` (copied); `TypeError`
 /// otherwise (a `str` must be encoded first).
@@ -44,14 +46,58 @@ fn value_bytes<'a>(v: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow<'a, [u8]
 pub struct PyCache {
     inner: TenantCache,
     tenant: String,
+    /// The engine's directory: with the tenant, names the cache for [`Producing`].
+    dir: PathBuf,
 }
 
 impl PyCache {
-    pub fn new(inner: TenantCache, tenant: &str) -> PyCache {
+    pub fn new(inner: TenantCache, tenant: &str, dir: &Path) -> PyCache {
         PyCache {
             inner,
             tenant: tenant.to_string(),
+            dir: dir.to_path_buf(),
         }
+    }
+}
+
+thread_local! {
+    /// The (engine dir, tenant, key) whose `get_or_set` producer this thread is running.
+    static PRODUCING: RefCell<Vec<(PathBuf, String, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks a producer running on this thread. A producer that asks for its own key would
+/// wait for itself forever (the core's single-flight lock is not reentrant), so that call
+/// is refused instead.
+struct Producing;
+
+impl Producing {
+    fn id(c: &PyCache, key: &str) -> (PathBuf, String, String) {
+        (c.dir.clone(), c.tenant.clone(), key.to_string())
+    }
+
+    /// `InvalidInputError` when this thread is producing `key` already.
+    fn check(c: &PyCache, key: &str) -> PyResult<()> {
+        let id = Producing::id(c, key);
+        if PRODUCING.with(|p| p.borrow().contains(&id)) {
+            return Err(py_err(
+                ErrorKind::InvalidInput,
+                format!("get_or_set({key:?}) called from its own fn would wait for itself"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn enter(c: &PyCache, key: &str) -> Producing {
+        PRODUCING.with(|p| p.borrow_mut().push(Producing::id(c, key)));
+        Producing
+    }
+}
+
+impl Drop for Producing {
+    fn drop(&mut self) {
+        PRODUCING.with(|p| {
+            p.borrow_mut().pop();
+        });
     }
 }
 
@@ -100,9 +146,11 @@ impl PyCache {
     ) -> PyResult<Bound<'py, PyBytes>> {
         let f = callable(r#fn, "fn")?;
         let ttl = opt_ttl(ttl, "ttl")?;
+        Producing::check(self, &key)?;
         let pending = Pending::default();
         let produce = || {
             Python::attach(|py| {
+                let _producing = Producing::enter(self, &key);
                 let v = f.bind(py).call0()?;
                 Ok(value_bytes(&v, "the value fn returned")?.into_owned())
             })

@@ -236,7 +236,11 @@ impl PyTenant {
     /// `get_or_set`. Keys are private to the tenant.
     #[getter]
     fn cache(&self) -> PyCache {
-        PyCache::new(self.inner.cache(), self.inner.name())
+        PyCache::new(
+            self.inner.cache(),
+            self.inner.name(),
+            self.inner.engine().dir(),
+        )
     }
 
     /// Merges `entries` (dicts with role, content, optional timestamp and metadata) into

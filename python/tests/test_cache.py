@@ -181,6 +181,24 @@ def test_get_or_set_propagates_fn_exception_and_stores_nothing(acme: cidb.Tenant
     assert acme.cache.get_or_set("k", lambda: b"second try") == b"second try"
 
 
+def test_get_or_set_from_its_own_fn(acme: cidb.Tenant) -> None:
+    c = acme.cache
+
+    def outer() -> bytes:
+        inner = c.get_or_set("inner", lambda: b"in")  # another key: fine
+        return b"out+" + inner
+
+    assert c.get_or_set("outer", outer) == b"out+in"
+
+    def same() -> bytes:
+        return c.get_or_set("self", same)  # would wait for itself forever
+
+    with pytest.raises(cidb.InvalidInputError, match="called from its own fn"):
+        c.get_or_set("self", same)
+    assert c.get("self") is None
+    assert c.get_or_set("self", lambda: b"later") == b"later"  # the key is not stuck
+
+
 def test_get_or_set_rejects_bad_fn(acme: cidb.Tenant) -> None:
     with pytest.raises(TypeError, match="fn must be callable"):
         acme.cache.get_or_set("k", b"not callable")  # type: ignore[arg-type]

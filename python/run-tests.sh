@@ -2,7 +2,8 @@
 # Builds and installs the `cidb` Python package from this checkout, then checks the type
 # stubs against the built module (mypy's stubtest) and runs the pytest suite.
 # Idempotent; works on a fresh machine: creates <repo>/.venv if missing and installs
-# maturin, pytest and mypy into it from PyPI. Extra arguments go to pytest.
+# maturin, pytest and mypy (and pandas, pyarrow and prometheus_client, which the tests
+# use) into it from PyPI. Extra arguments go to pytest.
 #   bash python/run-tests.sh            # everything
 #   bash python/run-tests.sh -k thread  # a subset of the pytest tests
 set -euo pipefail

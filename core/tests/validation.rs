@@ -66,3 +66,46 @@ fn content_limit_is_configurable() {
     t.append_message(&msg("c1", "conv", Role::User, T0, "four")).unwrap();
     assert_eq!(kind(t.append_message(&msg("c1", "conv", Role::User, T0, "fives"))), ErrorKind::ContentTooLarge);
 }
+
+/// `levels` nested objects `{"d": {"d": ...}}` (the outer one is level 1).
+fn nested(levels: usize) -> serde_json::Value {
+    let mut v = serde_json::json!({});
+    for _ in 1..levels {
+        v = serde_json::json!({ "d": v });
+    }
+    v
+}
+
+#[test]
+fn json_nested_deeper_than_64_levels_is_refused_so_every_stored_value_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let t = db.tenant("acme").unwrap();
+
+    let mut ok = customer("c1", "d", "s");
+    ok.attributes = nested(64);
+    t.upsert_customer(&ok).unwrap();
+    assert_eq!(t.get_customer("c1").unwrap().unwrap().attributes, nested(64));
+
+    // 65 levels, and 200 (past serde_json's 128-level parse limit: such a value used to be
+    // written and then fail every read of the customer).
+    for levels in [65, 200] {
+        let mut bad = customer("c2", "d", "s");
+        bad.attributes = nested(levels);
+        let e = t.upsert_customer(&bad).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidAttributes);
+        assert_eq!(e.message(), "attributes is nested more than 64 levels deep");
+        let mut m = msg("c1", "k", Role::User, T0, "hi");
+        m.metadata = nested(levels);
+        assert_eq!(kind(t.append_message(&m)), ErrorKind::InvalidAttributes);
+        let entry = cidb::ContextEntry { role: Role::User, content: "x".into(), timestamp: T0, metadata: nested(levels) };
+        assert_eq!(
+            kind(t.update_context("k", &[entry], std::time::Duration::from_secs(60), 10)),
+            ErrorKind::InvalidAttributes
+        );
+    }
+    assert!(t.get_customer("c2").unwrap().is_none());
+    assert!(t.messages_for_conversation("k").unwrap().is_empty());
+    assert!(t.get_context("k").unwrap().is_none());
+    db.close().unwrap();
+}

@@ -21,7 +21,13 @@ Every error is a :class:`cidb.Error`; each failure kind has its own subclass (fo
 The engine works with the GIL released, so threads sharing one engine run in parallel.
 """
 
+import atexit
+
 from . import _cidb
 from ._cidb import *  # noqa: F403  (the public names are listed in _cidb.__all__)
 
 __version__: str = _cidb.__version__
+
+# Before the interpreter finalizes, stop engine threads (feed deliveries, alerts) from
+# calling into Python and let callbacks in progress finish; see python/src/callback.rs.
+atexit.register(_cidb._shutdown)

@@ -2,28 +2,51 @@
 module by mypy's stubtest in ``python/run-tests.sh``)."""
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, final
 
 from cidb.types import (
+    Alert,
+    BackupReport,
+    CacheStats,
+    Context,
+    ContextEntryInput,
+    Crossing,
     Customer,
     CustomerInput,
+    Delivery,
     EngineStats,
+    Event,
+    FingerprintStats,
+    ImportProgress,
+    ImportReport,
     Message,
     MessageInput,
+    MonitorStats,
     Role,
     Score,
     ScoreInput,
+    Seconds,
+    Setting,
     Timestamp,
 )
+
+_Path = str | os.PathLike[str]
+#: What ``import_records`` accepts: an iterable of dicts, a ``pandas.DataFrame`` or a
+#: ``pyarrow.Table`` / ``RecordBatch`` (typed loosely so neither library is needed).
+_Records = Iterable[Mapping[str, Any]] | Any
+_Progress = Callable[[ImportProgress], object]
 
 __version__: Final[str]
 __all__ = [
     "open",
+    "config",
     "Engine",
     "Tenant",
+    "Cache",
+    "Subscription",
     "Error",
     "InvalidIdError",
     "InvalidScoreError",
@@ -61,13 +84,42 @@ def _raise_error(kind: str, message: str) -> None:
     """Raise the exception a core error of ``kind`` with ``message`` becomes. Private; for
     tests of the mapping."""
 
-def open(path: str | os.PathLike[str], profile: str = "development") -> Engine:
+def _shutdown() -> None:
+    """Stop engine threads from calling into Python and wait for callbacks in progress.
+    Registered with ``atexit`` by the package; private."""
+
+def _record_statement(
+    engine: Engine,
+    sql: str,
+    elapsed_ms: float,
+    *,
+    ok: bool = True,
+    rows_examined: int = 0,
+    rows_returned: int = 0,
+    index_scans: int = 0,
+    table_scans: int = 0,
+    joins: int = 0,
+    peak_mem_bytes: int = 0,
+) -> None:
+    """Record one execution of ``sql`` in the engine's statement monitor, as the SQL layer
+    does (alerts fire as they would). Private; for tests until the SQL layer lands."""
+
+def open(path: _Path, profile: str | None = None, config: _Path | None = None) -> Engine:
     """Open (creating if missing) the database directory ``path``.
 
-    ``profile`` is ``"development"`` or ``"production"``. Raises ``AlreadyOpenError`` when
-    another engine, in this or another process, has the directory open, and ``ConfigError``
-    for an unknown profile. Use the engine as a context manager so it closes.
+    The configuration comes from ``profile`` (``"development"``, the default, or
+    ``"production"``), then the TOML file ``config`` if given, then ``CIDB_*`` environment
+    variables (``CIDB_PROFILE`` wins over ``profile``); ``cidb.config()`` shows the result.
+    Raises ``AlreadyOpenError`` when another engine, in this or another process, has the
+    directory open, and ``ConfigError`` for an unknown profile, an unreadable or invalid
+    file, an unknown key or a malformed value. Use the engine as a context manager.
     """
+
+def config(profile: str | None = None, config: _Path | None = None) -> list[Setting]:
+    """The configuration ``open(path, profile, config)`` would use: one dict per setting
+    with ``key``, ``value`` (text) and ``source`` (``profile:<name>``, ``machine``,
+    ``file:<path>``, ``env:CIDB_<KEY>``, ``argument`` or ``default``). Raises
+    ``ConfigError`` as ``open`` would."""
 
 @final
 class Engine:
@@ -77,6 +129,40 @@ class Engine:
         """A handle on the tenant ``name`` (1 to 256 bytes)."""
     def stats(self) -> EngineStats:
         """Row counts of every store (all tenants) and writer counters."""
+    def cache_stats(self) -> CacheStats:
+        """Per-tier cache figures (hits, misses, ratios, sizes, promotions, demotions,
+        evictions, expirations) and accesses per hour for the last 24 hours."""
+    def sweep_expired(self) -> int:
+        """Delete expired conversation contexts (and feed events past retention) now;
+        returns how many contexts went."""
+    def subscribe(
+        self,
+        callback: Callable[[Delivery], object] | None = None,
+        *,
+        tables: str | Iterable[str] | None = None,
+        ops: str | Iterable[str] | None = None,
+        score_type: str | None = None,
+        crossing: Crossing | Mapping[str, Any] | None = None,
+    ) -> Subscription:
+        """Subscribe to committed changes of every tenant; see ``Tenant.subscribe``."""
+    def events_since(self, seq: int = 0, limit: int = 1000) -> list[Event]:
+        """Logged events of every tenant with ``seq`` or later, oldest first, at most
+        ``limit`` (kept for the retention window, 1 hour by default)."""
+    def monitor_stats(self) -> MonitorStats:
+        """Statement statistics per fingerprint, the slow-query log and the alert log."""
+    def prometheus(self) -> str:
+        """The statement statistics in the Prometheus text format (0.0.4)."""
+    def top(self, n: int = 10) -> list[FingerprintStats]:
+        """The ``n`` statement fingerprints with the most total time."""
+    def on_alert(self, callback: Callable[[Alert], object]) -> int:
+        """Call ``callback(alert)`` for every alert from now on, on an engine thread
+        (exceptions go to ``sys.unraisablehook``); returns an id for
+        ``remove_alert_callback``."""
+    def remove_alert_callback(self, id: int) -> bool:
+        """Stop calling the alert callback ``id``; True when it was registered."""
+    def backup(self, dest: _Path) -> BackupReport:
+        """Write a consistent copy of the database into the new directory ``dest`` while
+        reads and writes go on. ``AlreadyExistsError`` if ``dest`` holds a database."""
     def close(self) -> None:
         """Commit queued writes and close; every handle then raises ``ClosedError``.
         Closing twice does nothing."""
@@ -165,6 +251,127 @@ class Tenant:
         role, oldest first; at most ``limit`` (0 = all)."""
     def messages_for_conversation(self, conversation_id: str) -> list[Message]:
         """The conversation's messages in append order."""
+    @property
+    def cache(self) -> Cache:
+        """This tenant's application key-value cache (keys are private to the tenant)."""
+    def update_context(
+        self,
+        conversation_id: str,
+        entries: Iterable[ContextEntryInput | Mapping[str, Any]],
+        ttl: Seconds,
+        max_history: int = 50,
+    ) -> Context:
+        """Merge ``entries`` into the conversation's context, keep the newest
+        ``max_history`` by timestamp, expire it ``ttl`` from now; returns the new context.
+        Atomic under concurrent callers; an expired context counts as empty."""
+    def get_context(self, conversation_id: str) -> Context | None:
+        """The conversation's context, or None when absent or expired."""
+    def delete_context(self, conversation_id: str) -> bool:
+        """Delete the conversation's context; True when a live one existed."""
+    def subscribe(
+        self,
+        callback: Callable[[Delivery], object] | None = None,
+        *,
+        tables: str | Iterable[str] | None = None,
+        ops: str | Iterable[str] | None = None,
+        score_type: str | None = None,
+        crossing: Crossing | Mapping[str, Any] | None = None,
+    ) -> Subscription:
+        """Subscribe to this tenant's committed changes.
+
+        With ``callback``, it receives each delivery on a delivery thread (exceptions go to
+        ``sys.unraisablehook``); without, iterate over the ``Subscription`` or call
+        ``recv()``. Filters (None = all): ``tables``, ``ops`` (insert, update, delete),
+        ``score_type``, ``crossing`` (latest scores crossing a threshold).
+        """
+    def events_since(self, seq: int = 0, limit: int = 1000) -> list[Event]:
+        """This tenant's logged events with ``seq`` or later, oldest first, at most
+        ``limit``."""
+    def import_csv(
+        self,
+        table: str,
+        path: _Path,
+        *,
+        delimiter: str | None = None,
+        batch_size: int = 10_000,
+        ignore_unknown_columns: bool = False,
+        max_rejects: int = 1000,
+        progress: _Progress | None = None,
+    ) -> ImportReport:
+        """Import a CSV file (header row required) into ``table`` (customers,
+        customer_scores or conversation_messages); returns the report with rejected
+        lines. ``progress(dict)`` is called every 1,000 rows; returning False stops."""
+    def import_jsonl(
+        self,
+        table: str,
+        path: _Path,
+        *,
+        batch_size: int = 10_000,
+        ignore_unknown_columns: bool = False,
+        max_rejects: int = 1000,
+        progress: _Progress | None = None,
+    ) -> ImportReport:
+        """Import a JSON Lines file into ``table``; see ``import_csv``."""
+    def import_records(
+        self,
+        table: str,
+        rows: _Records,
+        *,
+        batch_size: int = 10_000,
+        ignore_unknown_columns: bool = False,
+        max_rejects: int = 1000,
+        progress: _Progress | None = None,
+    ) -> ImportReport:
+        """Import dicts, a pandas DataFrame or a pyarrow Table into ``table``; None, NaN,
+        ``pandas.NA`` and ``NaT`` are missing values. Rejects carry 1-based positions."""
+
+@final
+class Cache:
+    """One tenant's application key-value cache (``Tenant.cache``): str keys, bytes values."""
+
+    def get(self, key: str) -> bytes | None:
+        """The value of ``key``, or None when absent or expired."""
+    def set(self, key: str, value: bytes | bytearray | memoryview, ttl: Seconds | None = None) -> None:
+        """Set ``key`` to ``value``; ``ttl`` (seconds or timedelta) overrides the tier's
+        default. Raises ``InvalidCacheKeyError``, ``ValueTooLargeError``, ``InvalidTtlError``."""
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; True when a live entry existed."""
+    def get_or_set(self, key: str, fn: Callable[[], bytes | bytearray | memoryview], ttl: Seconds | None = None) -> bytes:
+        """The value of ``key``; when absent, store and return ``fn()``. Concurrent callers
+        for the same key wait for the first, so ``fn`` runs once."""
+    def tier_of(self, key: str) -> int:
+        """Which tier holds ``key``: 1, 2 or 3, or 0 when absent (does not count as access)."""
+
+@final
+class Subscription:
+    """A change-feed subscription (``Tenant.subscribe`` / ``Engine.subscribe``): an
+    iterator of deliveries, or a callback's handle. A context manager that closes on exit."""
+
+    @property
+    def id(self) -> int:
+        """The subscription's id."""
+    @property
+    def closed(self) -> bool:
+        """True after ``close()``."""
+    def recv(self, timeout: Seconds | None = None) -> Delivery | None:
+        """The next delivery, waiting at most ``timeout`` (None: as long as it takes);
+        None on timeout, after ``close()`` or once the engine closed and nothing is left."""
+    def __iter__(self) -> Iterator[Delivery]:
+        """Iterate over deliveries (``TypeError`` for a callback subscription)."""
+    def __next__(self) -> Delivery:
+        """Block (GIL released) until the next delivery."""
+    def close(self) -> None:
+        """Stop delivery; a callback in progress finishes first. Idempotent."""
+    def __enter__(self) -> Subscription:
+        """Return the subscription."""
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+        /,
+    ) -> bool:
+        """Close the subscription; exceptions from the block propagate."""
 
 class Error(Exception):
     """Base class of every cidb error. ``kind`` names the failure, ``c_status`` is the

@@ -7,8 +7,8 @@ and go in as ``int`` milliseconds since the epoch or ``datetime`` (naive = UTC).
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Dict, TypedDict, Union
+from datetime import datetime, timedelta
+from typing import Any, Dict, List, Optional, TypedDict, Union
 
 __all__ = [
     "Timestamp",
@@ -20,7 +20,28 @@ __all__ = [
     "ScoreInput",
     "MessageInput",
     "JsonObject",
+    "Seconds",
     "EngineStats",
+    "BreakerStats",
+    "Setting",
+    "ContextEntry",
+    "ContextEntryInput",
+    "Context",
+    "Event",
+    "Missed",
+    "Delivery",
+    "Crossing",
+    "TierStats",
+    "HourCount",
+    "CacheStats",
+    "FingerprintStats",
+    "SlowQuery",
+    "Alert",
+    "MonitorStats",
+    "ImportReject",
+    "ImportReport",
+    "ImportProgress",
+    "BackupReport",
 ]
 
 #: A point in time as cidb accepts it: ``int`` milliseconds since the Unix epoch (UTC) or a
@@ -29,6 +50,10 @@ Timestamp = Union[int, datetime]
 
 #: A message role: one of ``"user"``, ``"assistant"``, ``"system"``, ``"agent"``, ``"tool"``.
 Role = str
+
+#: A duration as cidb accepts it (TTLs, timeouts): seconds as ``int`` / ``float``, or a
+#: ``timedelta``.
+Seconds = Union[int, float, timedelta]
 
 #: A JSON object (``attributes``, ``metadata``): str keys; values are dict, list, str, int,
 #: float, bool or None.
@@ -115,14 +140,229 @@ class MessageInput(_MessageRequired, total=False):
     metadata: JsonObject | None
 
 
-class EngineStats(TypedDict):
-    """Counts returned by ``Engine.stats``."""
+class BreakerStats(TypedDict):
+    """The storage circuit breaker, in ``EngineStats``."""
 
-    customers: int
-    scores: int
-    latest_scores: int
-    messages: int
+    state: str  # "closed", "open" or "half_open"
+    failures: int
+    opened: int
+    rejected: int
+    last_error: Optional[str]
+
+
+class EngineStats(TypedDict):
+    """Counts returned by ``Engine.stats``. Row counts are None while storage cannot be
+    read (the writer counters are still reported)."""
+
+    customers: Optional[int]
+    scores: Optional[int]
+    latest_scores: Optional[int]
+    messages: Optional[int]
     commits: int
     writes: int
     failed_writes: int
     max_commit_group: int
+    breaker: BreakerStats
+
+
+class Setting(TypedDict):
+    """One effective configuration value, from ``cidb.config()``."""
+
+    key: str
+    value: str
+    source: str  # "profile:<name>", "machine", "file:<path>", "env:CIDB_<KEY>", "argument", "default"
+
+
+class ContextEntry(TypedDict):
+    """One entry of a conversation context."""
+
+    role: Role
+    content: str
+    timestamp: datetime
+    metadata: JsonObject
+
+
+class _ContextEntryRequired(TypedDict):
+    role: Role
+    content: str
+
+
+class ContextEntryInput(_ContextEntryRequired, total=False):
+    """An entry for ``Tenant.update_context``: ``timestamp`` defaults to now."""
+
+    timestamp: Timestamp | None
+    metadata: JsonObject | None
+
+
+class Context(TypedDict):
+    """A conversation context, from ``Tenant.update_context`` / ``get_context``."""
+
+    conversation_id: str
+    entries: List[ContextEntry]
+    updated_at: datetime
+    expires_at: datetime
+
+
+class Event(TypedDict):
+    """One committed change. ``new`` / ``old`` are the record after / before it: a row
+    keyed by SQL column name (timestamps as ``datetime``), or a ``Context`` for the
+    ``conversation_context`` table."""
+
+    seq: int
+    at: datetime
+    tenant: str
+    table: str
+    op: str  # "insert", "update" or "delete"
+    key: str
+    new: Optional[Dict[str, Any]]
+    old: Optional[Dict[str, Any]]
+
+
+class Missed(TypedDict):
+    """Events dropped because the subscriber fell behind; resume with ``events_since``."""
+
+    count: int
+    from_seq: int
+
+
+class Delivery(TypedDict, total=False):
+    """What a subscription delivers: exactly one of ``event`` or ``missed``."""
+
+    event: Event
+    missed: Missed
+
+
+class _CrossingRequired(TypedDict):
+    score_type: str
+    threshold: float
+
+
+class Crossing(_CrossingRequired, total=False):
+    """A ``subscribe(crossing=...)`` filter: latest scores moving above (or, with
+    ``above=False``, back to or below) ``threshold``."""
+
+    above: bool
+
+
+class TierStats(TypedDict):
+    """One cache tier's figures."""
+
+    hits: int
+    misses: int
+    hit_ratio: float
+    entries: int
+    bytes: int
+    promotions: int
+    demotions: int
+    evictions: int
+    expirations: int
+
+
+class HourCount(TypedDict):
+    """Cache accesses in one clock hour."""
+
+    hour_start: datetime
+    accesses: int
+
+
+class CacheStats(TypedDict):
+    """Returned by ``Engine.cache_stats``."""
+
+    l1: TierStats
+    l2: TierStats
+    l3: TierStats
+    hourly: List[HourCount]
+    result_hits: int
+    result_misses: int
+    stale_fills_refused: int
+    warmed: int
+
+
+class FingerprintStats(TypedDict):
+    """Statistics of one statement shape (``Engine.top``)."""
+
+    id: str
+    query: str
+    calls: int
+    errors: int
+    total_ms: float
+    mean_ms: float
+    min_ms: float
+    max_ms: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    rows_examined: int
+    rows_returned: int
+    index_scans: int
+    table_scans: int
+    joins: int
+    peak_mem_bytes: int
+
+
+class SlowQuery(TypedDict):
+    """One entry of the slow-query log."""
+
+    at: datetime
+    sql: str
+    fingerprint: str
+    elapsed_ms: float
+    plan: Optional[str]
+
+
+class Alert(TypedDict):
+    """One alert, as passed to ``Engine.on_alert`` callbacks."""
+
+    kind: str  # "slow_query", "table_scan_ratio", "query_memory" or "error_rate"
+    at: datetime
+    value: float
+    threshold: float
+    fingerprint: Optional[str]
+    message: str
+
+
+class MonitorStats(TypedDict):
+    """Returned by ``Engine.monitor_stats``."""
+
+    fingerprints: List[FingerprintStats]
+    evicted_fingerprints: int
+    slow_queries: List[SlowQuery]
+    alerts: List[Alert]
+
+
+class ImportReject(TypedDict):
+    """One rejected row: its line (CSV, JSONL) or 1-based position (records)."""
+
+    line: int
+    kind: str  # an error kind, e.g. "invalid_score"
+    reason: str
+
+
+class ImportReport(TypedDict):
+    """What an import did."""
+
+    imported: int
+    rejected: int
+    rejects: List[ImportReject]
+    batches: int
+    elapsed_ms: float
+    notes: List[str]
+    stopped_early: bool
+
+
+class ImportProgress(TypedDict):
+    """Passed to an import's ``progress`` callback."""
+
+    rows_read: int
+    bytes_read: int
+    imported: int
+    rejected: int
+    total_rows: Optional[int]
+
+
+class BackupReport(TypedDict):
+    """Returned by ``Engine.backup``."""
+
+    tables: int
+    entries: int
+    bytes: int

@@ -15,11 +15,13 @@ use pyo3::types::{
     PyTzInfo,
 };
 use serde_json::{Map, Number, Value};
+use std::time::Duration;
 
-/// Deepest nesting accepted in `attributes` / `metadata`. The core stores JSON as text and
-/// its parser stops at 128 levels, so deeper values could be written but never read back;
-/// the limit also keeps a self-referencing dict from recursing forever.
-pub const MAX_JSON_DEPTH: usize = 64;
+/// Deepest nesting of dicts and lists accepted in `attributes` / `metadata`, counting the
+/// top-level dict as 1: the core's rule (its JSON parser stops at 128 levels, so deeper
+/// values could be written but never read back). Checking it here, while converting, also
+/// keeps a self-referencing dict from recursing forever.
+pub const MAX_JSON_DEPTH: usize = cidb::model::MAX_JSON_DEPTH;
 
 /// The Python type name of `v`, for messages.
 pub fn type_name(v: &Bound<'_, PyAny>) -> String {
@@ -48,6 +50,62 @@ pub fn real(v: &Bound<'_, PyAny>, what: &str) -> PyResult<f64> {
     }
     v.extract::<f64>()
         .map_err(|_| type_error(what, "a float", v))
+}
+
+/// Seconds from an `int`, a `float` or a `timedelta` (not a `bool` or `str`: `TypeError`).
+/// An `int` too large for a float is `None` (the caller names the rule it breaks).
+fn seconds(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<f64>> {
+    const EXPECTED: &str = "a number of seconds (int or float) or a timedelta";
+    if v.is_instance_of::<PyDelta>() {
+        return Ok(Some(v.call_method0("total_seconds")?.extract::<f64>()?));
+    }
+    if v.is_instance_of::<PyBool>() || v.is_instance_of::<PyString>() {
+        return Err(type_error(what, EXPECTED, v));
+    }
+    match v.extract::<f64>() {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.is_instance_of::<PyOverflowError>(v.py()) => Ok(None),
+        Err(_) => Err(type_error(what, EXPECTED, v)),
+    }
+}
+
+/// A time-to-live: seconds (`int` / `float`) or a `timedelta`, greater than zero and finite
+/// (`InvalidTtlError` otherwise).
+pub fn ttl(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> {
+    let bad = |shown: String, why: &str| {
+        py_err(ErrorKind::InvalidTtl, format!("{what} is {shown}; {why}"))
+    };
+    let s = seconds(v, what)?.ok_or_else(|| bad(format!("{v} s"), "it is too large"))?;
+    if s.is_nan() || s <= 0.0 {
+        return Err(bad(format!("{s} s"), "it must be greater than zero"));
+    }
+    Duration::try_from_secs_f64(s).map_err(|_| bad(format!("{s} s"), "it is too large"))
+}
+
+/// An optional TTL: `None` keeps the default.
+pub fn opt_ttl(v: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<Duration>> {
+    match v {
+        Some(v) if !v.is_none() => ttl(v, what).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// A wait: `None` (forever), or seconds / `timedelta` of zero or more
+/// (`InvalidInputError` for a negative or NaN one).
+pub fn timeout(v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
+    let Some(v) = v.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let s = seconds(v, "timeout")?.unwrap_or(f64::INFINITY);
+    if s.is_nan() || s < 0.0 {
+        return Err(py_err(
+            ErrorKind::InvalidInput,
+            format!("timeout is {s} s; it must be zero or more (None waits forever)"),
+        ));
+    }
+    Ok(Some(
+        Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX),
+    ))
 }
 
 /// Milliseconds since the epoch from an `int` (ms) or a `datetime` (naive = UTC, aware is
@@ -188,11 +246,21 @@ pub fn json_object(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
         .map_err(|msg| py_err(ErrorKind::InvalidAttributes, format!("{what}{path}: {msg}")))
 }
 
+/// Any JSON value (for a record field that is not an object): the rules of [`json_object`]
+/// without the "must be a dict" one. The error names where inside the value it failed.
+pub fn json_any(v: &Bound<'_, PyAny>) -> Result<Value, String> {
+    let mut path = String::new();
+    json_value(v, 0, &mut path).map_err(|msg| {
+        if path.is_empty() {
+            msg
+        } else {
+            format!("{path}: {msg}")
+        }
+    })
+}
+
 /// Converts one value; on error `path` holds where (`['a'][2]`) and the message says what.
 fn json_value(v: &Bound<'_, PyAny>, depth: usize, path: &mut String) -> Result<Value, String> {
-    if depth > MAX_JSON_DEPTH {
-        return Err(format!("nested more than {MAX_JSON_DEPTH} levels deep"));
-    }
     if v.is_none() {
         return Ok(Value::Null);
     }
@@ -219,6 +287,12 @@ fn json_value(v: &Bound<'_, PyAny>, depth: usize, path: &mut String) -> Result<V
             .to_cow()
             .map(|s| Value::String(s.into_owned()))
             .map_err(|e| e.to_string());
+    }
+    let container = v.is_instance_of::<PyDict>()
+        || v.is_instance_of::<PyList>()
+        || v.is_instance_of::<PyTuple>();
+    if container && depth >= MAX_JSON_DEPTH {
+        return Err(format!("nested more than {MAX_JSON_DEPTH} levels deep"));
     }
     if let Ok(d) = v.cast::<PyDict>() {
         let mut map = Map::with_capacity(d.len());

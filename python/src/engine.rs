@@ -1,33 +1,59 @@
 //! `cidb.Engine`: an open database as a Python object. It wraps the core [`cidb::Engine`]
 //! (an `Arc`, shared by every tenant handle taken from it) and adds the context-manager
 //! protocol; `close()` and leaving the `with` block close the database for every handle.
-//! Later engine-level operations (SQL, cache, stats export, advisor) attach here.
+//! Engine-wide operations live here as thin methods over the area modules (`cache`,
+//! `feed`, `monitor`); the SQL layer will attach here too (`query.rs`).
 
+use crate::callback::Unlocked;
 use crate::errors::{py_err, run};
+use crate::feed::{filter_from_py, since_args, PySubscription, Source};
 use crate::tenant::PyTenant;
-use cidb::{Config, ErrorKind, Profile};
+use cidb::ErrorKind;
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 use std::path::PathBuf;
 
 /// An open cidb database. Create one with `cidb.open()`; use it as a context manager so it
 /// closes when the block ends.
 #[pyclass(name = "Engine", module = "cidb", frozen)]
 pub struct PyEngine {
-    inner: cidb::Engine,
+    inner: Unlocked<cidb::Engine>,
 }
 
-/// Opens (creating if missing) the database directory `path` with the named configuration
-/// `profile` ("development" or "production"). Raises `AlreadyOpenError` when another engine,
-/// in this or another process, has the directory open, and `ConfigError` for an unknown
-/// profile.
+impl PyEngine {
+    /// The core engine.
+    pub fn core(&self) -> &cidb::Engine {
+        &self.inner
+    }
+
+    /// The core engine, or `ClosedError`.
+    fn open_core(&self) -> PyResult<&cidb::Engine> {
+        if self.inner.is_closed() {
+            return Err(py_err(ErrorKind::Closed, "the engine is closed"));
+        }
+        Ok(&self.inner)
+    }
+}
+
+/// Opens (creating if missing) the database directory `path`. The configuration comes
+/// from the named `profile` ("development", the default, or "production"), then the TOML
+/// file `config` if given, then `CIDB_*` environment variables (`cidb.config()` shows the
+/// result and each value's source). Raises `AlreadyOpenError` when another engine, in this
+/// or another process, has the directory open, and `ConfigError` for an unknown profile, a
+/// bad file, an unknown key or a malformed value.
 #[pyfunction]
-#[pyo3(signature = (path, profile = "development"))]
-pub fn open(py: Python<'_>, path: PathBuf, profile: &str) -> PyResult<PyEngine> {
-    let profile: Profile = profile.parse().map_err(crate::errors::to_py)?;
-    let inner = run(py, move || {
-        cidb::Engine::open(path, Config::profile(profile))
-    })?;
-    Ok(PyEngine { inner })
+#[pyo3(signature = (path, profile = None, config = None))]
+pub fn open(
+    py: Python<'_>,
+    path: PathBuf,
+    profile: Option<String>,
+    config: Option<PathBuf>,
+) -> PyResult<PyEngine> {
+    let (cfg, _) = crate::config::load(py, profile, config)?;
+    let inner = run(py, move || cidb::Engine::open(path, cfg))?;
+    Ok(PyEngine {
+        inner: Unlocked::new(inner),
+    })
 }
 
 #[pymethods]
@@ -46,6 +72,108 @@ impl PyEngine {
         let stats = run(py, || self.inner.stats())?;
         pythonize::pythonize(py, &stats)
             .map_err(|e| py_err(ErrorKind::Internal, format!("cannot convert stats: {e}")))
+    }
+
+    /// Per-tier cache figures as a dict: `l1`, `l2`, `l3` (hits, misses, hit_ratio,
+    /// entries, bytes, promotions, demotions, evictions, expirations), `hourly` (accesses
+    /// per hour for the last 24 hours, oldest first), `result_hits`, `result_misses`,
+    /// `stale_fills_refused`, `warmed`.
+    fn cache_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let e = self.open_core()?;
+        let stats = py.detach(|| e.cache_stats());
+        crate::cache::cache_stats_to_py(py, &stats)
+    }
+
+    /// Deletes expired conversation contexts (and change-feed events past their retention)
+    /// now, instead of waiting for the background sweep; returns how many contexts went.
+    fn sweep_expired(&self, py: Python<'_>) -> PyResult<usize> {
+        run(py, || self.inner.sweep_expired())
+    }
+
+    /// Subscribes to committed changes of every tenant; see `Tenant.subscribe`.
+    #[pyo3(signature = (callback = None, *, tables = None, ops = None, score_type = None, crossing = None))]
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        callback: Option<&Bound<'_, PyAny>>,
+        tables: Option<&Bound<'_, PyAny>>,
+        ops: Option<&Bound<'_, PyAny>>,
+        score_type: Option<String>,
+        crossing: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PySubscription> {
+        let filter = filter_from_py(tables, ops, score_type, crossing)?;
+        PySubscription::start(py, Source::Engine(self.inner.clone()), filter, callback)
+    }
+
+    /// Logged events of every tenant with sequence number >= `seq`, oldest first, at most
+    /// `limit`; each as the `event` dict of a delivery. Events are kept for the retention
+    /// window (1 hour by default).
+    #[pyo3(signature = (seq = 0, limit = 1000))]
+    fn events_since<'py>(
+        &self,
+        py: Python<'py>,
+        seq: i64,
+        limit: i64,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let (seq, limit) = since_args(seq, limit)?;
+        let events = run(py, || self.inner.events_since(seq, limit))?;
+        crate::feed::events_to_py(py, &events)
+    }
+
+    /// Everything the statement monitor knows, as a dict: `fingerprints` (per statement
+    /// shape, by total time), `evicted_fingerprints`, `slow_queries` and `alerts`.
+    fn monitor_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let e = self.open_core()?;
+        let stats = py.detach(|| e.monitor().stats());
+        crate::monitor::stats_to_py(py, &stats)
+    }
+
+    /// The statement statistics in the Prometheus text format (0.0.4).
+    fn prometheus(&self, py: Python<'_>) -> PyResult<String> {
+        let e = self.open_core()?;
+        Ok(py.detach(|| e.monitor().prometheus()))
+    }
+
+    /// The `n` statement fingerprints with the most total time, as dicts (calls, errors,
+    /// total/mean/min/max/p50/p95/p99 ms, rows examined and returned, scans, joins, ...).
+    #[pyo3(signature = (n = 10))]
+    fn top<'py>(&self, py: Python<'py>, n: i64) -> PyResult<Bound<'py, PyAny>> {
+        let e = self.open_core()?;
+        let n = usize::try_from(n).map_err(|_| {
+            py_err(
+                ErrorKind::InvalidInput,
+                format!("n is {n}; it must be 0 or more"),
+            )
+        })?;
+        let top = py.detach(|| e.monitor().top(n));
+        crate::monitor::fingerprints_to_py(py, &top)
+    }
+
+    /// Calls `callback(alert)` for every alert from now on (slow query, table-scan ratio,
+    /// query memory, error rate); `alert` is a dict with kind, at, value, threshold,
+    /// fingerprint and message. The call happens on an engine thread; an exception in the
+    /// callback is reported through `sys.unraisablehook`. Returns an id for
+    /// `remove_alert_callback`.
+    fn on_alert(&self, callback: &Bound<'_, PyAny>) -> PyResult<u64> {
+        crate::monitor::on_alert(self.open_core()?, callback)
+    }
+
+    /// Stops calling the alert callback `id`; True when it was registered.
+    fn remove_alert_callback(&self, id: u64) -> PyResult<bool> {
+        Ok(self.open_core()?.monitor().remove_alert_callback(id))
+    }
+
+    /// Writes a consistent copy of the database into the new directory `dest` while reads
+    /// and writes go on, and returns what it copied: tables, entries, bytes. Raises
+    /// `AlreadyExistsError` when `dest` already holds a database.
+    fn backup<'py>(&self, py: Python<'py>, dest: PathBuf) -> PyResult<Bound<'py, PyAny>> {
+        let report = run(py, || self.inner.backup(&dest))?;
+        pythonize::pythonize(py, &report).map_err(|e| {
+            py_err(
+                ErrorKind::Internal,
+                format!("cannot convert the report: {e}"),
+            )
+        })
     }
 
     /// Commits queued writes and closes the database; every handle on it then raises

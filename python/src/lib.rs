@@ -2,10 +2,13 @@
 //! (`python/cidb/`) re-exports everything here; type stubs live in `cidb/_cidb.pyi`.
 //!
 //! Layout: `errors` (the exception tree from `ErrorKind::binding()`, and `run`, the one
-//! way into the core: GIL released, panics caught), `convert` (single values: timestamps,
-//! JSON, text), `records` (dict <-> Customer / Score / Message), `engine` (`cidb.open`,
-//! `Engine`), `tenant` (`Tenant`). New areas (SQL results, cache, context) get their own
-//! module and register their classes in [`_cidb`] below.
+//! way into the core: GIL released, panics caught), `callback` (Python callables run by
+//! engine threads), `convert` (single values: timestamps, TTLs, JSON, text), `records`
+//! (dict <-> Customer / Score / Message / Context), `config` (`cidb.config`, the loading
+//! `cidb.open` uses), `engine` (`cidb.open`, `Engine`), `tenant` (`Tenant`), and one module
+//! per area: `cache` (`Cache`), `feed` (`Subscription`), `monitor`, `import`. New areas
+//! (the SQL layer: `query.rs` with prepared statements and Arrow results) get their own
+//! module, keep `Engine` / `Tenant` methods thin, and register classes in [`_cidb`] below.
 //!
 //! Adding one operation (say `Tenant::foo` in the core):
 //! 1. a `#[pymethods]` method of the same name in `tenant.rs` (or `engine.rs`): convert the
@@ -19,9 +22,15 @@
 
 #![deny(unsafe_code)]
 
+mod cache;
+mod callback;
+mod config;
 mod convert;
 mod engine;
 mod errors;
+mod feed;
+mod import;
+mod monitor;
 mod records;
 mod tenant;
 
@@ -33,15 +42,27 @@ use pyo3::types::PyList;
 #[pymodule]
 fn _cidb(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(engine::open, m)?)?;
+    m.add_function(wrap_pyfunction!(config::config, m)?)?;
     m.add_class::<engine::PyEngine>()?;
     m.add_class::<tenant::PyTenant>()?;
+    m.add_class::<cache::PyCache>()?;
+    m.add_class::<feed::PySubscription>()?;
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(errors::_error_table, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_raise_error, m)?)?;
+    m.add_function(wrap_pyfunction!(monitor::_record_statement, m)?)?;
+    m.add_function(wrap_pyfunction!(callback::_shutdown, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    let public = ["open", "Engine", "Tenant"]
-        .into_iter()
-        .chain(errors::class_names());
+    let public = [
+        "open",
+        "config",
+        "Engine",
+        "Tenant",
+        "Cache",
+        "Subscription",
+    ]
+    .into_iter()
+    .chain(errors::class_names());
     m.add("__all__", PyList::new(m.py(), public)?)?;
     Ok(())
 }

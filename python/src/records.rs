@@ -7,7 +7,7 @@
 
 use crate::convert::{datetime, json_object, json_to_py, real, text, timestamp, type_name};
 use crate::errors::py_err;
-use cidb::{Customer, ErrorKind, Message, Millis, NewMessage, Role, Score};
+use cidb::{Context, ContextEntry, Customer, ErrorKind, Message, Millis, NewMessage, Role, Score};
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -42,6 +42,9 @@ pub const MESSAGE_FIELDS: &[&str] = &[
     "content",
     "metadata",
 ];
+
+/// Field names of a conversation-context entry, in output order.
+pub const CONTEXT_ENTRY_FIELDS: &[&str] = &["role", "content", "timestamp", "metadata"];
 
 /// Calls `f(field, value)` for every entry of `record` (a mapping), then of `kwargs`, so
 /// keyword arguments override the mapping. `f` returns false for a field it does not know.
@@ -221,6 +224,34 @@ pub fn message_from_py(
     })
 }
 
+/// A conversation-context entry from a mapping: `role` and `content` are required,
+/// `timestamp` defaults to now, `metadata` (a dict) to `{}`.
+pub fn context_entry_from_py(entry: &Bound<'_, PyAny>, now: Millis) -> PyResult<ContextEntry> {
+    let (mut role_, mut content, mut ts, mut metadata) = (None, None, None, None);
+    for_each_field(
+        "context entry",
+        CONTEXT_ENTRY_FIELDS,
+        Some(entry),
+        None,
+        |k, v| {
+            match k {
+                "role" => role_ = opt(v, |v| role(v, "role"))?,
+                "content" => content = opt(v, |v| text(v, "content"))?,
+                "timestamp" => ts = opt(v, |v| timestamp(v, "timestamp"))?,
+                "metadata" => metadata = opt(v, |v| json_object(v, "metadata"))?,
+                _ => return Ok(false),
+            }
+            Ok(true)
+        },
+    )?;
+    Ok(ContextEntry {
+        role: required(role_, "context entry", "role")?,
+        content: required(content, "context entry", "content")?,
+        timestamp: ts.unwrap_or(now),
+        metadata: metadata.unwrap_or_else(empty_object),
+    })
+}
+
 /// Records from an iterable of mappings. A single mapping, `str` or `bytes` is refused
 /// with a hint, since iterating it would yield keys or characters.
 pub fn many<'py, T>(
@@ -287,6 +318,26 @@ pub fn message_to_py<'py>(py: Python<'py>, m: &Message) -> PyResult<Bound<'py, P
     d.set_item(intern!(py, "timestamp"), datetime(py, m.timestamp)?)?;
     d.set_item(intern!(py, "content"), &m.content)?;
     d.set_item(intern!(py, "metadata"), json_to_py(py, &m.metadata)?)?;
+    Ok(d)
+}
+
+/// A conversation context as a dict: conversation_id, entries (oldest first, each with
+/// role, content, timestamp, metadata), updated_at, expires_at.
+pub fn context_to_py<'py>(py: Python<'py>, c: &Context) -> PyResult<Bound<'py, PyDict>> {
+    let entries = pyo3::types::PyList::empty(py);
+    for e in &c.entries {
+        let d = PyDict::new(py);
+        d.set_item(intern!(py, "role"), e.role.as_str())?;
+        d.set_item(intern!(py, "content"), &e.content)?;
+        d.set_item(intern!(py, "timestamp"), datetime(py, e.timestamp)?)?;
+        d.set_item(intern!(py, "metadata"), json_to_py(py, &e.metadata)?)?;
+        entries.append(d)?;
+    }
+    let d = PyDict::new(py);
+    d.set_item(intern!(py, "conversation_id"), &c.conversation_id)?;
+    d.set_item(intern!(py, "entries"), entries)?;
+    d.set_item(intern!(py, "updated_at"), datetime(py, c.updated_at)?)?;
+    d.set_item(intern!(py, "expires_at"), datetime(py, c.expires_at)?)?;
     Ok(d)
 }
 

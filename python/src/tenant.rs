@@ -2,27 +2,36 @@
 //! Python arguments first (with the GIL), runs the core call with the GIL released, then
 //! converts the result back. Method names are the Rust names; records are dicts (see
 //! `records.rs`), timestamps go in as int ms or `datetime` and come out as UTC `datetime`.
+//! Whole areas (cache, change feed, import) are thin methods here over their own module.
 
-use crate::convert::timestamp;
+use crate::cache::PyCache;
+use crate::callback::Unlocked;
+use crate::convert::{timestamp, type_name};
 use crate::errors::{py_err, run};
+use crate::feed::{filter_from_py, since_args, PySubscription, Source};
+use crate::import::Options;
 use crate::records::{
-    customer_from_py, customer_to_py, list_to_py, many, message_from_py, message_to_py,
-    score_from_py, score_to_py,
+    context_entry_from_py, context_to_py, customer_from_py, customer_to_py, list_to_py, many,
+    message_from_py, message_to_py, score_from_py, score_to_py,
 };
-use cidb::{ErrorKind, Millis};
+use cidb::{ErrorKind, ImportFormat, Millis};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyMapping};
+use std::path::PathBuf;
 
 /// A handle on one tenant of an open `Engine` (from `engine.tenant(name)`). It sees only its
 /// own tenant's data. Safe to share between threads.
 #[pyclass(name = "Tenant", module = "cidb", frozen)]
 pub struct PyTenant {
-    inner: cidb::Tenant,
+    inner: Unlocked<cidb::Tenant>,
 }
 
 impl PyTenant {
     pub fn new(inner: cidb::Tenant) -> PyTenant {
-        PyTenant { inner }
+        PyTenant {
+            inner: Unlocked::new(inner),
+        }
     }
 
     fn now(&self) -> Millis {
@@ -221,6 +230,186 @@ impl PyTenant {
             self.inner.messages_for_conversation(&conversation_id)
         })?;
         list_to_py(py, &ms, message_to_py)
+    }
+
+    /// This tenant's application key-value cache (a `Cache`): `get`, `set`, `delete`,
+    /// `get_or_set`. Keys are private to the tenant.
+    #[getter]
+    fn cache(&self) -> PyCache {
+        PyCache::new(
+            self.inner.cache(),
+            self.inner.name(),
+            self.inner.engine().dir(),
+        )
+    }
+
+    /// Merges `entries` (dicts with role, content, optional timestamp and metadata) into
+    /// the conversation's context, keeps the newest `max_history` by timestamp, sets it to
+    /// expire `ttl` (seconds or a timedelta) from now, and returns the new context. Atomic
+    /// under concurrent callers; an expired context counts as empty.
+    #[pyo3(signature = (conversation_id, entries, ttl, max_history = 50))]
+    fn update_context<'py>(
+        &self,
+        py: Python<'py>,
+        conversation_id: String,
+        entries: &Bound<'py, PyAny>,
+        ttl: &Bound<'py, PyAny>,
+        max_history: i64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        if entries.cast::<PyMapping>().is_ok() {
+            return Err(PyTypeError::new_err(format!(
+                "entries must be a list of dicts, not {}; wrap a single entry in a list",
+                type_name(entries)
+            )));
+        }
+        let now = self.now();
+        let es = many(entries, "entries", "update_context", |e| {
+            context_entry_from_py(e, now)
+        })?;
+        let ttl = crate::convert::ttl(ttl, "ttl")?;
+        let max_history = usize::try_from(max_history).map_err(|_| {
+            py_err(
+                ErrorKind::InvalidInput,
+                format!("max_history is {max_history}; it must be at least 1"),
+            )
+        })?;
+        let ctx = run(py, || {
+            self.inner
+                .update_context(&conversation_id, &es, ttl, max_history)
+        })?;
+        context_to_py(py, &ctx)
+    }
+
+    /// The conversation's context as a dict (conversation_id, entries, updated_at,
+    /// expires_at), or None when there is none or it expired.
+    fn get_context<'py>(
+        &self,
+        py: Python<'py>,
+        conversation_id: String,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let c = run(py, || self.inner.get_context(&conversation_id))?;
+        c.map(|c| context_to_py(py, &c)).transpose()
+    }
+
+    /// Deletes the conversation's context; True when a live one existed.
+    fn delete_context(&self, py: Python<'_>, conversation_id: String) -> PyResult<bool> {
+        run(py, || self.inner.delete_context(&conversation_id))
+    }
+
+    /// Subscribes to this tenant's committed changes. With `callback`, it is called with
+    /// each delivery on a delivery thread (exceptions go to `sys.unraisablehook`);
+    /// without, iterate over the returned `Subscription` or call its `recv()`. Filters
+    /// (None = all): `tables` (customers, customer_scores, latest_scores,
+    /// conversation_messages, conversation_context), `ops` (insert, update, delete),
+    /// `score_type`, `crossing` ({"score_type", "threshold", "above": True}: only latest
+    /// scores crossing the threshold).
+    #[pyo3(signature = (callback = None, *, tables = None, ops = None, score_type = None, crossing = None))]
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        callback: Option<&Bound<'_, PyAny>>,
+        tables: Option<&Bound<'_, PyAny>>,
+        ops: Option<&Bound<'_, PyAny>>,
+        score_type: Option<String>,
+        crossing: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PySubscription> {
+        let filter = filter_from_py(tables, ops, score_type, crossing)?;
+        PySubscription::start(py, Source::Tenant(self.inner.clone()), filter, callback)
+    }
+
+    /// This tenant's logged events with sequence number >= `seq`, oldest first, at most
+    /// `limit`. Resume after a restart (or a `missed` notice) from the last seq + 1.
+    #[pyo3(signature = (seq = 0, limit = 1000))]
+    fn events_since<'py>(
+        &self,
+        py: Python<'py>,
+        seq: i64,
+        limit: i64,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let (seq, limit) = since_args(seq, limit)?;
+        let events = run(py, || self.inner.events_since(seq, limit))?;
+        crate::feed::events_to_py(py, &events)
+    }
+
+    /// Imports a CSV file (header row required) into `table` ("customers",
+    /// "customer_scores" or "conversation_messages") and returns the report: imported,
+    /// rejected, rejects (line, kind, reason), batches, elapsed_ms, notes, stopped_early.
+    /// `delimiter` defaults to "," (tab for .tsv files). Rows commit in batches of
+    /// `batch_size`; `progress(dict)` is called every 1,000 rows and stops the import by
+    /// returning False.
+    #[pyo3(signature = (table, path, *, delimiter = None, batch_size = 10_000,
+                        ignore_unknown_columns = false, max_rejects = 1000, progress = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn import_csv<'py>(
+        &self,
+        py: Python<'py>,
+        table: &str,
+        path: PathBuf,
+        delimiter: Option<String>,
+        batch_size: i64,
+        ignore_unknown_columns: bool,
+        max_rejects: i64,
+        progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let opts = Options {
+            batch_size,
+            ignore_unknown_columns,
+            max_rejects,
+            delimiter,
+            progress,
+        };
+        crate::import::import_file(py, &self.inner, table, path, ImportFormat::Csv, opts)
+    }
+
+    /// Imports a JSON Lines file (one object per line) into `table`; see `import_csv`.
+    #[pyo3(signature = (table, path, *, batch_size = 10_000, ignore_unknown_columns = false,
+                        max_rejects = 1000, progress = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn import_jsonl<'py>(
+        &self,
+        py: Python<'py>,
+        table: &str,
+        path: PathBuf,
+        batch_size: i64,
+        ignore_unknown_columns: bool,
+        max_rejects: i64,
+        progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let opts = Options {
+            batch_size,
+            ignore_unknown_columns,
+            max_rejects,
+            delimiter: None,
+            progress,
+        };
+        crate::import::import_file(py, &self.inner, table, path, ImportFormat::Jsonl, opts)
+    }
+
+    /// Imports records into `table`: an iterable of dicts, a pandas DataFrame or a pyarrow
+    /// Table, keyed by column name. Frames are converted column by column; `None`, NaN,
+    /// `pandas.NA` and `NaT` are missing values; datetimes become timestamps. Rejects are
+    /// reported by 1-based row position. See `import_csv` for the options and the report.
+    #[pyo3(signature = (table, rows, *, batch_size = 10_000, ignore_unknown_columns = false,
+                        max_rejects = 1000, progress = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn import_records<'py>(
+        &self,
+        py: Python<'py>,
+        table: &str,
+        rows: &Bound<'py, PyAny>,
+        batch_size: i64,
+        ignore_unknown_columns: bool,
+        max_rejects: i64,
+        progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let opts = Options {
+            batch_size,
+            ignore_unknown_columns,
+            max_rejects,
+            delimiter: None,
+            progress,
+        };
+        crate::import::import_records(py, &self.inner, table, rows, opts)
     }
 
     fn __repr__(&self) -> String {

@@ -30,13 +30,14 @@ def test_public_names() -> None:
     assert set(_cidb.__all__) <= set(dir(cidb))
     for name in _cidb.__all__:
         assert getattr(cidb, name) is getattr(_cidb, name)
-    assert cidb.open is _cidb.open
-    assert cidb.Engine.__module__ == cidb.Tenant.__module__ == "cidb"
+    assert cidb.open is _cidb.open and cidb.config is _cidb.config
+    for cls in (cidb.Engine, cidb.Tenant, cidb.Cache, cidb.Subscription):
+        assert cls.__module__ == "cidb"
 
 
 def test_every_public_function_has_a_docstring() -> None:
-    assert cidb.__doc__ and cidb.open.__doc__
-    for cls in (cidb.Engine, cidb.Tenant):
+    assert cidb.__doc__ and cidb.open.__doc__ and cidb.config.__doc__
+    for cls in (cidb.Engine, cidb.Tenant, cidb.Cache, cidb.Subscription):
         assert cls.__doc__, cls
         for name, member in inspect.getmembers(cls):
             if name.startswith("_") and name not in ("__enter__", "__exit__"):

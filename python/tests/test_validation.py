@@ -250,6 +250,15 @@ def test_deep_and_self_referencing_attributes_are_refused_not_crashing(acme: cid
     acme.upsert_customer(id="c", attributes=ok)
     c = acme.get_customer("c")
     assert c is not None and c["attributes"] == ok
+    # 64 levels in all (the top-level dict is level 1) is the limit; one more is refused,
+    # also as a list inside a dict, and in message metadata.
+    node["d"] = {}
+    with pytest.raises(cidb.InvalidAttributesError, match="nested more than 64 levels"):
+        acme.upsert_customer(id="c2", attributes=ok)
+    node["d"] = [1]
+    with pytest.raises(cidb.InvalidAttributesError, match="nested more than 64 levels"):
+        acme.append_message(customer_id="c", conversation_id="k", role="user", content="x", metadata=ok)
+    assert acme.get_customer("c2") is None and acme.messages_for_conversation("k") == []
     assert acme.count_customers() == 1
 
 

@@ -58,7 +58,12 @@ pub fn check_unit(field: &str, v: f64) -> Result<()> {
     Ok(())
 }
 
-/// Checks a JSON value is an object.
+/// Deepest nesting of arrays and objects accepted in `attributes` / `metadata`, counting
+/// the top-level object as 1. JSON is stored as text and serde_json's parser stops at 128
+/// levels, so without a limit a deeper value could be written but never read back.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Checks a JSON value is an object nested at most [`MAX_JSON_DEPTH`] levels deep.
 pub fn check_object(field: &str, v: &serde_json::Value) -> Result<()> {
     if !v.is_object() {
         let what = match v {
@@ -71,5 +76,83 @@ pub fn check_object(field: &str, v: &serde_json::Value) -> Result<()> {
         };
         return Err(err(ErrorKind::InvalidAttributes, format!("{field} must be a JSON object, got {what}")));
     }
+    if nesting_exceeds(v, MAX_JSON_DEPTH) {
+        return Err(err(
+            ErrorKind::InvalidAttributes,
+            format!("{field} is nested more than {MAX_JSON_DEPTH} levels deep"),
+        ));
+    }
     Ok(())
+}
+
+/// True when arrays/objects in `v` nest more than `max` levels (`v` itself is level 1).
+/// Iterative, so a value of any depth is judged without recursion.
+fn nesting_exceeds(v: &serde_json::Value, max: usize) -> bool {
+    use serde_json::Value;
+    let mut stack: Vec<(&Value, usize)> = vec![(v, 1)];
+    while let Some((v, level)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(a) => Box::new(a.iter()),
+            Value::Object(o) => Box::new(o.values()),
+            _ => continue,
+        };
+        if level > max {
+            return true;
+        }
+        stack.extend(children.filter(|c| c.is_array() || c.is_object()).map(|c| (c, level + 1)));
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    /// `levels` nested containers: objects `{"d": ...}`, with an array every third level.
+    fn nested(levels: usize) -> Value {
+        let mut v = json!({});
+        for i in 1..levels {
+            let outermost = i + 1 == levels;
+            v = if i % 3 == 0 && !outermost { json!([1, v]) } else { json!({ "x": 1, "d": v }) };
+        }
+        v
+    }
+
+    fn depth(v: &Value) -> usize {
+        match v {
+            Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+            Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_is_accepted_and_one_more_is_not() {
+        for levels in [1, 2, 63, 64] {
+            let v = nested(levels);
+            assert_eq!(depth(&v), levels);
+            check_object("attributes", &v).unwrap();
+        }
+        for levels in [65, 66, 500] {
+            let v = nested(levels);
+            assert_eq!(depth(&v), levels);
+            let e = check_object("metadata", &v).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidAttributes);
+            assert_eq!(e.message(), "metadata is nested more than 64 levels deep");
+        }
+    }
+
+    #[test]
+    fn only_the_deepest_branch_counts() {
+        // A wide, shallow value with one deep branch at the end.
+        let mut wide = serde_json::Map::new();
+        for i in 0..1000 {
+            wide.insert(format!("k{i}"), json!([[1], {"a": [2]}]));
+        }
+        wide.insert("deep".into(), nested(64));
+        assert!(check_object("attributes", &Value::Object(wide.clone())).is_err()); // 1 + 64
+        wide.insert("deep".into(), nested(63));
+        check_object("attributes", &Value::Object(wide)).unwrap();
+    }
 }

@@ -152,6 +152,12 @@ impl Entry {
         let ms = |ns: u64| ns as f64 / 1e6;
         let total = self.total_ns.load(r);
         let min = self.min_ns.load(r);
+        let max = self.max_ns.load(r);
+        // A bucket's representative value can lie outside the observed range (a single
+        // 250 ms call reported a p50 of 251.7 ms); clamp into [min, max]. Read without a
+        // lock, min may briefly exceed max: never panic on that.
+        let (lo, hi) = (min.min(max), max.max(min));
+        let quantile = |q: f64| if calls == 0 { 0 } else { self.hist.quantile(q).max(lo).min(hi) };
         FingerprintStats {
             id: format!("{:016x}", self.fingerprint.id),
             query: self.fingerprint.text.clone(),
@@ -160,10 +166,10 @@ impl Entry {
             total_ms: ms(total),
             mean_ms: if calls == 0 { 0.0 } else { ms(total) / calls as f64 },
             min_ms: if min == u64::MAX { 0.0 } else { ms(min) },
-            max_ms: ms(self.max_ns.load(r)),
-            p50_ms: ms(self.hist.quantile(0.50)),
-            p95_ms: ms(self.hist.quantile(0.95)),
-            p99_ms: ms(self.hist.quantile(0.99)),
+            max_ms: ms(max),
+            p50_ms: ms(quantile(0.50)),
+            p95_ms: ms(quantile(0.95)),
+            p99_ms: ms(quantile(0.99)),
             rows_examined: self.rows_examined.load(r),
             rows_returned: self.rows_returned.load(r),
             index_scans: self.index_scans.load(r),

@@ -114,3 +114,21 @@ fn prometheus_text_is_well_formed() {
     assert!(text.contains("cidb_statement_calls_total{fingerprint=\""));
     assert!(text.contains("quantile=\"0.99\""));
 }
+
+#[test]
+fn quantiles_stay_within_the_observed_range() {
+    let (m, _, _) = monitor();
+    let one = m.entry_for_sql("SELECT a FROM t");
+    m.record(&one, "q", &Observation { elapsed_ns: 250_000_000, ok: true, ..Default::default() }, || None);
+    let s = one.stats();
+    assert_eq!((s.p50_ms, s.p95_ms, s.p99_ms), (250.0, 250.0, 250.0), "{s:?}");
+    let two = m.entry_for_sql("SELECT b FROM t");
+    for ms in [2, 4] {
+        m.record(&two, "q", &obs(ms, true), || None);
+    }
+    let s = two.stats();
+    assert!(s.min_ms <= s.p50_ms && s.p50_ms <= s.p95_ms && s.p99_ms <= s.max_ms, "{s:?}");
+    assert_eq!((s.min_ms, s.max_ms), (2.0, 4.0));
+    let empty = m.entry_for_sql("SELECT c FROM t").stats();
+    assert_eq!((empty.p50_ms, empty.min_ms, empty.max_ms), (0.0, 0.0, 0.0));
+}

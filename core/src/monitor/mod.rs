@@ -31,11 +31,15 @@ pub struct MonitorOptions {
     pub slow_log_size: usize,
     /// Alert thresholds.
     pub alerts: AlertOptions,
+    /// Save the fingerprint table (with samples) and index usage counts in the database
+    /// directory at close and load them at open, so `cidb top` / `cidb advise` see the
+    /// workload of earlier processes (default on).
+    pub persist: bool,
 }
 
 impl Default for MonitorOptions {
     fn default() -> Self {
-        MonitorOptions { enabled: true, max_fingerprints: 5000, slow_log_size: 100, alerts: AlertOptions::default() }
+        MonitorOptions { enabled: true, max_fingerprints: 5000, slow_log_size: 100, alerts: AlertOptions::default(), persist: true }
     }
 }
 

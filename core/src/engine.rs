@@ -123,6 +123,7 @@ impl Engine {
         cache.start(store.db().ok());
         let bg = Background::start(config.background_workers)?;
         let monitor = Arc::new(Monitor::new(config.monitor, config.clock.clone()));
+        let saved_usage = if config.monitor.persist { monitor.load(&dir) } else { Default::default() };
         let feed = Arc::new(FeedInner::default());
         let fast = FastPath::NAMES.map(|n| monitor.entry_named(n));
         let inner = Arc::new(Inner {
@@ -141,6 +142,7 @@ impl Engine {
         });
         inner.indexes.start_background(Arc::downgrade(&inner));
         let engine = Engine { inner };
+        engine.restore_index_usage(saved_usage)?;
         engine.install_feed();
         engine.start_background();
         Ok(engine)
@@ -301,6 +303,10 @@ impl Engine {
     /// Commits queued writes, stops background work and releases the directory. Every
     /// clone and tenant handle then fails with `Closed`. Closing twice is a no-op.
     pub fn close(&self) -> Result<()> {
+        if self.inner.config.monitor.persist && !self.is_closed() {
+            // Statement statistics are disposable: failing to save them never fails close.
+            let _ = self.save_monitor();
+        }
         self.inner.feed.clear();
         self.inner.bg.shutdown();
         self.inner.indexes.shutdown();
@@ -309,6 +315,26 @@ impl Engine {
         self.inner.store.close();
         self.inner.lock.lock().take();
         cached
+    }
+
+    /// Writes the monitor's fingerprint table and index usage into the directory.
+    fn save_monitor(&self) -> Result<()> {
+        let usage = crate::index::usage(self)?.into_iter().map(|u| (u.name, u.uses)).collect();
+        self.inner.monitor.save(&self.inner.dir, usage)
+    }
+
+    fn restore_index_usage(&self, saved: std::collections::BTreeMap<String, u64>) -> Result<()> {
+        if saved.is_empty() {
+            return Ok(());
+        }
+        let txn = self.read()?;
+        let snap = self.inner.indexes.catalog.read(&txn)?;
+        for d in &snap.indexes {
+            if let Some(n) = saved.get(&d.name) {
+                self.inner.indexes.usage_counter(d.id).fetch_add(*n, Ordering::Relaxed);
+            }
+        }
+        Ok(())
     }
 
     /// Per-tier cache analytics (hits, misses, ratios, sizes, promotions, demotions,
@@ -396,7 +422,34 @@ impl Engine {
     /// (empty result). SELECT and EXPLAIN read one tenant's rows: use [`Tenant::query`].
     pub fn execute(&self, sql: &str) -> Result<crate::plan::QueryResult> {
         self.check_open()?;
-        crate::plan::execute_engine(self, sql)
+        let m = &self.inner.monitor;
+        if !m.enabled() {
+            return crate::plan::execute_engine(self, sql);
+        }
+        let start = std::time::Instant::now();
+        let r = crate::plan::execute_engine(self, sql);
+        let o = crate::monitor::Observation { elapsed_ns: start.elapsed().as_nanos() as u64, ok: r.is_ok(), ..Default::default() };
+        let x = crate::monitor::SqlExec {
+            tenant: "",
+            sql,
+            text_hash: crate::monitor::fingerprint::fnv1a(sql.as_bytes()),
+            params: &[],
+            replannable: false,
+        };
+        m.record_sql(&m.entry_for_sql(sql), &x, &o, || None);
+        r
+    }
+
+    /// How often recorded statements used each index (saved across restarts with the
+    /// monitor's table).
+    pub fn index_usage(&self) -> Result<Vec<crate::index::IndexUsage>> {
+        crate::index::usage(self)
+    }
+
+    /// Checks `sample` rows and `sample` entries of an index from random places (see
+    /// [`crate::index::SampleCheck`]); cheap on any table size.
+    pub fn check_index_sample(&self, name: &str, sample: usize) -> Result<crate::index::SampleCheck> {
+        crate::index::check::check_sample(self, name, sample)
     }
 
     /// Every secondary index, with its state and entry count.

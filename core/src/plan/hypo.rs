@@ -2,6 +2,9 @@
 //! costs a query with and without one extra index that is never built. Its statistics come
 //! from a sample of the tenant's rows (up to 50,000): the share of rows a partial
 //! predicate keeps and the distinct counts of each key prefix.
+//!
+//! [`WhatIf`] is the advisor's session: one snapshot, many queries and candidate indexes,
+//! each candidate's statistics sampled once per tenant.
 
 use super::cost::StatsView;
 use super::explain::Explain;
@@ -11,10 +14,11 @@ use crate::index::def::{IndexDef, IndexState};
 use crate::index::stats::KeyStats;
 use crate::storage::keys::Key;
 use redb::ReadTransaction;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use crate::schema::Value;
 use crate::sql::ast::Statement as Ast;
-use crate::sql::bind::{bind, check_params};
+use crate::index::catalog::CatalogSnap;
+use crate::sql::bind::{bind, check_params, BoundSelect};
 use crate::tenant::Tenant;
 use std::sync::Arc;
 
@@ -66,7 +70,7 @@ pub fn cost_with_hypothetical(tenant: &Tenant, sql: &str, params: &[Value], inde
     let mut h = index.clone();
     h.id = 0;
     h.state = IndexState::Ready;
-    stats.set_hypothetical(sample_stats(&txn, tenant, &h, engine.config().clock.now())?);
+    stats.set_hypothetical(sample_stats(&txn, tenant.name(), &h, engine.config().clock.now())?);
     let after = plan(sel, &PlanInput { catalog: &snap, hypothetical: Some(Arc::new(h)) }, &mut stats)?;
     let eb = Explain::new(&before, None);
     let ea = Explain::new(&after, None);
@@ -82,7 +86,7 @@ pub fn cost_with_hypothetical(tenant: &Tenant, sql: &str, params: &[Value], inde
 const SAMPLE: usize = 50_000;
 
 /// Statistics the hypothetical index would have, from a sample of the tenant's rows.
-fn sample_stats(txn: &ReadTransaction, tenant: &Tenant, h: &IndexDef, now: i64) -> Result<KeyStats> {
+fn sample_stats(txn: &ReadTransaction, tenant: &str, h: &IndexDef, now: i64) -> Result<KeyStats> {
     let table = h.table;
     let mut need = vec![false; table.columns().len()];
     for &c in &h.columns {
@@ -94,7 +98,7 @@ fn sample_stats(txn: &ReadTransaction, tenant: &Tenant, h: &IndexDef, now: i64) 
     let mut dec = super::decode::RowDecoder::new(table, &need);
     let mut row = vec![Value::Null; table.columns().len()];
     let t = txn.open_table(crate::storage::stores::table_def(table))?;
-    let start = Key::tenant(tenant.name());
+    let start = Key::tenant(tenant);
     let end = start.prefix_end();
     let mut seen = 0u64;
     let mut covered = 0u64;
@@ -102,7 +106,7 @@ fn sample_stats(txn: &ReadTransaction, tenant: &Tenant, h: &IndexDef, now: i64) 
     let mut k = Key::new();
     for item in t.range::<&[u8]>(start.as_bytes()..end.as_slice())?.take(SAMPLE) {
         let (_, v) = item?;
-        dec.decode(tenant.name(), v.value(), &mut row)?;
+        dec.decode(tenant, v.value(), &mut row)?;
         seen += 1;
         if !h.covers(&row, now) {
             continue;
@@ -116,7 +120,7 @@ fn sample_stats(txn: &ReadTransaction, tenant: &Tenant, h: &IndexDef, now: i64) 
             }
         }
     }
-    let (_, total) = crate::plan::cost::StatsView::new(txn, tenant.name()).rows(table)?;
+    let (_, total) = crate::plan::cost::StatsView::new(txn, tenant).rows(table)?;
     if seen == 0 {
         return Ok(KeyStats { entries: 0, distinct: Vec::new() });
     }
@@ -124,6 +128,69 @@ fn sample_stats(txn: &ReadTransaction, tenant: &Tenant, h: &IndexDef, now: i64) 
     let mut distinct = vec![1u64];
     distinct.extend(sets.iter().map(|s| s.len().max(1) as u64));
     Ok(KeyStats { entries, distinct })
+}
+
+/// One costing by [`WhatIf::cost`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhatIfCost {
+    /// Estimated cost of the chosen plan.
+    pub cost: f64,
+    /// Its one-line summary.
+    pub plan: String,
+    /// The chosen plan reads the hypothetical index.
+    pub uses_index: bool,
+}
+
+/// A what-if session over one read snapshot.
+pub struct WhatIf {
+    txn: ReadTransaction,
+    snap: Arc<CatalogSnap>,
+    now: i64,
+    sampled: HashMap<(String, String), KeyStats>,
+}
+
+impl WhatIf {
+    /// A session over the engine's current snapshot.
+    pub fn new(engine: &crate::Engine) -> Result<WhatIf> {
+        let txn = engine.read()?;
+        let snap = engine.inner.indexes.catalog.read(&txn)?;
+        Ok(WhatIf { txn, snap, now: engine.config().clock.now(), sampled: HashMap::new() })
+    }
+
+    /// The catalog of the session's snapshot.
+    pub fn catalog(&self) -> &CatalogSnap {
+        &self.snap
+    }
+
+    /// Costs a bound query of `tenant` as the planner would plan it now, optionally with
+    /// one hypothetical index (named anything; never built).
+    pub fn cost(&mut self, tenant: &str, sel: &Arc<BoundSelect>, index: Option<&IndexDef>) -> Result<WhatIfCost> {
+        let mut stats = StatsView::new(&self.txn, tenant);
+        let hypothetical = match index {
+            None => None,
+            Some(d) => {
+                let mut h = d.clone();
+                h.id = 0;
+                h.state = IndexState::Ready;
+                let key = (tenant.to_string(), h.create_sql());
+                let st = match self.sampled.get(&key) {
+                    Some(st) => st.clone(),
+                    None => {
+                        let st = sample_stats(&self.txn, tenant, &h, self.now)?;
+                        self.sampled.insert(key, st.clone());
+                        st
+                    }
+                };
+                stats.set_hypothetical(st);
+                Some(Arc::new(h))
+            }
+        };
+        let p = plan(sel.clone(), &PlanInput { catalog: &self.snap, hypothetical }, &mut stats)?;
+        let uses_index = std::iter::once(&p.outer)
+            .chain(p.join.as_ref().map(|j| &j.inner))
+            .any(|a| matches!(a.kind, super::access::PathKind::Index(_, true)));
+        Ok(WhatIfCost { cost: p.est_cost, plan: p.summary.clone(), uses_index })
+    }
 }
 
 impl Tenant {

@@ -32,7 +32,7 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     store: Arc<Store>,
     pub(crate) writer: Writer,
-    breaker: Arc<Breaker>,
+    pub(crate) breaker: Arc<Breaker>,
     pub(crate) bg: Background,
     pub(crate) monitor: Arc<Monitor>,
     pub(crate) feed: Arc<FeedInner>,

@@ -76,6 +76,8 @@ pub struct MonitorStats {
     pub slow_queries: Vec<SlowQuery>,
     /// The alert log, oldest first.
     pub alerts: Vec<Alert>,
+    /// Alerts fired since open (the log keeps only the newest).
+    pub alerts_fired: u64,
     /// Things an operator should know (e.g. an unreadable saved table set aside).
     pub warnings: Vec<String>,
 }
@@ -240,6 +242,7 @@ impl Monitor {
             evicted_fingerprints: self.registry.evicted(),
             slow_queries: self.slow.lock().iter().cloned().collect(),
             alerts: self.alerts.log(),
+            alerts_fired: self.alerts.fired(),
             warnings: self.warnings.lock().clone(),
         }
     }

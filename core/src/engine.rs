@@ -36,7 +36,7 @@ pub(crate) struct Inner {
     pub(crate) bg: Background,
     pub(crate) monitor: Arc<Monitor>,
     pub(crate) feed: Arc<FeedInner>,
-    fast: [Arc<crate::monitor::Entry>; FastPath::COUNT],
+    fast: [arc_swap::ArcSwap<crate::monitor::Entry>; FastPath::COUNT],
     pub(crate) cache: Arc<Cache>,
     lock: Mutex<Option<DirLock>>,
     pub(crate) indexes: Arc<crate::index::IndexManager>,
@@ -125,7 +125,7 @@ impl Engine {
         let monitor = Arc::new(Monitor::new(config.monitor, config.clock.clone()));
         let saved_usage = if config.monitor.persist { monitor.load(&dir) } else { Default::default() };
         let feed = Arc::new(FeedInner::default());
-        let fast = FastPath::NAMES.map(|n| monitor.entry_named(n));
+        let fast = FastPath::NAMES.map(|n| arc_swap::ArcSwap::new(monitor.entry_named(n)));
         let inner = Arc::new(Inner {
             dir,
             config,
@@ -204,8 +204,15 @@ impl Engine {
             index_scans: 1,
             ..Default::default()
         };
-        let e = &self.inner.fast[path as usize];
-        m.record(e, &e.fingerprint.text, &o, || None);
+        let slot = &self.inner.fast[path as usize];
+        let e = slot.load();
+        match m.replacement(&e) {
+            None => m.record(&e, &e.fingerprint.text, &o, || None),
+            Some(live) => {
+                slot.store(live.clone());
+                m.record(&live, &live.fingerprint.text, &o, || None)
+            }
+        }
         r
     }
 

@@ -251,7 +251,7 @@ impl Monitor {
     pub(crate) fn save(&self, dir: &std::path::Path, index_usage: std::collections::BTreeMap<String, u64>) -> crate::Result<()> {
         let saved = persist::Saved {
             evicted: self.registry.evicted(),
-            fingerprints: self.registry.entries().iter().map(|e| e.saved()).collect(),
+            fingerprints: self.registry.entries().iter().filter(|e| e.calls() > 0).map(|e| e.saved()).collect(),
             index_usage,
             ..Default::default()
         };

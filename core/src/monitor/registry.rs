@@ -339,9 +339,9 @@ impl Registry {
         self.entries.is_empty()
     }
 
-    /// Snapshots of every entry, by total time descending.
+    /// Snapshots of every entry that has run, by total time descending.
     pub fn snapshot(&self) -> Vec<FingerprintStats> {
-        let mut v: Vec<_> = self.entries.iter().map(|e| e.stats()).collect();
+        let mut v: Vec<_> = self.entries.iter().filter(|e| e.calls() > 0).map(|e| e.stats()).collect();
         v.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms).then(a.id.cmp(&b.id)));
         v
     }

@@ -359,11 +359,12 @@ impl Statement {
         let start = Instant::now();
         let out = self.exec(params);
         let elapsed_ns = start.elapsed().as_nanos() as u64;
-        let mut entry = self.inner.entry.load_full();
-        if let Some(live) = m.replacement(&entry) {
+        let guard = self.inner.entry.load();
+        let replaced = m.replacement(&guard);
+        if let Some(live) = &replaced {
             self.inner.entry.store(live.clone());
-            entry = live;
         }
+        let entry: &Entry = replaced.as_deref().unwrap_or(&guard);
         let o = match &out {
             Ok((r, _)) => {
                 let s = &r.stats;
@@ -387,7 +388,7 @@ impl Statement {
             params,
             replannable: matches!(self.inner.kind, Kind::Select(_)),
         };
-        m.record_sql(&entry, &x, &o, || {
+        m.record_sql(entry, &x, &o, || {
             let info = out.as_ref().ok()?.1.as_ref()?;
             let mut e = Explain::new(&info.plan, Some((&info.stats, info.rows, info.ns)));
             for s in &mut e.steps {

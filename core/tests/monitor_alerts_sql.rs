@@ -57,7 +57,7 @@ fn slow_query_alert_fires_above_threshold_once_per_window_and_keeps_the_plan() {
     t.query(SCAN, &[Value::Text("y".into())]).unwrap();
     assert_eq!(kinds(&got), vec![AlertKind::SlowQuery], "once per fingerprint per window");
     let a = got.lock()[0].clone();
-    assert_eq!(a.fingerprint.as_deref(), Some("SELECT id , name FROM customers WHERE name = ?"));
+    assert_eq!(a.fingerprint.as_deref(), Some("SELECT id, name FROM customers WHERE name = ?"));
     assert_eq!(a.at, T0);
     let slow = e.monitor().stats().slow_queries;
     assert_eq!(slow.len(), 2, "every slow execution is logged");
@@ -99,7 +99,7 @@ fn table_scan_ratio_alert() {
     let a = got.lock()[0].clone();
     assert!((a.value - 25.0 / 30.0).abs() < 1e-9 && a.threshold == 0.8, "{a:?}");
     let top = e.monitor().top(10);
-    let s = top.iter().find(|f| f.query == "SELECT id , name FROM customers WHERE name = ?").unwrap();
+    let s = top.iter().find(|f| f.query == "SELECT id, name FROM customers WHERE name = ?").unwrap();
     assert_eq!((s.calls, s.table_scans, s.index_scans), (30, 30, 0));
     let s = top.iter().find(|f| f.query == "SELECT id FROM customers WHERE id = ?").unwrap();
     assert_eq!((s.calls, s.table_scans, s.index_scans, s.rows_returned), (25, 0, 25, 25));
@@ -146,7 +146,7 @@ fn query_memory_alert() {
     let (big, bt, bgot) = open(&dir.path().join("a"), &clock, &[("alert_query_memory_bytes", "1000000000")]);
     bt.query(sorted, &[]).unwrap();
     assert!(kinds(&bgot).is_empty());
-    let peak = big.monitor().top(10).into_iter().find(|f| f.query.starts_with("SELECT id , department")).unwrap().peak_mem_bytes;
+    let peak = big.monitor().top(10).into_iter().find(|f| f.query.starts_with("SELECT id, department")).unwrap().peak_mem_bytes;
     assert!(peak > 0, "a sort holds rows");
     big.close().unwrap();
     let limit = (peak - 1).to_string();

@@ -121,8 +121,28 @@ pub fn fingerprint(sql: &str) -> Fingerprint {
         out.push(s);
         i += 1;
     }
-    let text = out.join(" ");
+    let text = render(&out);
     Fingerprint { id: fnv1a(text.as_bytes()), text }
+}
+
+/// Joins normalised tokens the way people write SQL: `f(x, y)`, `c.id`, `COUNT(*)`.
+fn render(tokens: &[String]) -> String {
+    let callable = |p: &str| {
+        matches!(p, "COUNT" | "SUM" | "AVG" | "MIN" | "MAX")
+            || p.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_' || c == '"' || c == '`')
+    };
+    let mut s = String::with_capacity(tokens.iter().map(|t| t.len() + 1).sum());
+    for (i, t) in tokens.iter().enumerate() {
+        if i > 0 {
+            let prev = tokens[i - 1].as_str();
+            let glue = matches!(t.as_str(), "," | ")" | ".") || matches!(prev, "(" | ".") || (t == "(" && callable(prev));
+            if !glue {
+                s.push(' ');
+            }
+        }
+        s.push_str(t);
+    }
+    s
 }
 
 #[cfg(test)]
@@ -166,6 +186,14 @@ mod tests {
         }
         assert_ne!(fingerprint("SELECT a - 1 FROM t"), fingerprint("SELECT a FROM t"));
         assert_eq!(fingerprint("SELECT a - 1 FROM t").text, "SELECT a - ? FROM t");
+        assert_eq!(
+            fingerprint("select c.id,count( * ) from customers c join x on x.a=c.id where (a=1 or b in(2,3)) group by c.id").text,
+            "SELECT c.id, COUNT(*) FROM customers c JOIN x ON x.a = c.id WHERE (a = ? OR b IN (...)) GROUP BY c.id"
+        );
+        assert_eq!(
+            fingerprint("CREATE INDEX i ON customers(department,status) WHERE score > 0.7").text,
+            "CREATE INDEX i ON customers(department, status) WHERE score > ?"
+        );
     }
 
     #[test]

@@ -32,11 +32,11 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     store: Arc<Store>,
     pub(crate) writer: Writer,
-    breaker: Arc<Breaker>,
+    pub(crate) breaker: Arc<Breaker>,
     pub(crate) bg: Background,
     pub(crate) monitor: Arc<Monitor>,
     pub(crate) feed: Arc<FeedInner>,
-    fast: [Arc<crate::monitor::Entry>; FastPath::COUNT],
+    fast: [arc_swap::ArcSwap<crate::monitor::Entry>; FastPath::COUNT],
     pub(crate) cache: Arc<Cache>,
     lock: Mutex<Option<DirLock>>,
     pub(crate) indexes: Arc<crate::index::IndexManager>,
@@ -123,8 +123,9 @@ impl Engine {
         cache.start(store.db().ok());
         let bg = Background::start(config.background_workers)?;
         let monitor = Arc::new(Monitor::new(config.monitor, config.clock.clone()));
+        let saved_usage = if config.monitor.persist { monitor.load(&dir) } else { Default::default() };
         let feed = Arc::new(FeedInner::default());
-        let fast = FastPath::NAMES.map(|n| monitor.entry_named(n));
+        let fast = FastPath::NAMES.map(|n| arc_swap::ArcSwap::new(monitor.entry_named(n)));
         let inner = Arc::new(Inner {
             dir,
             config,
@@ -142,6 +143,7 @@ impl Engine {
         inner.indexes.start_background(Arc::downgrade(&inner));
         inner.indexes.publish(&inner.store.db()?.begin_read()?)?;
         let engine = Engine { inner };
+        engine.restore_index_usage(saved_usage)?;
         engine.install_feed();
         engine.start_background();
         Ok(engine)
@@ -203,8 +205,15 @@ impl Engine {
             index_scans: 1,
             ..Default::default()
         };
-        let e = &self.inner.fast[path as usize];
-        m.record(e, &e.fingerprint.text, &o, || None);
+        let slot = &self.inner.fast[path as usize];
+        let e = slot.load();
+        match m.replacement(&e) {
+            None => m.record(&e, &e.fingerprint.text, &o, || None),
+            Some(live) => {
+                slot.store(live.clone());
+                m.record(&live, &live.fingerprint.text, &o, || None)
+            }
+        }
         r
     }
 
@@ -302,6 +311,10 @@ impl Engine {
     /// Commits queued writes, stops background work and releases the directory. Every
     /// clone and tenant handle then fails with `Closed`. Closing twice is a no-op.
     pub fn close(&self) -> Result<()> {
+        if self.inner.config.monitor.persist && !self.is_closed() {
+            // Statement statistics are disposable: failing to save them never fails close.
+            let _ = self.save_monitor();
+        }
         self.inner.feed.clear();
         self.inner.bg.shutdown();
         self.inner.indexes.shutdown();
@@ -310,6 +323,26 @@ impl Engine {
         self.inner.store.close();
         self.inner.lock.lock().take();
         cached
+    }
+
+    /// Writes the monitor's fingerprint table and index usage into the directory.
+    fn save_monitor(&self) -> Result<()> {
+        let usage = crate::index::usage(self)?.into_iter().map(|u| (u.name, u.uses)).collect();
+        self.inner.monitor.save(&self.inner.dir, usage)
+    }
+
+    fn restore_index_usage(&self, saved: std::collections::BTreeMap<String, u64>) -> Result<()> {
+        if saved.is_empty() {
+            return Ok(());
+        }
+        let txn = self.read()?;
+        let snap = self.inner.indexes.catalog.read(&txn)?;
+        for d in &snap.indexes {
+            if let Some(n) = saved.get(&d.name) {
+                self.inner.indexes.usage_counter(d.id).fetch_add(*n, Ordering::Relaxed);
+            }
+        }
+        Ok(())
     }
 
     /// Per-tier cache analytics (hits, misses, ratios, sizes, promotions, demotions,
@@ -397,7 +430,34 @@ impl Engine {
     /// (empty result). SELECT and EXPLAIN read one tenant's rows: use [`Tenant::query`].
     pub fn execute(&self, sql: &str) -> Result<crate::plan::QueryResult> {
         self.check_open()?;
-        crate::plan::execute_engine(self, sql)
+        let m = &self.inner.monitor;
+        if !m.enabled() {
+            return crate::plan::execute_engine(self, sql);
+        }
+        let start = std::time::Instant::now();
+        let r = crate::plan::execute_engine(self, sql);
+        let o = crate::monitor::Observation { elapsed_ns: start.elapsed().as_nanos() as u64, ok: r.is_ok(), ..Default::default() };
+        let x = crate::monitor::SqlExec {
+            tenant: "",
+            sql,
+            text_hash: crate::monitor::fingerprint::fnv1a(sql.as_bytes()),
+            params: &[],
+            replannable: false,
+        };
+        m.record_sql(&m.entry_for_sql(sql), &x, &o, || None);
+        r
+    }
+
+    /// How often recorded statements used each index (saved across restarts with the
+    /// monitor's table).
+    pub fn index_usage(&self) -> Result<Vec<crate::index::IndexUsage>> {
+        crate::index::usage(self)
+    }
+
+    /// Checks `sample` rows and `sample` entries of an index from random places (see
+    /// [`crate::index::SampleCheck`]); cheap on any table size.
+    pub fn check_index_sample(&self, name: &str, sample: usize) -> Result<crate::index::SampleCheck> {
+        crate::index::check::check_sample(self, name, sample)
     }
 
     /// Every secondary index, with its state and entry count.

@@ -1,9 +1,10 @@
 //! `cidb demo`: loads the deterministic generated dataset into a database directory (or
 //! reuses it when the same size and seed are already there), then prints counts per store,
-//! time per phase and a few sample lookups.
+//! time per phase and a few sample lookups, runs the seven seed query patterns as SQL, and
+//! ends with the monitor's top fingerprints and the index advisor's report.
 
-use cidb::datagen::{generate, GenConfig, SCORE_TYPES};
-use cidb::{Config, Engine, Result};
+use cidb::datagen::{generate, GenConfig, DAY_MS, DEPARTMENTS, SCORE_TYPES, STATUSES};
+use cidb::{Config, Engine, Result, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -83,7 +84,75 @@ pub fn run(args: DemoArgs) -> Result<()> {
     }
     summary(&db)?;
     samples(&db, &args)?;
+    seed_patterns(&db, &args)?;
+    println!("top statements:");
+    print!("{}", crate::admin::top_table(&db, 12));
+    println!("index advisor:");
+    print!("{}", crate::admin::advice_text(&db.advise()?));
     db.close()
+}
+
+/// The seven query patterns the seed indexes exist for, as prepared SQL, each run with
+/// parameters from the generated data.
+fn seed_patterns(db: &Engine, args: &DemoArgs) -> Result<()> {
+    let t = db.tenant("tenant_0")?;
+    let cfg = GenConfig::new(args.customers.min(60), args.seed, DEMO_NOW);
+    let mine: Vec<_> = generate(&cfg).filter(|g| g.tenant == "tenant_0").collect();
+    let text = |s: &str| Value::Text(s.to_string());
+    type Params = Box<dyn Fn(usize) -> Vec<Value>>;
+    let id = |i: usize| Value::Text(mine[i % mine.len().max(1)].customer.id.clone());
+    let ids: Vec<Value> = (0..mine.len()).map(id).collect();
+    let emails: Vec<Value> = mine.iter().map(|g| g.customer.email.clone().map_or(Value::Null, Value::Text)).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let (ids2, ids3) = (ids.clone(), ids.clone());
+    let patterns: Vec<(&str, &str, Params)> = vec![
+        (
+            "department + status + recent",
+            "SELECT id, name, created_at FROM customers WHERE department = ? AND status = ? AND created_at > ? ORDER BY created_at DESC LIMIT 20",
+            Box::new(move |i| vec![text(DEPARTMENTS[i % 8]), text(STATUSES[i % 3]), Value::Int(DEMO_NOW - (30 + 10 * i as i64) * DAY_MS)]),
+        ),
+        (
+            "score history",
+            "SELECT COUNT(*), AVG(score) FROM customer_scores WHERE customer_id = ? AND score_type = ? AND created_at >= ?",
+            Box::new(move |i| vec![ids[i % ids.len()].clone(), text(SCORE_TYPES[i % 3]), Value::Int(DEMO_NOW - 180 * DAY_MS)]),
+        ),
+        (
+            "customer messages",
+            "SELECT id, role, timestamp FROM conversation_messages WHERE customer_id = ? AND timestamp >= ? AND timestamp < ? ORDER BY timestamp",
+            Box::new(move |i| vec![ids2[i % ids2.len()].clone(), Value::Int(DEMO_NOW - 90 * DAY_MS), Value::Int(DEMO_NOW)]),
+        ),
+        (
+            "tenant + status",
+            "SELECT id, department FROM customers WHERE tenant_id = ? AND status = ? ORDER BY department LIMIT 50",
+            Box::new(move |i| vec![text("tenant_0"), text(STATUSES[i % 5])]),
+        ),
+        ("email lookup", "SELECT id, name FROM customers WHERE email = ?", Box::new(move |i| vec![emails[i % emails.len()].clone()])),
+        (
+            "high scores",
+            "SELECT customer_id, score, confidence FROM customer_scores WHERE score > 0.9 ORDER BY score DESC LIMIT 50",
+            Box::new(|_| vec![]),
+        ),
+        (
+            "recent messages",
+            "SELECT customer_id, timestamp FROM conversation_messages WHERE timestamp > ? AND customer_id = ?",
+            Box::new(move |i| vec![Value::Int(DEMO_NOW - 2 * DAY_MS), ids3[i % ids3.len()].clone()]),
+        ),
+    ];
+    println!("seed query patterns (tenant_0, 20 runs each):");
+    for (name, sql, params) in &patterns {
+        let stmt = t.prepare(sql)?;
+        let plan = t.explain(sql, &params(0), false)?;
+        let s = Instant::now();
+        let mut rows = 0;
+        for i in 0..20 {
+            rows += stmt.query(&params(i))?.rows.len();
+        }
+        let per = s.elapsed().as_secs_f64() * 1e6 / 20.0;
+        println!("  {name:<28} {per:>9.1} µs/run {rows:>6} rows  {}", plan.steps()[0].detail);
+    }
+    Ok(())
 }
 
 fn ms(t: Instant) -> f64 {

@@ -1,8 +1,11 @@
 //! The `cidb` command. Each subcommand lives in its own module; this file only parses the
-//! command line and maps errors to an exit status (1 for a cidb error, 2 for usage).
+//! command line and maps errors to an exit status (1 for a cidb error or an unhealthy
+//! `health`, 2 for usage).
 
+mod admin;
 mod demo;
 mod import;
+mod table;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -33,24 +36,40 @@ enum Command {
     },
     /// Bulk-import a CSV, JSONL or SQLite file into one table of one tenant.
     Import(import::ImportArgs),
-    /// Print store sizes and writer counters as JSON.
-    Stats {
-        /// Database directory (default: the demo directory).
-        #[arg(long)]
-        dir: Option<PathBuf>,
-    },
+    /// Run one SQL statement for a tenant and print the rows as a table.
+    Sql(admin::SqlArgs),
+    /// Print a query's plan (EXPLAIN, or EXPLAIN ANALYZE with --analyze).
+    Explain(admin::ExplainArgs),
+    /// Print engine, cache, breaker, index-usage and statement statistics (JSON, or
+    /// Prometheus text with --prometheus).
+    Stats(admin::StatsArgs),
+    /// The recorded statements by total time (pg_stat_statements style).
+    Top(admin::TopArgs),
+    /// Index recommendations from the recorded workload; --apply builds them online.
+    Advise(admin::AdviseArgs),
+    /// Check storage, breaker, cache and indexes; exits 1 when unhealthy.
+    Health(admin::HealthArgs),
+    /// ANALYZE, build the advisor's indexes above --min-gain, warm the cache.
+    Optimize(admin::OptimizeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let ok = |r: cidb::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
-        Command::Demo(args) => demo::run(args),
-        Command::Import(args) => import::run(args),
-        Command::Stats { dir } => stats(dir),
-        Command::Config { profile, file, json } => show_config(profile, file, json),
+        Command::Demo(args) => ok(demo::run(args)),
+        Command::Import(args) => ok(import::run(args)),
+        Command::Config { profile, file, json } => ok(show_config(profile, file, json)),
+        Command::Sql(a) => admin::sql(a),
+        Command::Explain(a) => admin::explain(a),
+        Command::Stats(a) => admin::stats(a),
+        Command::Top(a) => admin::top(a),
+        Command::Advise(a) => admin::advise(a),
+        Command::Health(a) => admin::health(a),
+        Command::Optimize(a) => admin::optimize(a),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("cidb: {e}");
             ExitCode::from(1)
@@ -75,12 +94,4 @@ fn show_config(profile: Option<String>, file: Option<PathBuf>, json: bool) -> ci
         }
     }
     Ok(())
-}
-
-fn stats(dir: Option<PathBuf>) -> cidb::Result<()> {
-    let (cfg, _) = effective_config(None, None)?;
-    let db = cidb::Engine::open(dir.unwrap_or_else(demo::default_dir), cfg)?;
-    let s = db.stats()?;
-    println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
-    db.close()
 }

@@ -45,6 +45,9 @@ pub struct CacheOptions {
     pub background: bool,
     /// Cache query results.
     pub result_cache: bool,
+    /// Only statements whose estimated plan cost is at least this consult the result cache
+    /// (planner cost units: a point lookup is about 7, a scan of 1,000 rows about 1,600).
+    pub result_min_cost: f64,
     /// Only results whose execution took at least this long are cached.
     pub result_min_exec: Duration,
     /// TTL of a result = execution time × this factor, clamped to the bounds below.
@@ -77,6 +80,7 @@ impl Default for CacheOptions {
             durable_interval: Duration::from_secs(1),
             background: true,
             result_cache: true,
+            result_min_cost: 1000.0,
             result_min_exec: Duration::from_millis(2),
             result_ttl_factor: 1000,
             result_ttl_min: Duration::from_secs(10),

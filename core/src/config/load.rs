@@ -23,7 +23,7 @@ pub struct Setting {
 }
 
 /// Every key, in print order.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 28] = [
     "profile",
     "l1_max_items",
     "l1_max_bytes",
@@ -39,6 +39,19 @@ pub const KEYS: [&str; 15] = [
     "feed_retention_ms",
     "feed_queue_capacity",
     "verify_on_open",
+    "monitor_enabled",
+    "monitor_max_fingerprints",
+    "monitor_slow_log_size",
+    "monitor_persist",
+    "alert_slow_query_ms",
+    "alert_table_scan_ratio",
+    "alert_query_memory_bytes",
+    "alert_error_rate",
+    "alert_window_ms",
+    "alert_min_window_calls",
+    "result_cache",
+    "result_cache_min_cost",
+    "result_cache_min_exec_ms",
 ];
 
 fn bad(key: &str, source: &str, value: &str, want: &str) -> crate::Error {
@@ -47,6 +60,30 @@ fn bad(key: &str, source: &str, value: &str, want: &str) -> crate::Error {
 
 fn parse_u64(key: &str, source: &str, v: &str) -> Result<u64> {
     v.trim().replace('_', "").parse::<u64>().map_err(|_| bad(key, source, v, "a non-negative integer"))
+}
+
+fn parse_f64(key: &str, source: &str, v: &str) -> Result<f64> {
+    match v.trim().replace('_', "").parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(bad(key, source, v, "a non-negative number")),
+    }
+}
+
+fn parse_ratio(key: &str, source: &str, v: &str) -> Result<f64> {
+    match parse_f64(key, source, v)? {
+        x if x <= 1.0 => Ok(x),
+        _ => Err(bad(key, source, v, "a ratio between 0 and 1")),
+    }
+}
+
+/// Milliseconds, fractions allowed (`0.5` = 500 µs).
+fn parse_ms(key: &str, source: &str, v: &str) -> Result<Duration> {
+    Ok(Duration::from_secs_f64(parse_f64(key, source, v)? / 1e3))
+}
+
+fn fmt_ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    if ms.fract() == 0.0 { format!("{}", ms as u64) } else { format!("{ms}") }
 }
 
 fn parse_bool(key: &str, source: &str, v: &str) -> Result<bool> {
@@ -82,6 +119,19 @@ fn apply(cfg: &mut Config, key: &str, v: &str, source: &str) -> Result<()> {
         "feed_retention_ms" => cfg.feed.retention = ms(parse_u64(key, source, v)?),
         "feed_queue_capacity" => cfg.feed.queue_capacity = (parse_u64(key, source, v)? as usize).max(1),
         "verify_on_open" => cfg.verify_on_open = parse_bool(key, source, v)?,
+        "monitor_enabled" => cfg.monitor.enabled = parse_bool(key, source, v)?,
+        "monitor_max_fingerprints" => cfg.monitor.max_fingerprints = (parse_u64(key, source, v)? as usize).max(1),
+        "monitor_slow_log_size" => cfg.monitor.slow_log_size = (parse_u64(key, source, v)? as usize).max(1),
+        "monitor_persist" => cfg.monitor.persist = parse_bool(key, source, v)?,
+        "alert_slow_query_ms" => cfg.monitor.alerts.slow_query = parse_ms(key, source, v)?,
+        "alert_table_scan_ratio" => cfg.monitor.alerts.table_scan_ratio = parse_ratio(key, source, v)?,
+        "alert_query_memory_bytes" => cfg.monitor.alerts.query_memory_bytes = parse_u64(key, source, v)?,
+        "alert_error_rate" => cfg.monitor.alerts.error_rate = parse_ratio(key, source, v)?,
+        "alert_window_ms" => cfg.monitor.alerts.window = ms(parse_u64(key, source, v)?.max(1)),
+        "alert_min_window_calls" => cfg.monitor.alerts.min_window_calls = parse_u64(key, source, v)?,
+        "result_cache" => cfg.cache.result_cache = parse_bool(key, source, v)?,
+        "result_cache_min_cost" => cfg.cache.result_min_cost = parse_f64(key, source, v)?,
+        "result_cache_min_exec_ms" => cfg.cache.result_min_exec = parse_ms(key, source, v)?,
         _ => return Err(err(ErrorKind::Config, format!("unknown configuration key {key:?} in {source}"))),
     }
     Ok(())
@@ -105,6 +155,19 @@ fn value_of(cfg: &Config, key: &str) -> String {
         "feed_retention_ms" => cfg.feed.retention.as_millis().to_string(),
         "feed_queue_capacity" => cfg.feed.queue_capacity.to_string(),
         "verify_on_open" => cfg.verify_on_open.to_string(),
+        "monitor_enabled" => cfg.monitor.enabled.to_string(),
+        "monitor_max_fingerprints" => cfg.monitor.max_fingerprints.to_string(),
+        "monitor_slow_log_size" => cfg.monitor.slow_log_size.to_string(),
+        "monitor_persist" => cfg.monitor.persist.to_string(),
+        "alert_slow_query_ms" => fmt_ms(cfg.monitor.alerts.slow_query),
+        "alert_table_scan_ratio" => cfg.monitor.alerts.table_scan_ratio.to_string(),
+        "alert_query_memory_bytes" => cfg.monitor.alerts.query_memory_bytes.to_string(),
+        "alert_error_rate" => cfg.monitor.alerts.error_rate.to_string(),
+        "alert_window_ms" => cfg.monitor.alerts.window.as_millis().to_string(),
+        "alert_min_window_calls" => cfg.monitor.alerts.min_window_calls.to_string(),
+        "result_cache" => cfg.cache.result_cache.to_string(),
+        "result_cache_min_cost" => cfg.cache.result_min_cost.to_string(),
+        "result_cache_min_exec_ms" => fmt_ms(cfg.cache.result_min_exec),
         _ => String::new(),
     }
 }
@@ -222,6 +285,33 @@ mod tests {
     }
 
     #[test]
+    fn monitor_alert_and_result_cache_keys() {
+        let (d, s) = load(None, None, env(&[])).unwrap();
+        assert_eq!(src(&s, "alert_slow_query_ms").0, "100");
+        assert_eq!(src(&s, "alert_table_scan_ratio").0, "0.8");
+        assert_eq!(src(&s, "alert_query_memory_bytes").0, (100u64 << 20).to_string());
+        assert_eq!(src(&s, "alert_error_rate").0, "0.01");
+        assert_eq!(src(&s, "monitor_max_fingerprints").0, "5000");
+        assert!(d.monitor.enabled && d.cache.result_cache);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("cidb.toml");
+        std::fs::write(
+            &f,
+            "alert_slow_query_ms = 0.5\nalert_table_scan_ratio = 0.25\nalert_query_memory_bytes = 1024\nalert_error_rate = 0.5\n\
+             alert_window_ms = 1000\nmonitor_enabled = false\nmonitor_max_fingerprints = 10\nresult_cache = false\nresult_cache_min_cost = 12.5\n",
+        )
+        .unwrap();
+        let (c, s) = load(None, Some(&f), env(&[("CIDB_ALERT_MIN_WINDOW_CALLS", "3")])).unwrap();
+        let a = c.monitor.alerts;
+        assert_eq!(a.slow_query, Duration::from_micros(500));
+        assert_eq!((a.table_scan_ratio, a.query_memory_bytes, a.error_rate), (0.25, 1024, 0.5));
+        assert_eq!((a.window, a.min_window_calls), (Duration::from_secs(1), 3));
+        assert_eq!((c.monitor.enabled, c.monitor.max_fingerprints), (false, 10));
+        assert_eq!((c.cache.result_cache, c.cache.result_min_cost), (false, 12.5));
+        assert_eq!(src(&s, "alert_slow_query_ms").0, "0.5");
+    }
+
+    #[test]
     fn profile_defaults_match_the_design() {
         let (dev, _) = load(Some("development"), None, env(&[])).unwrap();
         let (prod, _) = load(Some("production"), None, env(&[])).unwrap();
@@ -240,6 +330,8 @@ mod tests {
         let f = dir.path().join("c.toml");
         std::fs::write(&f, "colour = 1\n").unwrap();
         assert!(load(None, Some(&f), env(&[])).unwrap_err().message().contains("colour"));
+        assert!(load(None, None, env(&[("CIDB_ALERT_ERROR_RATE", "1.5")])).unwrap_err().message().contains("alert_error_rate"));
+        assert!(load(None, None, env(&[("CIDB_ALERT_SLOW_QUERY_MS", "-1")])).is_err());
         std::fs::write(&f, "not toml [").unwrap();
         assert_eq!(load(None, Some(&f), env(&[])).unwrap_err().kind(), ErrorKind::Config);
     }

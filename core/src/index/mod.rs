@@ -28,7 +28,7 @@ use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use check::IndexCheck;
+pub use check::{IndexCheck, SampleCheck};
 pub use def::{IndexDef, IndexState};
 
 /// The seven indexes of the reference deployment, run verbatim in a fresh database.
@@ -78,6 +78,9 @@ pub struct IndexManager {
     committed: std::sync::atomic::AtomicU64,
     pub(crate) clock: Clock,
     bg: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    /// Executions that read each index (by id) since open, plus counts saved by earlier
+    /// runs. Plans resolve their counters once, so counting is one atomic add.
+    usage: dashmap::DashMap<u32, Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl IndexManager {
@@ -88,12 +91,8 @@ impl IndexManager {
             committed: std::sync::atomic::AtomicU64::new(0),
             clock,
             bg: Mutex::new(None),
+            usage: Default::default(),
         })
-    }
-
-    /// The newest catalog version known committed.
-    pub(crate) fn committed_version(&self) -> u64 {
-        self.committed.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Publishes the committed catalog version (call after DDL returns).
@@ -106,6 +105,16 @@ impl IndexManager {
         self.committed
             .fetch_max(v, std::sync::atomic::Ordering::AcqRel);
         Ok(())
+    }
+
+    /// The usage counter of index `id` (created at 0).
+    pub(crate) fn usage_counter(&self, id: u32) -> Arc<std::sync::atomic::AtomicU64> {
+        self.usage.entry(id).or_default().clone()
+    }
+
+    /// Executions that used index `id`.
+    pub(crate) fn uses(&self, id: u32) -> u64 {
+        self.usage.get(&id).map_or(0, |c| c.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// The write hook that maintains indexes and counts.
@@ -197,6 +206,29 @@ pub(crate) fn seed(db: &redb::Database, m: &IndexManager, on: bool) -> Result<()
     txn.open_table(META)?.insert(catalog::SEEDED, 1)?;
     txn.commit()?;
     Ok(())
+}
+
+/// How often recorded statements used one index.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IndexUsage {
+    /// Index name.
+    pub name: String,
+    /// Table (SQL name).
+    pub table: String,
+    /// Executions whose plan read the index (since the monitor's table was started; saved
+    /// across restarts with it).
+    pub uses: u64,
+}
+
+/// Usage of every index.
+pub(crate) fn usage(engine: &Engine) -> Result<Vec<IndexUsage>> {
+    let txn = engine.read()?;
+    let snap = engine.inner.indexes.catalog.read(&txn)?;
+    Ok(snap
+        .indexes
+        .iter()
+        .map(|d| IndexUsage { name: d.name.clone(), table: d.table.name().to_string(), uses: engine.inner.indexes.uses(d.id) })
+        .collect())
 }
 
 /// Every index with its state and entry count.

@@ -96,6 +96,7 @@ pub struct Alerts {
     log: Mutex<VecDeque<Alert>>,
     callbacks: RwLock<Vec<(u64, AlertCallback)>>,
     next_cb: AtomicU64,
+    fired: AtomicU64,
 }
 
 impl Alerts {
@@ -113,6 +114,7 @@ impl Alerts {
             log: Mutex::new(VecDeque::new()),
             callbacks: RwLock::new(Vec::new()),
             next_cb: AtomicU64::new(1),
+            fired: AtomicU64::new(0),
         }
     }
 
@@ -141,7 +143,13 @@ impl Alerts {
         self.log.lock().iter().cloned().collect()
     }
 
+    /// Alerts fired since open (the log keeps only the newest).
+    pub fn fired(&self) -> u64 {
+        self.fired.load(Ordering::Relaxed)
+    }
+
     fn fire(&self, a: Alert) {
+        self.fired.fetch_add(1, Ordering::Relaxed);
         {
             let mut log = self.log.lock();
             if log.len() >= self.opts.log_size.max(1) {

@@ -40,6 +40,8 @@ pub fn prometheus(s: &MonitorStats) -> String {
     let name = "cidb_statement_fingerprints_evicted_total";
     let _ = writeln!(out, "# HELP {name} Fingerprints evicted from the bounded table.\n# TYPE {name} counter\n{name} {}", s.evicted_fingerprints);
     let name = "cidb_alerts_total";
-    let _ = writeln!(out, "# HELP {name} Alerts in the alert log.\n# TYPE {name} gauge\n{name} {}", s.alerts.len());
+    let _ = writeln!(out, "# HELP {name} Alerts fired since open.\n# TYPE {name} counter\n{name} {}", s.alerts_fired);
+    let name = "cidb_slow_queries_logged";
+    let _ = writeln!(out, "# HELP {name} Statements in the slow-query log.\n# TYPE {name} gauge\n{name} {}", s.slow_queries.len());
     out
 }

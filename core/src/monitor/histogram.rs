@@ -44,6 +44,27 @@ impl Histogram {
         self.counts[bucket(v)].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Non-empty buckets as (bucket, count), for saving.
+    pub fn buckets(&self) -> Vec<(u16, u64)> {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter_map(|(b, c)| {
+                let n = c.load(Ordering::Relaxed);
+                (n > 0).then_some((b as u16, n))
+            })
+            .collect()
+    }
+
+    /// Adds saved bucket counts back (unknown buckets are ignored).
+    pub fn restore(&self, buckets: &[(u16, u64)]) {
+        for &(b, n) in buckets {
+            if let Some(c) = self.counts.get(b as usize) {
+                c.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// The value at quantile `q` in `[0, 1]` (0 when empty).
     pub fn quantile(&self, q: f64) -> u64 {
         let counts: Vec<u64> = self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();

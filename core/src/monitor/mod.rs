@@ -1,19 +1,26 @@
 //! Watching every statement: fingerprints and their statistics (pg_stat_statements), the
-//! slow-query log with plans (auto_explain), alerts with callbacks, and export as JSON and
-//! Prometheus text. The SQL layer and the typed fast paths report each execution here; this
-//! module never reads storage itself.
+//! slow-query log with plans (auto_explain), alerts with callbacks, export as JSON and
+//! Prometheus text, and the index advisor that reads the recorded workload. The SQL layer
+//! and the typed fast paths report each execution here. Recording never reads storage;
+//! the advisor reads statistics only through the planner's what-if costing
+//! (`plan::hypo`) and builds indexes only through `CREATE INDEX`.
 
+pub mod advisor;
 pub mod alerts;
-mod export;
+mod candidates;
+pub mod export;
 pub mod fingerprint;
 mod histogram;
+mod persist;
 pub mod registry;
 
+pub use advisor::{Advice, AdviceOptions, HelpedQuery, Recommendation, UnindexedForeignKey, UnusedIndex};
 pub use alerts::{Alert, AlertCallback, AlertKind, AlertOptions};
 pub use fingerprint::{fingerprint, Fingerprint};
-pub use registry::{Entry, FingerprintStats, Observation};
+pub use registry::{Entry, FingerprintStats, Observation, Sample};
 
 use crate::model::{Clock, Millis};
+use crate::schema::Value;
 use parking_lot::Mutex;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -31,11 +38,15 @@ pub struct MonitorOptions {
     pub slow_log_size: usize,
     /// Alert thresholds.
     pub alerts: AlertOptions,
+    /// Save the fingerprint table (with samples) and index usage counts in the database
+    /// directory at close and load them at open, so `cidb top` / `cidb advise` see the
+    /// workload of earlier processes (default on).
+    pub persist: bool,
 }
 
 impl Default for MonitorOptions {
     fn default() -> Self {
-        MonitorOptions { enabled: true, max_fingerprints: 5000, slow_log_size: 100, alerts: AlertOptions::default() }
+        MonitorOptions { enabled: true, max_fingerprints: 5000, slow_log_size: 100, alerts: AlertOptions::default(), persist: true }
     }
 }
 
@@ -65,6 +76,25 @@ pub struct MonitorStats {
     pub slow_queries: Vec<SlowQuery>,
     /// The alert log, oldest first.
     pub alerts: Vec<Alert>,
+    /// Alerts fired since open (the log keeps only the newest).
+    pub alerts_fired: u64,
+    /// Things an operator should know (e.g. an unreadable saved table set aside).
+    pub warnings: Vec<String>,
+}
+
+/// One SQL execution as the SQL layer reports it (besides its [`Observation`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SqlExec<'a> {
+    /// The tenant it ran for.
+    pub tenant: &'a str,
+    /// The exact text.
+    pub sql: &'a str,
+    /// FNV-1a of `sql` (prepared statements compute it once).
+    pub text_hash: u64,
+    /// The parameter values.
+    pub params: &'a [Value],
+    /// A SELECT the advisor can re-plan (kept as the fingerprint's sample when it has none).
+    pub replannable: bool,
 }
 
 /// The monitor of one engine.
@@ -74,6 +104,7 @@ pub struct Monitor {
     registry: registry::Registry,
     alerts: alerts::Alerts,
     slow: Mutex<VecDeque<SlowQuery>>,
+    warnings: Mutex<Vec<String>>,
     clock: Clock,
 }
 
@@ -85,12 +116,19 @@ impl Monitor {
             registry: registry::Registry::new(opts.max_fingerprints),
             alerts: alerts::Alerts::new(opts.alerts, clock.clone()),
             slow: Mutex::new(VecDeque::new()),
+            warnings: Mutex::new(Vec::new()),
             opts,
             clock,
         }
     }
 
+    /// The settings in force.
+    pub fn options(&self) -> &MonitorOptions {
+        &self.opts
+    }
+
     /// True when recording.
+    #[inline]
     pub fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
     }
@@ -104,6 +142,23 @@ impl Monitor {
     /// once and keep the entry.
     pub fn entry_for_sql(&self, sql: &str) -> Arc<Entry> {
         self.registry.entry(&fingerprint(sql))
+    }
+
+    /// The live entry of a fingerprint (created when new).
+    pub fn entry_for(&self, fp: &Fingerprint) -> Arc<Entry> {
+        self.registry.entry(fp)
+    }
+
+    /// A live replacement for `e` when the table has evicted it (or been reset); None while
+    /// `e` is still live. Holders of an entry call this before recording.
+    #[inline]
+    pub fn replacement(&self, e: &Entry) -> Option<Arc<Entry>> {
+        e.is_evicted().then(|| self.registry.entry(&e.fingerprint))
+    }
+
+    /// Every live entry (for the advisor).
+    pub fn entries(&self) -> Vec<Arc<Entry>> {
+        self.registry.entries()
     }
 
     /// The entry for a typed fast path, e.g. `fast:get_customer`.
@@ -132,6 +187,25 @@ impl Monitor {
             }
             slow.push_back(q);
         }
+    }
+
+    /// Records one SQL execution: [`Monitor::record`], plus the fingerprint's sample and
+    /// same-text count.
+    pub fn record_sql(&self, entry: &Entry, x: &SqlExec, o: &Observation, plan: impl FnOnce() -> Option<String>) {
+        if !self.enabled() {
+            return;
+        }
+        self.record(entry, x.sql, o, plan);
+        if o.ok && x.replannable && entry.wants_sample() {
+            entry.set_sample(Sample { tenant: x.tenant.to_string(), sql: x.sql.to_string(), params: x.params.to_vec() }, x.text_hash);
+        }
+        entry.note_text(x.text_hash);
+    }
+
+    /// Alerts of the log that fired within the last alert window (engine clock).
+    pub fn active_alerts(&self) -> Vec<Alert> {
+        let since = self.clock.now() - self.opts.alerts.window.as_millis() as i64;
+        self.alerts.log().into_iter().filter(|a| a.at >= since).collect()
     }
 
     /// Judges the alert window (the engine calls this every second).
@@ -168,6 +242,38 @@ impl Monitor {
             evicted_fingerprints: self.registry.evicted(),
             slow_queries: self.slow.lock().iter().cloned().collect(),
             alerts: self.alerts.log(),
+            alerts_fired: self.alerts.fired(),
+            warnings: self.warnings.lock().clone(),
+        }
+    }
+
+    /// Saves the fingerprint table and `index_usage` (name -> uses) into `dir`.
+    pub(crate) fn save(&self, dir: &std::path::Path, index_usage: std::collections::BTreeMap<String, u64>) -> crate::Result<()> {
+        let saved = persist::Saved {
+            evicted: self.registry.evicted(),
+            fingerprints: self.registry.entries().iter().filter(|e| e.calls() > 0).map(|e| e.saved()).collect(),
+            index_usage,
+            ..Default::default()
+        };
+        persist::save(dir, saved)
+    }
+
+    /// Adds the table saved in `dir` (if any); returns the saved index usage counts.
+    pub(crate) fn load(&self, dir: &std::path::Path) -> std::collections::BTreeMap<String, u64> {
+        match persist::load(dir) {
+            Ok(Some(saved)) => {
+                self.registry.add_evicted(saved.evicted);
+                for s in &saved.fingerprints {
+                    let fp = Fingerprint { id: fingerprint::fnv1a(s.text.as_bytes()), text: s.text.clone() };
+                    self.registry.entry(&fp).restore(s);
+                }
+                saved.index_usage
+            }
+            Ok(None) => Default::default(),
+            Err(w) => {
+                self.warnings.lock().push(w);
+                Default::default()
+            }
         }
     }
 

@@ -2,14 +2,32 @@
 //! histogram, rows examined and returned, index and table scans, joins and peak memory.
 //! Recording is a handful of relaxed atomic adds on an entry the caller already holds
 //! (prepared statements keep theirs), so monitoring costs little on hot paths. The table is
-//! bounded: when full, the least-called entry is evicted and counted.
+//! bounded: when full, the least-called entry is evicted, flagged (so a prepared statement
+//! holding it fetches a live one) and counted.
+//!
+//! Each entry also keeps one representative execution (tenant, SQL text, parameters) so the
+//! index advisor can re-plan the statement, and counts how many calls ran exactly that text
+//! (a high share means its constants are common: a partial index may fit).
 
 use super::fingerprint::Fingerprint;
 use super::histogram::Histogram;
+use crate::schema::Value;
 use dashmap::DashMap;
+use parking_lot::Mutex;
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// A representative execution of a fingerprint, for re-planning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The tenant it ran for.
+    pub tenant: String,
+    /// The exact SQL text.
+    pub sql: String,
+    /// The parameter values.
+    pub params: Vec<Value>,
+}
 
 /// What one execution did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,6 +66,11 @@ pub struct Entry {
     table_scans: AtomicU64,
     joins: AtomicU64,
     peak_mem: AtomicU64,
+    has_sample: AtomicBool,
+    sample_hash: AtomicU64,
+    same_text: AtomicU64,
+    sample: Mutex<Option<Arc<Sample>>>,
+    evicted: AtomicBool,
 }
 
 /// A snapshot of one fingerprint's statistics.
@@ -87,6 +110,8 @@ pub struct FingerprintStats {
     pub joins: u64,
     /// Peak memory of one execution, bytes.
     pub peak_mem_bytes: u64,
+    /// A representative statement text (one execution's exact SQL), when recorded.
+    pub example: Option<String>,
 }
 
 impl Entry {
@@ -106,7 +131,57 @@ impl Entry {
             table_scans: z(),
             joins: z(),
             peak_mem: z(),
+            has_sample: AtomicBool::new(false),
+            sample_hash: z(),
+            same_text: z(),
+            sample: Mutex::new(None),
+            evicted: AtomicBool::new(false),
         }
+    }
+
+    /// True when no representative execution is kept yet (one relaxed load).
+    #[inline]
+    pub fn wants_sample(&self) -> bool {
+        !self.has_sample.load(Ordering::Relaxed)
+    }
+
+    /// Keeps `s` as the representative execution (the first one offered wins); `text_hash`
+    /// is the FNV-1a of its SQL text.
+    pub fn set_sample(&self, s: Sample, text_hash: u64) {
+        let mut g = self.sample.lock();
+        if g.is_none() {
+            *g = Some(Arc::new(s));
+            self.sample_hash.store(text_hash, Ordering::Relaxed);
+            self.has_sample.store(true, Ordering::Release);
+        }
+    }
+
+    /// The representative execution, if any.
+    pub fn sample(&self) -> Option<Arc<Sample>> {
+        self.sample.lock().clone()
+    }
+
+    /// Counts a call whose exact SQL text hashes to `text_hash` (see [`Entry::same_text_share`]).
+    #[inline]
+    pub fn note_text(&self, text_hash: u64) {
+        if self.has_sample.load(Ordering::Relaxed) && self.sample_hash.load(Ordering::Relaxed) == text_hash {
+            self.same_text.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Share of calls that ran exactly the sample's text (so with its constants), 0..=1.
+    pub fn same_text_share(&self) -> f64 {
+        let calls = self.calls();
+        if calls == 0 {
+            return 0.0;
+        }
+        (self.same_text.load(Ordering::Relaxed) as f64 / calls as f64).min(1.0)
+    }
+
+    /// True once the bounded table has evicted this entry (its holder should fetch a new one).
+    #[inline]
+    pub fn is_evicted(&self) -> bool {
+        self.evicted.load(Ordering::Relaxed)
     }
 
     /// Adds one execution.
@@ -176,6 +251,51 @@ impl Entry {
             table_scans: self.table_scans.load(r),
             joins: self.joins.load(r),
             peak_mem_bytes: self.peak_mem.load(r),
+            example: self.sample.lock().as_ref().map(|s| s.sql.clone()),
+        }
+    }
+
+    /// The raw counters, for saving.
+    pub(crate) fn saved(&self) -> super::persist::SavedEntry {
+        let r = Ordering::Relaxed;
+        super::persist::SavedEntry {
+            text: self.fingerprint.text.clone(),
+            calls: self.calls.load(r),
+            errors: self.errors.load(r),
+            total_ns: self.total_ns.load(r),
+            min_ns: self.min_ns.load(r),
+            max_ns: self.max_ns.load(r),
+            hist: self.hist.buckets(),
+            rows_examined: self.rows_examined.load(r),
+            rows_returned: self.rows_returned.load(r),
+            index_scans: self.index_scans.load(r),
+            table_scans: self.table_scans.load(r),
+            joins: self.joins.load(r),
+            peak_mem: self.peak_mem.load(r),
+            same_text: self.same_text.load(r),
+            sample: self.sample().map(|s| super::persist::SavedSample::from(&*s)),
+        }
+    }
+
+    /// Adds saved counters to this entry.
+    pub(crate) fn restore(&self, s: &super::persist::SavedEntry) {
+        let r = Ordering::Relaxed;
+        self.calls.fetch_add(s.calls, r);
+        self.errors.fetch_add(s.errors, r);
+        self.total_ns.fetch_add(s.total_ns, r);
+        self.min_ns.fetch_min(s.min_ns, r);
+        self.max_ns.fetch_max(s.max_ns, r);
+        self.hist.restore(&s.hist);
+        self.rows_examined.fetch_add(s.rows_examined, r);
+        self.rows_returned.fetch_add(s.rows_returned, r);
+        self.index_scans.fetch_add(s.index_scans, r);
+        self.table_scans.fetch_add(s.table_scans, r);
+        self.joins.fetch_add(s.joins, r);
+        self.peak_mem.fetch_max(s.peak_mem, r);
+        if let Some(sample) = s.sample.as_ref().and_then(|x| x.to_sample()) {
+            let h = super::fingerprint::fnv1a(sample.sql.as_bytes());
+            self.set_sample(sample, h);
+            self.same_text.fetch_add(s.same_text, r);
         }
     }
 }
@@ -201,7 +321,8 @@ impl Registry {
         if self.entries.len() >= self.max {
             let victim = self.entries.iter().min_by_key(|e| e.calls()).map(|e| *e.key());
             if let Some(v) = victim {
-                if self.entries.remove(&v).is_some() {
+                if let Some((_, e)) = self.entries.remove(&v) {
+                    e.evicted.store(true, Ordering::Relaxed);
                     self.evicted.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -224,15 +345,28 @@ impl Registry {
         self.entries.is_empty()
     }
 
-    /// Snapshots of every entry, by total time descending.
+    /// Snapshots of every entry that has run, by total time descending.
     pub fn snapshot(&self) -> Vec<FingerprintStats> {
-        let mut v: Vec<_> = self.entries.iter().map(|e| e.stats()).collect();
+        let mut v: Vec<_> = self.entries.iter().filter(|e| e.calls() > 0).map(|e| e.stats()).collect();
         v.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms).then(a.id.cmp(&b.id)));
         v
     }
 
-    /// Forgets every entry.
+    /// Every live entry.
+    pub fn entries(&self) -> Vec<Arc<Entry>> {
+        self.entries.iter().map(|e| e.value().clone()).collect()
+    }
+
+    /// Adds to the evicted count (restoring a saved table).
+    pub(crate) fn add_evicted(&self, n: u64) {
+        self.evicted.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Forgets every entry (holders of an entry fetch a new one on their next call).
     pub fn reset(&self) {
+        for e in self.entries.iter() {
+            e.evicted.store(true, Ordering::Relaxed);
+        }
         self.entries.clear();
     }
 }
@@ -257,6 +391,11 @@ mod tests {
         assert_eq!(r.evicted(), 1);
         let names: Vec<_> = r.snapshot().into_iter().map(|s| s.query).collect();
         assert!(!names.contains(&"SELECT c1 FROM t".to_string()), "the least-called went: {names:?}");
+        let kept = r.entry(&fingerprint("SELECT c0 FROM t"));
+        assert!(!kept.is_evicted());
+        let gone = r.entries().into_iter().find(|e| e.fingerprint.text == "SELECT other FROM t").unwrap();
+        r.entry(&fingerprint("SELECT yet_another FROM t"));
+        assert!(gone.is_evicted(), "the evicted entry says so to whoever still holds it");
     }
 
     #[test]
@@ -268,5 +407,29 @@ mod tests {
         let s = e.stats();
         assert_eq!((s.calls, s.errors, s.rows_examined, s.index_scans, s.table_scans, s.peak_mem_bytes), (2, 1, 10, 1, 1, 99));
         assert_eq!((s.min_ms, s.max_ms, s.total_ms, s.mean_ms), (1.0, 3.0, 4.0, 2.0));
+    }
+
+    #[test]
+    fn first_sample_wins_and_same_text_share_counts_calls() {
+        let r = Registry::new(10);
+        let e = r.entry(&fingerprint("SELECT * FROM t WHERE a = 1"));
+        let obs = Observation { elapsed_ns: 1, ok: true, ..Default::default() };
+        assert!(e.wants_sample());
+        let s = |sql: &str| Sample { tenant: "t".into(), sql: sql.into(), params: vec![] };
+        e.set_sample(s("SELECT * FROM t WHERE a = 1"), 11);
+        e.set_sample(s("SELECT * FROM t WHERE a = 2"), 22);
+        assert!(!e.wants_sample());
+        assert_eq!(e.sample().unwrap().sql, "SELECT * FROM t WHERE a = 1");
+        for h in [11, 11, 11, 22] {
+            e.add(&obs);
+            e.note_text(h);
+        }
+        assert_eq!(e.same_text_share(), 0.75);
+        // saving and restoring keeps counters, histogram and sample
+        let r2 = Registry::new(10);
+        let e2 = r2.entry(&e.fingerprint);
+        e2.restore(&e.saved());
+        assert_eq!(e2.stats(), e.stats());
+        assert_eq!(e2.same_text_share(), 0.75);
     }
 }

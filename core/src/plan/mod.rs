@@ -14,6 +14,7 @@ pub mod keyrange;
 pub mod output;
 pub mod planner;
 pub mod result;
+pub mod rowcodec;
 pub mod statement;
 pub mod terms;
 

@@ -30,6 +30,8 @@ pub struct ExecStats {
     pub temp_btree: bool,
     /// Estimated peak memory held by the statement (materialised rows, hash tables), bytes.
     pub peak_memory_bytes: u64,
+    /// True when the rows came from the query-result cache (nothing was examined).
+    pub from_cache: bool,
 }
 
 /// The result of a statement.

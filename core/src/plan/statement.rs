@@ -3,6 +3,12 @@
 //! re-plans by itself when an index is created or dropped, ANALYZE runs, or the tenant's
 //! tables grew or shrank a lot. `Tenant::query`, `Tenant::prepare` and `Tenant::explain`
 //! are the entry points.
+//!
+//! Every execution is recorded in the monitor under the statement's fingerprint: the
+//! statement holds its monitor entry (and its plan the usage counters of the indexes it
+//! reads), so recording is a few relaxed atomic adds, never a hash or a fingerprint.
+//! SELECTs whose estimated cost is at least `CacheOptions::result_min_cost` go through the
+//! query-result cache (see [`crate::cache::ResultCache`] for why they are never stale).
 
 use super::cost::StatsView;
 use super::eval::Env;
@@ -12,11 +18,12 @@ use super::planner::{plan, Plan, PlanInput};
 use super::result::{ExecStats, QueryResult};
 use crate::error::{err, ErrorKind, Result};
 use crate::index::stats::tenant_rows;
-use crate::schema::{Table, Value};
+use crate::monitor::{fingerprint::fnv1a, Entry, Observation, SqlExec};
+use crate::schema::{Row, Table, Value};
 use crate::sql::ast::{Select, Statement as Ast};
-use crate::sql::bind::{bind, check_params, BoundSelect};
+use crate::sql::bind::{bind, check_params, BoundSelect, OutExpr, Pred, Scalar};
 use crate::tenant::Tenant;
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use redb::ReadTransaction;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,17 +31,16 @@ use std::time::Instant;
 
 enum Kind {
     Select(Arc<BoundSelect>),
-    Explain {
-        analyze: bool,
-        sel: Arc<BoundSelect>,
-    },
-    Ddl(Box<Ast>, usize),
+    Explain { analyze: bool, sel: Arc<BoundSelect> },
+    Ddl(Ast, usize),
 }
 
 struct Cached {
     version: u64,
     rows_seen: Vec<(Table, u64)>,
     plan: Arc<Plan>,
+    /// Usage counters of the indexes each plan of the fallback chain reads.
+    usage: Vec<Vec<Arc<AtomicU64>>>,
 }
 
 struct Inner {
@@ -45,7 +51,57 @@ struct Inner {
     params: usize,
     cache: ArcSwapOption<Cached>,
     plans: AtomicU64,
-    runs: AtomicU64,
+    entry: ArcSwap<Entry>,
+    text_hash: u64,
+    /// Tables a SELECT reads (the result-cache ticket).
+    tables: Vec<Table>,
+    /// The result depends on the clock (CURRENT_TIMESTAMP): never cached.
+    uses_now: bool,
+}
+
+/// What one SELECT execution did, beyond its result (for the slow-query log).
+struct RunInfo {
+    plan: Arc<Plan>,
+    stats: RunStats,
+    rows: u64,
+    ns: u64,
+}
+
+fn scalar_now(s: &Scalar) -> bool {
+    matches!(s, Scalar::Now(_))
+}
+
+fn pred_now(p: &Pred) -> bool {
+    match p {
+        Pred::Cmp(_, a, b) => scalar_now(a) || scalar_now(b),
+        Pred::In { x, list, .. } => scalar_now(x) || list.iter().any(scalar_now),
+        Pred::Between { x, lo, hi, .. } => scalar_now(x) || scalar_now(lo) || scalar_now(hi),
+        Pred::IsNull { x, .. } => scalar_now(x),
+        Pred::And(v) | Pred::Or(v) => v.iter().any(pred_now),
+    }
+}
+
+fn uses_now(sel: &BoundSelect) -> bool {
+    sel.filter.iter().any(pred_now)
+        || sel.outputs.iter().any(|o| matches!(o, OutExpr::Scalar(s) if scalar_now(s)))
+        || sel.limit.as_ref().is_some_and(scalar_now)
+        || sel.offset.as_ref().is_some_and(scalar_now)
+}
+
+fn usage_counters(engine: &crate::Engine, plan: &Plan) -> Vec<Vec<Arc<AtomicU64>>> {
+    let mut out = Vec::new();
+    let mut p = Some(plan);
+    while let Some(q) = p {
+        let mut v = Vec::new();
+        for a in std::iter::once(&q.outer).chain(q.join.as_ref().map(|j| &j.inner)) {
+            if let super::access::PathKind::Index(d, false) = &a.kind {
+                v.push(engine.inner.indexes.usage_counter(d.id));
+            }
+        }
+        out.push(v);
+        p = q.fallback.as_deref();
+    }
+    out
 }
 
 /// A prepared statement of one tenant: parsed and bound once, planned once per catalog
@@ -57,10 +113,7 @@ pub struct Statement {
 
 impl std::fmt::Debug for Statement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Statement")
-            .field("sql", &self.inner.sql)
-            .field("params", &self.inner.params)
-            .finish()
+        f.debug_struct("Statement").field("sql", &self.inner.sql).field("params", &self.inner.params).finish()
     }
 }
 
@@ -74,7 +127,21 @@ fn drifted(then: u64, now: u64) -> bool {
 }
 
 impl Statement {
+    /// Parses and binds; a failure is recorded in the monitor as a failed call.
     pub(crate) fn prepare(tenant: &Tenant, sql: &str) -> Result<Statement> {
+        let m = tenant.engine().monitor();
+        let start = Instant::now();
+        let entry = m.entry_for_sql(sql);
+        let r = Statement::build(tenant, sql, entry.clone());
+        if r.is_err() && m.enabled() {
+            let o = Observation { elapsed_ns: start.elapsed().as_nanos() as u64, ok: false, ..Default::default() };
+            let x = SqlExec { tenant: tenant.name(), sql, text_hash: fnv1a(sql.as_bytes()), params: &[], replannable: false };
+            m.record_sql(&entry, &x, &o, || None);
+        }
+        r
+    }
+
+    fn build(tenant: &Tenant, sql: &str, entry: Arc<Entry>) -> Result<Statement> {
         let parsed = crate::sql::parse(sql)?;
         let (kind, columns) = match parsed.stmt {
             Ast::Select(q) => {
@@ -82,15 +149,15 @@ impl Statement {
                 let cols = b.columns.clone();
                 (Kind::Select(b), cols)
             }
-            Ast::Explain { analyze, query } => (
-                Kind::Explain {
-                    analyze,
-                    sel: bind_select(&query, parsed.params)?,
-                },
-                vec!["plan".to_string()],
-            ),
-            other => (Kind::Ddl(Box::new(other), parsed.params), Vec::new()),
+            Ast::Explain { analyze, query } => (Kind::Explain { analyze, sel: bind_select(&query, parsed.params)? }, vec!["plan".to_string()]),
+            other => (Kind::Ddl(other, parsed.params), Vec::new()),
         };
+        let (mut tables, now) = match &kind {
+            Kind::Select(b) => (b.sources.iter().map(|s| s.table).collect::<Vec<_>>(), uses_now(b)),
+            _ => (Vec::new(), true),
+        };
+        tables.sort();
+        tables.dedup();
         Ok(Statement {
             inner: Arc::new(Inner {
                 sql: sql.to_string(),
@@ -100,9 +167,17 @@ impl Statement {
                 params: parsed.params,
                 cache: ArcSwapOption::empty(),
                 plans: AtomicU64::new(0),
-                runs: AtomicU64::new(0),
+                entry: ArcSwap::new(entry),
+                text_hash: fnv1a(sql.as_bytes()),
+                tables,
+                uses_now: now,
             }),
         })
+    }
+
+    /// The statement's fingerprint (normalised text), as the monitor records it.
+    pub fn fingerprint(&self) -> String {
+        self.inner.entry.load().fingerprint.text.clone()
     }
 
     /// The SQL text.
@@ -133,125 +208,195 @@ impl Statement {
         }
     }
 
-    /// The plan for the snapshot `txn`: the cached one while still valid. `fast` is the
-    /// catalog version published before `txn` began (the snapshot is at least that new);
-    /// when it matches the cached plan the catalog is not read at all. Table sizes are
-    /// compared every 64th run (they only affect plan quality, never correctness).
-    fn plan_for(&self, txn: &ReadTransaction, fast: Option<u64>) -> Result<Arc<Cached>> {
-        let sel = self
-            .bound()
-            .ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
+    /// The plan for the snapshot `txn`: the cached one while still valid.
+    fn plan_for(&self, txn: &ReadTransaction) -> Result<Arc<Cached>> {
+        let sel = self.bound().ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
         let engine = self.inner.tenant.engine();
-        let run = self.inner.runs.fetch_add(1, Ordering::Relaxed);
-        let cached = self.inner.cache.load_full();
-        if let (Some(c), Some(v)) = (&cached, fast) {
-            if c.version == v && (!run.is_multiple_of(64) || !self.drifted(c, txn)?) {
-                return Ok(c.clone());
-            }
-        }
         let snap = engine.inner.indexes.catalog.read(txn)?;
-        if let Some(c) = cached {
-            if c.version == snap.version && !self.drifted(&c, txn)? {
-                return Ok(c);
+        if let Some(c) = self.inner.cache.load_full() {
+            if c.version == snap.version {
+                let mut fresh = true;
+                for (t, n) in &c.rows_seen {
+                    if drifted(*n, tenant_rows(txn, *t, self.inner.tenant.name())?) {
+                        fresh = false;
+                        break;
+                    }
+                }
+                if fresh {
+                    return Ok(c);
+                }
             }
         }
         let mut stats = StatsView::new(txn, self.inner.tenant.name());
         let p = plan(sel.clone(), &PlanInput::new(&snap), &mut stats)?;
-        let c = Arc::new(Cached {
-            version: snap.version,
-            rows_seen: stats.tenant_rows_seen(),
-            plan: Arc::new(p),
-        });
+        let usage = usage_counters(engine, &p);
+        let c = Arc::new(Cached { version: snap.version, rows_seen: stats.tenant_rows_seen(), plan: Arc::new(p), usage });
         self.inner.cache.store(Some(c.clone()));
         self.inner.plans.fetch_add(1, Ordering::Relaxed);
         Ok(c)
     }
 
-    fn drifted(&self, c: &Cached, txn: &ReadTransaction) -> Result<bool> {
-        for (t, n) in &c.rows_seen {
-            if drifted(*n, tenant_rows(txn, *t, self.inner.tenant.name())?) {
-                return Ok(true);
+    /// Executes the (chosen) plan of `cached` over `txn`; counts index usage when `count`.
+    fn execute_on(&self, txn: &ReadTransaction, cached: &Cached, params: &[Value], analyze: bool, count: bool) -> Result<(Arc<Plan>, Vec<Row>, RunStats)> {
+        let engine = self.inner.tenant.engine();
+        let rt = Runtime { txn, tenant: self.inner.tenant.name(), env: Env { params, now: engine.config().clock.now() }, analyze };
+        let chosen = cached.plan.choose(&rt.env);
+        let (rows, stats) = execute(&rt, chosen)?;
+        if count {
+            let mut p: Option<&Plan> = Some(&cached.plan);
+            let mut depth = 0;
+            while let Some(q) = p {
+                if std::ptr::eq(q, chosen) {
+                    break;
+                }
+                depth += 1;
+                p = q.fallback.as_deref();
+            }
+            for c in cached.usage.get(depth).into_iter().flatten() {
+                c.fetch_add(1, Ordering::Relaxed);
             }
         }
-        Ok(false)
+        let chosen = if std::ptr::eq(chosen, cached.plan.as_ref()) { cached.plan.clone() } else { Arc::new(chosen.clone()) };
+        Ok((chosen, rows, stats))
     }
 
-    fn run(
-        &self,
-        params: &[Value],
-        analyze: bool,
-    ) -> Result<(Arc<Plan>, Vec<crate::schema::Row>, RunStats, u64)> {
+    fn run(&self, params: &[Value], analyze: bool) -> Result<(Arc<Plan>, Vec<Row>, RunStats, u64)> {
         let start = Instant::now();
-        let sel = self
-            .bound()
-            .ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
+        let sel = self.bound().ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
+        check_params(&sel.params, params)?;
+        let txn = self.inner.tenant.engine().read()?;
+        let cached = self.plan_for(&txn)?;
+        let (plan, rows, stats) = self.execute_on(&txn, &cached, params, analyze, false)?;
+        Ok((plan, rows, stats, start.elapsed().as_nanos() as u64))
+    }
+
+    /// A SELECT, through the result cache when its estimated cost is high enough.
+    fn select(&self, params: &[Value]) -> Result<(QueryResult, Option<RunInfo>)> {
+        let start = Instant::now();
+        let sel = self.bound().ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
         check_params(&sel.params, params)?;
         let engine = self.inner.tenant.engine();
-        let fast = engine.inner.indexes.committed_version();
         let txn = engine.read()?;
-        let mut cached = self.plan_for(&txn, Some(fast))?;
-        let rt = Runtime {
-            txn: &txn,
-            tenant: self.inner.tenant.name(),
-            env: Env {
-                params,
-                now: engine.config().clock.now(),
-            },
-            analyze,
-        };
-        let mut chosen = cached.plan.choose(&rt.env);
-        let mut result = execute(&rt, chosen);
-        if matches!(&result, Err(e) if e.message() == super::exec::STALE_PLAN) {
-            cached = self.plan_for(&txn, None)?;
-            chosen = cached.plan.choose(&rt.env);
-            result = execute(&rt, chosen);
+        let cached = self.plan_for(&txn)?;
+        let opts = &engine.config().cache;
+        if opts.result_cache && !self.inner.uses_now && cached.plan.est_cost >= opts.result_min_cost {
+            return self.select_cached(params, txn, cached, start);
         }
-        let (rows, stats) = result?;
-        let chosen = if std::ptr::eq(chosen, cached.plan.as_ref()) {
-            cached.plan.clone()
-        } else {
-            Arc::new(chosen.clone())
-        };
-        Ok((chosen, rows, stats, start.elapsed().as_nanos() as u64))
+        let (plan, rows, st) = self.execute_on(&txn, &cached, params, false, true)?;
+        Ok(self.finish(plan, rows, st, start))
     }
 
-    /// Runs the statement with `params`.
-    pub fn query(&self, params: &[Value]) -> Result<QueryResult> {
-        match &self.inner.kind {
-            Kind::Select(_) => {
-                let (c, rows, st, ns) = self.run(params, false)?;
-                Ok(QueryResult {
-                    columns: self.inner.columns.clone(),
-                    stats: exec_stats(&c, &st, rows.len(), ns),
-                    rows,
-                })
+    fn finish(&self, plan: Arc<Plan>, rows: Vec<Row>, st: RunStats, start: Instant) -> (QueryResult, Option<RunInfo>) {
+        let ns = start.elapsed().as_nanos() as u64;
+        let stats = exec_stats(&plan, &st, rows.len(), ns);
+        let info = RunInfo { plan, stats: st, rows: rows.len() as u64, ns };
+        (QueryResult { columns: self.inner.columns.clone(), stats, rows }, Some(info))
+    }
+
+    /// The result-cache protocol: get; on a miss take the ticket, then a new snapshot,
+    /// execute, put. Cache failures never fail the statement (it runs uncached).
+    fn select_cached(&self, params: &[Value], txn: ReadTransaction, cached: Arc<Cached>, start: Instant) -> Result<(QueryResult, Option<RunInfo>)> {
+        let engine = self.inner.tenant.engine();
+        let tenant = self.inner.tenant.name();
+        let rc = engine.result_cache();
+        let key = super::rowcodec::statement_key(&self.inner.sql, params);
+        let width = self.inner.columns.len();
+        if let Ok(Some(bytes)) = rc.get(tenant, self.inner.text_hash, &key) {
+            if let Some(rows) = super::rowcodec::decode_rows(&bytes, width) {
+                let stats = ExecStats {
+                    rows_returned: rows.len() as u64,
+                    elapsed_ns: start.elapsed().as_nanos() as u64,
+                    plan: cached.plan.summary.clone(),
+                    tables: self.inner.tables.iter().map(|t| t.name().to_string()).collect(),
+                    from_cache: true,
+                    ..Default::default()
+                };
+                return Ok((QueryResult { columns: self.inner.columns.clone(), rows, stats }, None));
             }
+        }
+        // The ticket must predate the snapshot the result is computed from.
+        let ticket = rc.ticket(tenant, &self.inner.tables);
+        drop(txn);
+        let txn = engine.read()?;
+        let cached = self.plan_for(&txn)?;
+        let exec_start = Instant::now();
+        let (plan, rows, st) = self.execute_on(&txn, &cached, params, false, true)?;
+        let took = exec_start.elapsed();
+        if rc.ttl_for(took).is_some() {
+            let _ = rc.put(&ticket, self.inner.text_hash, &key, took, &super::rowcodec::encode_rows(&rows, width));
+        }
+        Ok(self.finish(plan, rows, st, start))
+    }
+
+    fn exec(&self, params: &[Value]) -> Result<(QueryResult, Option<RunInfo>)> {
+        match &self.inner.kind {
+            Kind::Select(_) => self.select(params),
             Kind::Explain { analyze, .. } => {
+                let start = Instant::now();
                 let e = self.explain(params, *analyze)?;
-                Ok(QueryResult {
-                    columns: self.inner.columns.clone(),
-                    rows: e
-                        .lines()
-                        .into_iter()
-                        .map(|l| vec![Value::Text(l)])
-                        .collect(),
-                    stats: ExecStats::default(),
-                })
+                let stats = ExecStats { elapsed_ns: start.elapsed().as_nanos() as u64, ..Default::default() };
+                let rows: Vec<Row> = e.lines().into_iter().map(|l| vec![Value::Text(l)]).collect();
+                Ok((QueryResult { columns: self.inner.columns.clone(), stats: ExecStats { rows_returned: rows.len() as u64, ..stats }, rows }, None))
             }
             Kind::Ddl(stmt, n) => {
                 if !params.is_empty() {
-                    return Err(err(
-                        ErrorKind::InvalidParameter,
-                        format!("this statement takes no parameters; {} given", params.len()),
-                    ));
+                    return Err(err(ErrorKind::InvalidParameter, format!("this statement takes no parameters; {} given", params.len())));
                 }
                 let start = Instant::now();
-                let mut r =
-                    super::run_ddl(self.inner.tenant.engine(), stmt, *n)?.unwrap_or_default();
+                let mut r = super::run_ddl(self.inner.tenant.engine(), stmt, *n)?.unwrap_or_default();
                 r.stats.elapsed_ns = start.elapsed().as_nanos() as u64;
-                Ok(r)
+                Ok((r, None))
             }
         }
+    }
+
+    /// Runs the statement with `params`, recording it in the monitor.
+    pub fn query(&self, params: &[Value]) -> Result<QueryResult> {
+        let m = self.inner.tenant.engine().monitor();
+        if !m.enabled() {
+            return self.exec(params).map(|(r, _)| r);
+        }
+        let start = Instant::now();
+        let out = self.exec(params);
+        let elapsed_ns = start.elapsed().as_nanos() as u64;
+        let guard = self.inner.entry.load();
+        let replaced = m.replacement(&guard);
+        if let Some(live) = &replaced {
+            self.inner.entry.store(live.clone());
+        }
+        let entry: &Entry = replaced.as_deref().unwrap_or(&guard);
+        let o = match &out {
+            Ok((r, _)) => {
+                let s = &r.stats;
+                Observation {
+                    elapsed_ns,
+                    ok: true,
+                    rows_examined: s.rows_examined,
+                    rows_returned: s.rows_returned,
+                    index_scans: s.index_scans,
+                    table_scans: s.table_scans,
+                    joins: s.joins,
+                    peak_mem_bytes: s.peak_memory_bytes,
+                }
+            }
+            Err(_) => Observation { elapsed_ns, ok: false, ..Default::default() },
+        };
+        let x = SqlExec {
+            tenant: self.inner.tenant.name(),
+            sql: &self.inner.sql,
+            text_hash: self.inner.text_hash,
+            params,
+            replannable: matches!(self.inner.kind, Kind::Select(_)),
+        };
+        m.record_sql(entry, &x, &o, || {
+            let info = out.as_ref().ok()?.1.as_ref()?;
+            let mut e = Explain::new(&info.plan, Some((&info.stats, info.rows, info.ns)));
+            for s in &mut e.steps {
+                s.time_ns = None; // not measured per step outside EXPLAIN ANALYZE
+            }
+            Some(e.text())
+        });
+        out.map(|(r, _)| r)
     }
 
     /// The plan of the query (run with `params` and measured when `analyze`).
@@ -260,20 +405,12 @@ impl Statement {
             let (c, rows, st, ns) = self.run(params, true)?;
             return Ok(Explain::new(&c, Some((&st, rows.len() as u64, ns))));
         }
-        let sel = self.bound().ok_or_else(|| {
-            err(
-                ErrorKind::InvalidInput,
-                "only SELECT statements have a plan",
-            )
-        })?;
+        let sel = self.bound().ok_or_else(|| err(ErrorKind::InvalidInput, "only SELECT statements have a plan"))?;
         check_params(&sel.params, params)?;
         let engine = self.inner.tenant.engine();
         let txn = engine.read()?;
-        let c = self.plan_for(&txn, None)?;
-        let env = Env {
-            params,
-            now: engine.config().clock.now(),
-        };
+        let c = self.plan_for(&txn)?;
+        let env = Env { params, now: engine.config().clock.now() };
         Ok(Explain::new(c.plan.choose(&env), None))
     }
 }
@@ -310,6 +447,7 @@ fn exec_stats(p: &Plan, st: &RunStats, returned: usize, ns: u64) -> ExecStats {
         indexes,
         temp_btree: p.sort || p.sel.group.as_ref().is_some_and(|g| !g.keys.is_empty()),
         peak_memory_bytes: st.peak_bytes,
+        from_cache: false,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `cidb` command. Each subcommand lives in its own module; this file only parses the
 //! command line and maps errors to an exit status (1 for a cidb error, 2 for usage).
 
+mod bench;
 mod demo;
 mod import;
 
@@ -33,6 +34,8 @@ enum Command {
     },
     /// Bulk-import a CSV, JSONL or SQLite file into one table of one tenant.
     Import(import::ImportArgs),
+    /// Run the benchmark suite on a generated dataset (optionally side by side with SQLite).
+    Bench(Box<bench::BenchArgs>),
     /// Print store sizes and writer counters as JSON.
     Stats {
         /// Database directory (default: the demo directory).
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Import(args) => import::run(args),
+        Command::Bench(args) => bench::run(*args),
         Command::Stats { dir } => stats(dir),
         Command::Config { profile, file, json } => show_config(profile, file, json),
     };

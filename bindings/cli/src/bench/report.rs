@@ -84,7 +84,7 @@ pub fn html(out: &Outcome, checks: &[Check], settings: &serde_json::Value) -> St
 
     if out.memory.len() >= 2 {
         let pts: Vec<(f64, f64)> = out.memory.iter().map(|p| (p.customers as f64, p.rss_mb)).collect();
-        let _ = write!(h, "<section><h2>Memory vs dataset size</h2>{}", line("RSS after load and one read of every customer", "customers (log scale)", "RSS MB", &pts, true));
+        let _ = write!(h, "<section><h2>Memory vs dataset size</h2>{}", line("RSS after load and one read of every customer", "customers", "RSS MB", &pts, false));
         h.push_str("<table><tr><th>customers</th><th>RSS MB</th><th>peak RSS MB</th><th>heap MB</th><th>L1 items</th><th>L1 MB</th><th>load s</th></tr>");
         for p in &out.memory {
             let _ = write!(h, "<tr><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td></tr>",

@@ -148,3 +148,63 @@ pub fn run_workload(s: &Settings, w: &Workload, ours: &mut dyn QuerySide, mut th
     let m = run_single(budget, |i| ours.run(&timed[i as usize % timed.len()]).map(|o| o.rows));
     out.rows.push(Row::new(w.name, "cidb", 1, &m));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::queries::{Out, Q};
+
+    struct Fixed(u64, u64);
+    impl QuerySide for Fixed {
+        fn run(&mut self, _: &Q) -> std::result::Result<Out, String> {
+            Ok(Out { rows: self.0, keys: self.1 })
+        }
+    }
+    impl Side for Fixed {
+        fn plans(&self) -> Vec<(&'static str, String)> {
+            vec![]
+        }
+    }
+
+    fn settings() -> Settings {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct A {
+            #[command(flatten)]
+            b: crate::bench::BenchArgs,
+        }
+        Settings {
+            customers: 10,
+            budget: crate::bench::measure::Budget::new(std::time::Duration::from_millis(1), 10),
+            params: 10,
+            vs_sqlite: true,
+            quick: true,
+            only: None,
+            dir: std::env::temp_dir(),
+            args: A::parse_from(["x"]).b,
+        }
+    }
+
+    fn workload(exact: bool) -> Workload {
+        Workload { name: "w", params: vec![Q::ById(1), Q::ById(2)], verify: 2, timed_from: 0, warm: false, exact }
+    }
+
+    #[test]
+    fn disagreement_on_counts_or_keys_is_a_mismatch() {
+        let s = settings();
+        let mut out = Outcome::default();
+        run_workload(&s, &workload(true), &mut Fixed(3, 7), Some(&mut Fixed(3, 7)), &mut out);
+        assert!(out.mismatches.is_empty());
+        assert_eq!(out.rows.len(), 2, "one row per engine");
+        run_workload(&s, &workload(true), &mut Fixed(3, 7), Some(&mut Fixed(2, 7)), &mut out);
+        assert_eq!(out.mismatches.len(), 2, "both verified parameter sets disagree");
+        assert!(out.mismatches[0].contains("cidb 3 rows, SQLite 2 rows"), "{:?}", out.mismatches);
+        let mut out = Outcome::default();
+        run_workload(&s, &workload(true), &mut Fixed(3, 7), Some(&mut Fixed(3, 8)), &mut out);
+        assert!(out.mismatches[0].contains("different rows"));
+        // Without exact keys (LIMIT over ties), only counts are compared.
+        let mut out = Outcome::default();
+        run_workload(&s, &workload(false), &mut Fixed(3, 7), Some(&mut Fixed(3, 8)), &mut out);
+        assert!(out.mismatches.is_empty());
+    }
+}

@@ -22,6 +22,10 @@ trap 'rm -rf "$demo_dir"' EXIT
 ./target/release/cidb demo --dir "$demo_dir/db" --customers 2000 | tee "$demo_dir/second.txt"
 grep -q "reused the existing dataset" "$demo_dir/second.txt"
 
+step "CLI: bench smoke run (every workload runs; cidb and SQLite return the same rows)"
+./target/release/cidb bench --quick --vs sqlite --customers 2000 --dir "$demo_dir" \
+  --json "$demo_dir/bench.json" --report "$demo_dir/bench.html"
+
 for suite in tests/c/run.sh python/run-tests.sh node/run-tests.sh; do
   step "$suite"
   bash "$root/$suite"

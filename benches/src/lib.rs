@@ -186,3 +186,38 @@ pub fn sqlite_query(st: &mut rusqlite::CachedStatement<'_>, params: &[Value]) ->
     }
     out
 }
+
+/// The SQL of the statement workloads of `cidb bench`, in the form both engines take
+/// here (SQLite holds one tenant's rows, so no tenant column is needed).
+pub mod sql {
+    /// Department + status + created_at range, newest first, top 100.
+    pub const SEGMENT: &str = "SELECT * FROM customers WHERE department = ? AND status = ? AND created_at >= ? AND created_at < ? ORDER BY created_at DESC LIMIT 100";
+    /// Tenant + status + department, 100 rows.
+    pub const TENANT: &str = "SELECT id, email, created_at FROM customers WHERE tenant_id = ? AND status = ? AND department = ? LIMIT 100";
+    /// Email lookup.
+    pub const EMAIL: &str = "SELECT * FROM customers WHERE email = ?";
+    /// High-score customers.
+    pub const HIGH: &str = "SELECT customer_id, score_type, score, confidence FROM customer_scores WHERE score > 0.7 AND confidence >= ? ORDER BY score DESC LIMIT 100";
+    /// The join's SQL part (cidb then checks recent messages per row).
+    pub const JOIN: &str = "SELECT c.id, c.email, s.score FROM customers c JOIN latest_scores s ON s.customer_id = c.id WHERE c.department = ? AND s.score_type = ? AND s.score > 0.7";
+    /// The whole join in one statement (SQLite).
+    pub const JOIN_SQLITE: &str = "SELECT c.id, c.email, s.score FROM customers c JOIN latest_scores s ON s.customer_id = c.id WHERE c.department = ?1 AND s.score_type = ?2 AND s.score > 0.7 AND EXISTS (SELECT 1 FROM conversation_messages m WHERE m.customer_id = c.id AND m.timestamp > ?3)";
+    /// A customer by id.
+    pub const BY_ID: &str = "SELECT id, email, name, department, status, created_at, updated_at, attributes FROM customers WHERE id = ?";
+    /// A latest score.
+    pub const LATEST: &str = "SELECT customer_id, score_type, score, confidence, created_at, model FROM latest_scores WHERE customer_id = ? AND score_type = ?";
+    /// A score history.
+    pub const HISTORY: &str = "SELECT customer_id, score_type, score, confidence, created_at, model FROM customer_scores WHERE customer_id = ? AND score_type = ? AND created_at >= ? AND created_at < ? ORDER BY created_at";
+    /// A customer's recent messages of one role.
+    pub const RECENT: &str = "SELECT id, customer_id, conversation_id, role, timestamp, content, metadata FROM conversation_messages WHERE customer_id = ? AND timestamp >= ? AND timestamp < ? AND role = ? ORDER BY timestamp, id";
+}
+
+/// Ids of the benchmarked tenant's customers (`tenant_0` holds every third).
+pub fn tenant0_ids(customers: usize) -> Vec<String> {
+    (0..customers).step_by(3).map(cidb::datagen::customer_id).collect()
+}
+
+/// The dataset size from `CIDB_BENCH_CUSTOMERS` (default 15,000).
+pub fn size_from_env() -> usize {
+    std::env::var("CIDB_BENCH_CUSTOMERS").ok().and_then(|v| v.parse().ok()).unwrap_or(15_000)
+}

@@ -3,6 +3,7 @@
 //! `health`, 2 for usage).
 
 mod admin;
+mod bench;
 mod demo;
 mod import;
 mod table;
@@ -51,6 +52,8 @@ enum Command {
     Health(admin::HealthArgs),
     /// ANALYZE, build the advisor's indexes above --min-gain, warm the cache.
     Optimize(admin::OptimizeArgs),
+    /// Run the benchmark suite on a generated dataset (optionally side by side with SQLite).
+    Bench(Box<bench::BenchArgs>),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Advise(a) => admin::advise(a),
         Command::Health(a) => admin::health(a),
         Command::Optimize(a) => admin::optimize(a),
+        Command::Bench(args) => ok(bench::run(*args)),
     };
     match result {
         Ok(code) => code,

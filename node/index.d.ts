@@ -152,14 +152,14 @@ export interface CustomerInput {
 
 /** Store sizes and write counters of an engine (all tenants). */
 export interface EngineStats {
-  /** Customers stored. */
-  customers: number
+  /** Customers stored (null while storage cannot be read; likewise the other counts). */
+  customers: number | null
   /** Scores stored (history). */
-  scores: number
+  scores: number | null
   /** Latest-score rows. */
-  latestScores: number
+  latestScores: number | null
   /** Messages stored. */
-  messages: number
+  messages: number | null
   /** Durable commits since the engine opened. */
   commits: number
   /** Write operations committed since the engine opened. */

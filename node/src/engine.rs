@@ -32,7 +32,7 @@ impl OpenOptions {
 }
 
 /// Store sizes and write counters of an engine (all tenants).
-#[napi(object, object_from_js = false)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct EngineStats {
     /// Customers stored (null while storage cannot be read; likewise the other counts).
     pub customers: Option<f64>,

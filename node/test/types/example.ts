@@ -44,7 +44,9 @@ async function main(dir: string): Promise<void> {
     if (code === 'CIDB_INVALID_ID') console.log('invalid id')
   }
   const stats = await db.statsAsync()
-  const messages: number = stats.messages
+  const messages: number | null = stats.messages
+  // @ts-expect-error row counts are null while storage cannot be read
+  const rows: number = stats.customers
   await db.closeAsync()
   const again: Engine = await cidb.openAsync(dir)
   again.close()
@@ -68,7 +70,7 @@ async function main(dir: string): Promise<void> {
   // @ts-expect-error the Async form returns a Promise
   const sync: Customer | null = acme.getCustomerAsync('c1')
 
-  void [deleted, count, latest, history, id, ms, recent, conv, codes, messages, d, notNull, sync]
+  void [deleted, count, latest, history, id, ms, recent, conv, codes, messages, rows, d, notNull, sync]
 }
 
 void main

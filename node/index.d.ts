@@ -9,6 +9,15 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+declare global {
+  interface __NapiRsAsyncGenerator<TOwner, T, TReturn, TNext> {
+    next(...[value]: [] | [TNext]): globalThis.Promise<globalThis.IteratorResult<T, TReturn | undefined>>
+    return(...[value]: [] | [TReturn]): globalThis.Promise<globalThis.IteratorResult<T, TReturn | undefined>>
+    throw(exception?: unknown): globalThis.Promise<globalThis.IteratorResult<T, TReturn | undefined>>
+    [globalThis.Symbol.asyncIterator](): this
+  }
+}
+
 /** A handle on an open database. Made by `open`; not constructible with `new`. */
 export declare class Engine {
   /** The database directory (canonical absolute path). */
@@ -32,10 +41,61 @@ export declare class Engine {
   close(): void
   /** Promise form of `close`. */
   closeAsync(): Promise<void>
+  /** `subscribe` for the changes of every tenant (administrative use). */
+  subscribe(...args: [callback: (delivery: Delivery) => void] | [filter: EventFilter | null | undefined, callback: (delivery: Delivery) => void]): Subscription
+  /** `events` for the changes of every tenant. */
+  events(filter?: EventFilter | null): EventStream
+  /** `eventsSince` over every tenant. */
+  eventsSince(fromSeq: number | bigint, limit?: number | bigint | null): ChangeEvent[]
+  /** Promise form of `eventsSince`. */
+  eventsSinceAsync(fromSeq: number | bigint, limit?: number | bigint | null): Promise<ChangeEvent[]>
+}
+
+/**
+ * The change feed as an async iterable: `for await (const d of tenant.events())`.
+ * Leaving the loop (or `close()`) ends it; so does closing the engine handle it came from.
+ *
+ * This type implements JavaScript's async iterable protocol.
+ * It can be used with `for await...of` loops.
+ *
+ * @see https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Iteration_protocols#the_async_iterator_and_async_iterable_protocols
+ */
+export declare class EventStream {
+  /** Ends the stream: pending and later `next()` calls return `done`. Idempotent. */
+  close(): void
+  [globalThis.Symbol.asyncIterator](): globalThis.__NapiRsAsyncGenerator<EventStream, Delivery, void, undefined>
+}
+
+/** A change-feed subscription delivering to a callback. Made by `subscribe`. */
+export declare class Subscription {
+  /**
+   * Stops deliveries: the callback is not called again once this returns, and the
+   * subscription no longer keeps the process alive. Idempotent.
+   */
+  close(): void
+  /** True once closed (by `close()`, or by closing the engine handle it came from). */
+  get closed(): boolean
 }
 
 /** A handle on one tenant of an engine. Made by `Engine.tenant(name)`. */
 export declare class Tenant {
+  /**
+   * Calls `callback` on the JS thread for every committed change of this tenant that
+   * passes `filter`, in commit order, and with `{missed}` when it fell so far behind that
+   * changes were dropped. The next delivery waits for the callback to return. The
+   * subscription keeps the process alive until closed. A callback that throws raises an
+   * uncaught exception, as any event listener would.
+   */
+  subscribe(...args: [callback: (delivery: Delivery) => void] | [filter: EventFilter | null | undefined, callback: (delivery: Delivery) => void]): Subscription
+  /** This tenant's committed changes as an async iterable (see `EventStream`). */
+  events(filter?: EventFilter | null): EventStream
+  /**
+   * This tenant's logged changes with `seq >= fromSeq`, oldest first, at most `limit`
+   * (absent: all; 0: none). The log keeps changes for `feed_retention_ms` (1 hour).
+   */
+  eventsSince(fromSeq: number | bigint, limit?: number | bigint | null): ChangeEvent[]
+  /** Promise form of `eventsSince`. */
+  eventsSinceAsync(fromSeq: number | bigint, limit?: number | bigint | null): Promise<ChangeEvent[]>
   /** The tenant's name. */
   get name(): string
   /** Inserts or replaces a customer (by id). Durable when it returns. */
@@ -104,6 +164,36 @@ export declare class Tenant {
   messagesForConversationAsync(conversationId: string): Promise<Message[]>
 }
 
+/** One committed change. */
+export interface ChangeEvent {
+  /**
+   * Commit sequence number: strictly increasing across the engine, in commit order.
+   * Resume after it with `eventsSince(seq + 1)`.
+   */
+  seq: number
+  /** Commit time, ms since the epoch. */
+  at: number
+  /** The tenant. */
+  tenant: string
+  /** The table changed (`conversation_context` for context updates and deletes). */
+  table: 'customers' | 'customer_scores' | 'latest_scores' | 'conversation_messages' | 'conversation_context'
+  /** What happened. */
+  op: 'insert' | 'update' | 'delete'
+  /** The row's primary-key values joined by `/` (the conversation id for contexts). */
+  key: string
+  /** The row after the change, keyed by SQL column name; `null` for deletes. */
+  new: Record<string, unknown> | null
+  /** The row before the change (updates and deletes of rows), else `null`. */
+  old: Record<string, unknown> | null
+}
+
+/**
+ * The configuration `open(path, options)` would use: every setting in a fixed order, with
+ * its effective value and source. Reads the TOML file and the `CIDB_*` environment
+ * variables; opens nothing. Errors as `open` (`CIDB_CONFIG`).
+ */
+export declare function config(options?: OpenOptions | null): Setting[]
+
 /** A stored customer. */
 export interface Customer {
   /** Key within the tenant. */
@@ -150,6 +240,9 @@ export interface CustomerInput {
   attributes?: Record<string, unknown> | null
 }
 
+/** What a subscriber receives: a change, or a notice that changes were dropped. */
+export type Delivery = EventDelivery | MissedDelivery
+
 /** Store sizes and write counters of an engine (all tenants). */
 export interface EngineStats {
   /** Customers stored (null while storage cannot be read; likewise the other counts). */
@@ -182,6 +275,24 @@ export interface ErrorCode {
 
 /** Every error code cidb can throw, one per error kind, in the order of the C status numbers. */
 export declare function errorCodes(): ErrorCode[]
+
+/** A delivery carrying one committed change. */
+export interface EventDelivery {
+  /** The change. */
+  event: ChangeEvent
+}
+
+/** Which changes a subscription receives; every field is optional, and absent lists mean all. */
+export interface EventFilter {
+  /** Only these tables. */
+  tables?: Array<'customers' | 'customer_scores' | 'latest_scores' | 'conversation_messages' | 'conversation_context'> | null
+  /** Only these operations. */
+  ops?: Array<'insert' | 'update' | 'delete'> | null
+  /** Score events of this score type only. */
+  scoreType?: string | null
+  /** Only latest-score changes that cross a threshold (implies `latest_scores`). */
+  crossing?: ScoreCrossing | null
+}
 
 /** A stored message. */
 export interface Message {
@@ -216,6 +327,20 @@ export interface MessageQuery {
   limit?: number | bigint | null
 }
 
+/** A delivery saying events were dropped. */
+export interface MissedDelivery {
+  /** What was dropped. */
+  missed: MissedEvents
+}
+
+/** Events were dropped because the subscriber fell behind (its queue was full). */
+export interface MissedEvents {
+  /** How many were dropped. */
+  count: number
+  /** The first dropped sequence number: read them with `eventsSince(fromSeq)`. */
+  fromSeq: number
+}
+
 /** A message to append with `appendMessage`; the engine assigns its id. */
 export interface NewMessage {
   /** The customer the conversation is with (1 to 256 bytes). */
@@ -233,24 +358,33 @@ export interface NewMessage {
 }
 
 /**
- * Opens the database in directory `path` (created if missing). Within one process every
- * `open` of the same directory — from the main thread or any worker thread — returns a
- * handle on one shared engine; the engine closes when its last handle is closed or
- * garbage-collected. Another process that has the directory open makes this fail with
- * `CIDB_ALREADY_OPEN`.
+ * Opens the database in directory `path` (created if missing) with the configuration
+ * `config(options)` shows: the profile, the TOML file `options.config`, then `CIDB_*`
+ * environment variables. Within one process every `open` of the same directory — from the
+ * main thread or any worker thread — returns a handle on one shared engine, and must ask
+ * for the same effective settings (else `CIDB_ALREADY_OPEN` naming the first that differs);
+ * the engine closes when its last handle is closed or garbage-collected. Another process
+ * that has the directory open makes this fail with `CIDB_ALREADY_OPEN`; a bad setting is
+ * `CIDB_CONFIG`.
  */
 export declare function open(path: string, options?: OpenOptions | null): Engine
 
 /** Promise form of `open`. */
 export declare function openAsync(path: string, options?: OpenOptions | null): Promise<Engine>
 
-/** Options for `open`. */
+/** Options for `open` and `config`. */
 export interface OpenOptions {
   /**
-   * The configuration profile: `development` (the default; small memory footprint) or
-   * `production`. Every `open` of one directory within a process must use the same one.
+   * The configuration profile: `development` (small memory footprint; the default unless
+   * the file or `CIDB_PROFILE` names one) or `production`. `CIDB_PROFILE` in the
+   * environment wins over this option.
    */
   profile?: 'development' | 'production' | null
+  /**
+   * Path of a TOML file of settings (keys as `config()` lists them, e.g.
+   * `l1_max_items = 5000`); an unknown key or a bad value is `CIDB_CONFIG`.
+   */
+  config?: string | null
 }
 
 /** A stored score. */
@@ -269,6 +403,19 @@ export interface Score {
   model: string | null
 }
 
+/**
+ * A latest-score threshold crossing: the latest score of `scoreType` moving from at or below
+ * `threshold` to above it (`above`, the default) or back.
+ */
+export interface ScoreCrossing {
+  /** The score type watched. */
+  scoreType: string
+  /** The threshold. */
+  threshold: number
+  /** Upward crossings (`true`, the default) or downward ones. */
+  above?: boolean | null
+}
+
 /** A score to append with `addScore`: one point of a (customer, score type) time series. */
 export interface ScoreInput {
   /** The customer scored (1 to 256 bytes). */
@@ -283,4 +430,17 @@ export interface ScoreInput {
   createdAt?: number | bigint | Date | null
   /** The model that produced it; `null` or absent when unknown. */
   model?: string | null
+}
+
+/** One effective setting and where its value came from. */
+export interface Setting {
+  /** The key, as written in a TOML file (the variable is `CIDB_` + the key in upper case). */
+  key: string
+  /** The effective value, as text. */
+  value: string
+  /**
+   * Where it came from: `default`, `argument`, `profile:<name>`, `machine`,
+   * `file:<path>` or `env:CIDB_<KEY>`.
+   */
+  source: string
 }

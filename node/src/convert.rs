@@ -111,6 +111,16 @@ impl Val {
         }
     }
 
+    /// The raw value, for napi calls outside this module (on the same call's thread).
+    pub fn raw(&self) -> sys::napi_value {
+        self.raw
+    }
+
+    /// The raw environment of the call.
+    pub fn env(&self) -> sys::napi_env {
+        self.env
+    }
+
     /// True for `undefined` and `null`: an absent value.
     pub fn is_absent(&self) -> bool {
         matches!(self.kind(), Kind::Undefined | Kind::Null)
@@ -340,6 +350,35 @@ pub fn count(v: Val, what: &str) -> Result<u64> {
         Kind::BigInt => v.bigint_u64().ok_or_else(|| bad("must be a non-negative integer below 2^64".into())),
         other => Err(type_error(what, "a number or bigint", other)),
     }
+}
+
+/// A function (callbacks).
+pub fn function(v: Val, what: &str) -> Result<Val> {
+    match v.kind() {
+        Kind::Function => Ok(v),
+        other => Err(type_error(what, "a function", other)),
+    }
+}
+
+/// A boolean.
+pub fn boolean(v: Val, what: &str) -> Result<bool> {
+    match v.kind() {
+        Kind::Boolean => {
+            let mut b = false;
+            // SAFETY: v is a boolean of the current call.
+            unsafe { sys::napi_get_value_bool(v.env, v.raw, &mut b) };
+            Ok(b)
+        }
+        other => Err(type_error(what, "a boolean", other)),
+    }
+}
+
+/// An optional non-negative count; `None` when absent.
+pub fn opt_count(v: Val, what: &str) -> Result<Option<u64>> {
+    if v.is_absent() {
+        return Ok(None);
+    }
+    count(v, what).map(Some)
 }
 
 /// An object (not an array, not a Date): records and option bags.

@@ -13,15 +13,20 @@
 
 #![deny(clippy::unwrap_used)]
 
+mod callback;
+mod config;
 mod convert;
 mod engine;
 mod errors;
+mod feed;
 mod records;
 mod registry;
 mod task;
 mod tenant;
 
-pub use engine::{open, open_async, Engine, EngineStats, OpenOptions};
+pub use config::{config, OpenOptions, Setting};
+pub use engine::{open, open_async, Engine, EngineStats};
 pub use errors::{error_codes, ErrorCode};
+pub use feed::{ChangeEvent, Delivery, EventDelivery, EventFilter, EventStream, MissedDelivery, MissedEvents, ScoreCrossing, Subscription};
 pub use records::{Customer, CustomerInput, Message, MessageQuery, NewMessage, Score, ScoreInput};
 pub use tenant::Tenant;

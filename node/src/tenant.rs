@@ -53,8 +53,8 @@ impl<D: Send + 'static> Write<D> {
 /// A handle on one tenant of an engine. Made by `Engine.tenant(name)`.
 #[napi]
 pub struct Tenant {
-    lease: Arc<Lease>,
-    tenant: cidb::Tenant,
+    pub(crate) lease: Arc<Lease>,
+    pub(crate) tenant: cidb::Tenant,
 }
 
 impl Tenant {

@@ -60,10 +60,11 @@ async function bothFail(tenant, method, args, code, message) {
 }
 
 /** Runs a script in a separate Node process; returns its trimmed stdout (throws on a crash). */
-function runNode(script, args = [], nodeFlags = []) {
+function runNode(script, args = [], nodeFlags = [], env = {}) {
   const r = spawnSync(process.execPath, [...nodeFlags, '-e', script, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, CIDB_PKG: path.join(__dirname, '..') },
+    env: { ...process.env, CIDB_PKG: path.join(__dirname, '..'), ...env },
+    timeout: 60_000,
   })
   assert.equal(r.status, 0, `child failed (status ${r.status}, signal ${r.signal}): ${r.stderr}`)
   return r.stdout.trim()

@@ -20,6 +20,21 @@ declare global {
 
 /** A handle on an open database. Made by `open`; not constructible with `new`. */
 export declare class Engine {
+  /**
+   * Per-tier cache analytics: hits, misses, ratios, sizes, promotions, demotions,
+   * evictions, expirations, and lookups per hour.
+   */
+  cacheStats(): CacheStats
+  /** Promise form of `cacheStats`. */
+  cacheStatsAsync(): Promise<CacheStats>
+  /**
+   * Deletes expired data now (contexts past their TTL, change-log entries past the
+   * retention); the background sweep does this every `sweep_interval_ms`. Returns how
+   * many contexts were removed.
+   */
+  sweepExpired(): number
+  /** Promise form of `sweepExpired`. */
+  sweepExpiredAsync(): Promise<number>
   /** The database directory (canonical absolute path). */
   get path(): string
   /** True once `close()` was called on this handle. */
@@ -49,6 +64,35 @@ export declare class Engine {
   eventsSince(fromSeq: number | bigint, limit?: number | bigint | null): ChangeEvent[]
   /** Promise form of `eventsSince`. */
   eventsSinceAsync(fromSeq: number | bigint, limit?: number | bigint | null): Promise<ChangeEvent[]>
+  /**
+   * Writes a consistent copy of the database into the directory `dest` (created; it must
+   * not hold a database: `CIDB_ALREADY_EXISTS`) while reads and writes go on. The copy
+   * opens like any cidb directory.
+   */
+  backup(dest: string): BackupReport
+  /** Promise form of `backup`. */
+  backupAsync(dest: string): Promise<BackupReport>
+  /** Everything the statement monitor knows: fingerprints, the slow-query log, alerts. */
+  monitorStats(): MonitorStats
+  /**
+   * The statement statistics in the Prometheus text exposition format 0.0.4, ready to
+   * serve on a `/metrics` endpoint.
+   */
+  prometheus(): string
+  /** The `n` fingerprints with the most total time, most first. */
+  top(n: number): FingerprintStats[]
+  /**
+   * Calls `callback` on the JS thread with every alert fired from now on (slow queries,
+   * table-scan ratio, query memory, error rate); returns an id for `removeAlertCallback`.
+   * The callback does not keep the process alive. A callback that throws raises an
+   * uncaught exception.
+   */
+  onAlert(callback: (alert: Alert) => void): number
+  /**
+   * Removes an alert callback registered through this handle; `true` when it was. No call
+   * of it runs after this returns.
+   */
+  removeAlertCallback(id: number): boolean
 }
 
 /**
@@ -79,6 +123,46 @@ export declare class Subscription {
 
 /** A handle on one tenant of an engine. Made by `Engine.tenant(name)`. */
 export declare class Tenant {
+  /** The cached value of `key` (1 to 1024 bytes of UTF-8), or `null` when absent or expired. */
+  cacheGet(key: string): Buffer | null
+  /** Promise form of `cacheGet`. */
+  cacheGetAsync(key: string): Promise<Buffer | null>
+  /**
+   * Caches `value` (at most 16 MiB; a string is stored as UTF-8) under `key`, replacing
+   * any value, with `options.ttlMs` or the default TTL of the tier its size places it in.
+   */
+  cacheSet(key: string, value: Buffer | Uint8Array | ArrayBuffer | string, options?: CacheSetOptions | null): void
+  /** Promise form of `cacheSet` (the value is copied on the call). */
+  cacheSetAsync(key: string, value: Buffer | Uint8Array | ArrayBuffer | string, options?: CacheSetOptions | null): Promise<void>
+  /** Removes `key`; `true` when a live entry existed. */
+  cacheDelete(key: string): boolean
+  /** Promise form of `cacheDelete`. */
+  cacheDeleteAsync(key: string): Promise<boolean>
+  /**
+   * The cached value of `key`; when absent, calls `producer()` (on this thread), caches
+   * what it returns (a Buffer, Uint8Array, ArrayBuffer or string) with `options.ttlMs`
+   * and returns it as a Buffer. Concurrent callers for one key (other worker threads)
+   * wait for the first, so the producer runs once. Sync form only (see the README); an
+   * exception from the producer is rethrown as is and caches nothing.
+   */
+  cacheGetOrSet(key: string, producer: () => Buffer | Uint8Array | ArrayBuffer | string, options?: CacheSetOptions | null): Buffer
+  /**
+   * Merges `entries` into the conversation's context, keeps the newest
+   * `options.maxHistory` (by timestamp; ties keep arrival order), sets it to expire
+   * `options.ttlMs` from now, and returns the new context. Atomic under concurrent
+   * callers; an expired context counts as empty. Durable when it returns.
+   */
+  updateContext(conversationId: string, entries: ContextEntryInput[], options: ContextOptions): Context
+  /** Promise form of `updateContext`. */
+  updateContextAsync(conversationId: string, entries: ContextEntryInput[], options: ContextOptions): Promise<Context>
+  /** The conversation's context; `null` when absent or expired. */
+  getContext(conversationId: string): Context | null
+  /** Promise form of `getContext`. */
+  getContextAsync(conversationId: string): Promise<Context | null>
+  /** Deletes the conversation's context; `true` when a live one existed. */
+  deleteContext(conversationId: string): boolean
+  /** Promise form of `deleteContext`. */
+  deleteContextAsync(conversationId: string): Promise<boolean>
   /**
    * Calls `callback` on the JS thread for every committed change of this tenant that
    * passes `filter`, in commit order, and with `{missed}` when it fell so far behind that
@@ -96,6 +180,28 @@ export declare class Tenant {
   eventsSince(fromSeq: number | bigint, limit?: number | bigint | null): ChangeEvent[]
   /** Promise form of `eventsSince`. */
   eventsSinceAsync(fromSeq: number | bigint, limit?: number | bigint | null): Promise<ChangeEvent[]>
+  /**
+   * Imports plain objects (keys: SQL column names or their camelCase) into `table`.
+   * Bad rows are rejected with their 1-based position and the reason; the rest land in
+   * batches. Throws only when the whole import fails (unknown table, storage error).
+   */
+  importRecords(table: 'customers' | 'customer_scores' | 'conversation_messages', records: Record<string, unknown>[], options?: ImportOptions | null): ImportReport
+  /** Promise form of `importRecords` (the objects are read on the call). */
+  importRecordsAsync(table: 'customers' | 'customer_scores' | 'conversation_messages', records: Record<string, unknown>[], options?: ImportOptions | null): Promise<ImportReport>
+  /**
+   * Imports a CSV file with a header row into `table` (`options.delimiter` for TSV);
+   * rejects carry the line their record starts on.
+   */
+  importCsv(table: 'customers' | 'customer_scores' | 'conversation_messages', path: string, options?: ImportOptions | null): ImportReport
+  /** Promise form of `importCsv`. */
+  importCsvAsync(table: 'customers' | 'customer_scores' | 'conversation_messages', path: string, options?: ImportOptions | null): Promise<ImportReport>
+  /**
+   * Imports a JSON Lines file (one object per line; blank lines skipped) into `table`;
+   * rejects carry their line.
+   */
+  importJsonl(table: 'customers' | 'customer_scores' | 'conversation_messages', path: string, options?: ImportOptions | null): ImportReport
+  /** Promise form of `importJsonl`. */
+  importJsonlAsync(table: 'customers' | 'customer_scores' | 'conversation_messages', path: string, options?: ImportOptions | null): Promise<ImportReport>
   /** The tenant's name. */
   get name(): string
   /** Inserts or replaces a customer (by id). Durable when it returns. */
@@ -164,6 +270,63 @@ export declare class Tenant {
   messagesForConversationAsync(conversationId: string): Promise<Message[]>
 }
 
+/** One alert. */
+export interface Alert {
+  /** What it is about. */
+  kind: 'slow_query' | 'table_scan_ratio' | 'query_memory' | 'error_rate'
+  /** When it fired, ms since the epoch. */
+  at: number
+  /** The measured value: ms (slow_query), a ratio (table_scan_ratio, error_rate) or bytes. */
+  value: number
+  /** The threshold it crossed, in the same unit. */
+  threshold: number
+  /** The fingerprint concerned, for per-statement alerts. */
+  fingerprint: string | null
+  /** A readable sentence. */
+  message: string
+}
+
+/** What a backup copied. */
+export interface BackupReport {
+  /** Tables copied. */
+  tables: number
+  /** Entries copied. */
+  entries: number
+  /** Bytes of the new data file. */
+  bytes: number
+}
+
+/** Options for `cacheSet` and `cacheGetOrSet`. */
+export interface CacheSetOptions {
+  /**
+   * Time to live in ms (> 0). Absent: the default of the tier the value's size places it
+   * in (under 10 KB: memory, no TTL; under 100 KB: 1 hour; larger: 2 hours).
+   */
+  ttlMs?: number | bigint | null
+}
+
+/** Everything `cacheStats` reports. */
+export interface CacheStats {
+  /** The memory tier. */
+  l1: TierStats
+  /** The persistent tier for mid-size values. */
+  l2: TierStats
+  /** The persistent tier for large values. */
+  l3: TierStats
+  /** Lookups per hour for the last 24 hours, oldest first (hours without any included). */
+  hourly: Array<HourCount>
+  /** Query results answered from the cache. */
+  resultHits: number
+  /** Query-result lookups that missed. */
+  resultMisses: number
+  /** Result fills refused because a write raced them. */
+  staleFillsRefused: number
+  /** Entries loaded into memory by warming since open. */
+  warmed: number
+  /** Things an operator should know (e.g. a damaged cache file discarded at open). */
+  warnings: Array<string>
+}
+
 /** One committed change. */
 export interface ChangeEvent {
   /**
@@ -193,6 +356,53 @@ export interface ChangeEvent {
  * variables; opens nothing. Errors as `open` (`CIDB_CONFIG`).
  */
 export declare function config(options?: OpenOptions | null): Setting[]
+
+/** A conversation's stored context. */
+export interface Context {
+  /** The conversation. */
+  conversationId: string
+  /** Entries, oldest first; never more than the last update's `maxHistory`. */
+  entries: Array<ContextEntry>
+  /** When it was last updated, ms since the epoch. */
+  updatedAt: number
+  /** When it expires, ms since the epoch; it reads as absent from then on. */
+  expiresAt: number
+}
+
+/** A stored context entry. */
+export interface ContextEntry {
+  /** Who wrote it. */
+  role: 'user' | 'assistant' | 'system' | 'agent' | 'tool'
+  /** The text. */
+  content: string
+  /** When it was written, ms since the epoch. */
+  timestamp: number
+  /** Free-form metadata (a JSON object). */
+  metadata: Record<string, unknown>
+}
+
+/** An entry to merge into a conversation's context. */
+export interface ContextEntryInput {
+  /** Who wrote it. */
+  role: 'user' | 'assistant' | 'system' | 'agent' | 'tool'
+  /** The text, at most 1 MiB of UTF-8. */
+  content: string
+  /**
+   * When it was written (ms since the epoch, or a Date); absent means now. Entries are
+   * kept in timestamp order.
+   */
+  timestamp?: number | bigint | Date | null
+  /** Free-form metadata: a JSON object; absent means `{}`. */
+  metadata?: Record<string, unknown> | null
+}
+
+/** Options of `updateContext`; both are required. */
+export interface ContextOptions {
+  /** The context expires this many ms after this update (> 0). */
+  ttlMs: number | bigint
+  /** Keep at most this many entries, the newest by timestamp (>= 1). */
+  maxHistory: number | bigint
+}
 
 /** A stored customer. */
 export interface Customer {
@@ -294,6 +504,93 @@ export interface EventFilter {
   crossing?: ScoreCrossing | null
 }
 
+/** Statistics of one statement fingerprint (constants stripped). */
+export interface FingerprintStats {
+  /** Fingerprint id (hex). */
+  id: string
+  /** The normalised statement (`fast:get_customer` for the typed fast paths). */
+  query: string
+  /** Executions. */
+  calls: number
+  /** Failed executions. */
+  errors: number
+  /** Total time, ms. */
+  totalMs: number
+  /** Mean time, ms. */
+  meanMs: number
+  /** Fastest execution, ms. */
+  minMs: number
+  /** Slowest execution, ms. */
+  maxMs: number
+  /** Median, ms. */
+  p50Ms: number
+  /** 95th percentile, ms. */
+  p95Ms: number
+  /** 99th percentile, ms. */
+  p99Ms: number
+  /** Rows examined in total. */
+  rowsExamined: number
+  /** Rows returned in total. */
+  rowsReturned: number
+  /** Index scans in total. */
+  indexScans: number
+  /** Table scans in total. */
+  tableScans: number
+  /** Joins in total. */
+  joins: number
+  /** Peak memory of one execution, bytes. */
+  peakMemBytes: number
+}
+
+/** Cache lookups in one clock hour. */
+export interface HourCount {
+  /** Start of the hour, ms since the epoch. */
+  hourStart: number
+  /** Lookups in that hour. */
+  accesses: number
+}
+
+/** Options of an import; every field is optional. */
+export interface ImportOptions {
+  /** Most rows per transaction (default 10,000). */
+  batchSize?: number | null
+  /** Most rejects listed in the report (default 1,000); all are counted. */
+  maxRejectsReported?: number | null
+  /** Skip unknown columns (noted in the report) instead of rejecting (default false). */
+  ignoreUnknownColumns?: boolean | null
+  /** `importCsv` only: the field delimiter, one ASCII character (default `,`; `\t` for TSV). */
+  delimiter?: string | null
+}
+
+/** One rejected row. */
+export interface ImportReject {
+  /**
+   * Where, 1-based: the array position for `importRecords`, the line the record starts
+   * on for CSV, the line for JSON Lines.
+   */
+  line: number
+  /** The error code the row would have thrown, e.g. `CIDB_INVALID_SCORE`. */
+  code: string
+  /** Why, naming the field. */
+  reason: string
+}
+
+/** What an import did. */
+export interface ImportReport {
+  /** Rows committed. */
+  imported: number
+  /** Rows rejected (all of them, even past `maxRejectsReported`). */
+  rejected: number
+  /** The first rejects, in input order. */
+  rejects: Array<ImportReject>
+  /** Transactions committed. */
+  batches: number
+  /** Wall time, ms. */
+  elapsedMs: number
+  /** Notes about the input (e.g. ignored columns). */
+  notes: Array<string>
+}
+
 /** A stored message. */
 export interface Message {
   /**
@@ -339,6 +636,18 @@ export interface MissedEvents {
   count: number
   /** The first dropped sequence number: read them with `eventsSince(fromSeq)`. */
   fromSeq: number
+}
+
+/** Everything the monitor knows. */
+export interface MonitorStats {
+  /** Per fingerprint, by total time, descending. */
+  fingerprints: Array<FingerprintStats>
+  /** Fingerprints evicted from the bounded table. */
+  evictedFingerprints: number
+  /** The slow-query log, oldest first. */
+  slowQueries: Array<SlowQuery>
+  /** The alert log, oldest first. */
+  alerts: Array<Alert>
 }
 
 /** A message to append with `appendMessage`; the engine assigns its id. */
@@ -443,4 +752,40 @@ export interface Setting {
    * `file:<path>` or `env:CIDB_<KEY>`.
    */
   source: string
+}
+
+/** One entry of the slow-query log. */
+export interface SlowQuery {
+  /** When it ran, ms since the epoch. */
+  at: number
+  /** The statement as given. */
+  sql: string
+  /** Its fingerprint. */
+  fingerprint: string
+  /** Wall time, ms. */
+  elapsedMs: number
+  /** The plan as EXPLAIN ANALYZE prints it, when the statement had one. */
+  plan: string | null
+}
+
+/** One tier's figures. */
+export interface TierStats {
+  /** Lookups answered by the tier. */
+  hits: number
+  /** Lookups that reached the tier and missed. */
+  misses: number
+  /** hits / (hits + misses); 0 when there were none. */
+  hitRatio: number
+  /** Entries held. */
+  entries: number
+  /** Bytes held (memory tier: key + value; persistent tiers: stored, after compression). */
+  bytes: number
+  /** Entries promoted into the tier. */
+  promotions: number
+  /** Entries demoted into the tier. */
+  demotions: number
+  /** Entries evicted from the tier by its bound. */
+  evictions: number
+  /** Entries expired in the tier. */
+  expirations: number
 }

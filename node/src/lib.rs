@@ -13,20 +13,28 @@
 
 #![deny(clippy::unwrap_used)]
 
+mod cache;
 mod callback;
 mod config;
+mod context;
 mod convert;
 mod engine;
 mod errors;
 mod feed;
+mod import;
+mod monitor;
 mod records;
 mod registry;
 mod task;
 mod tenant;
 
+pub use cache::{CacheSetOptions, CacheStats, HourCount, TierStats};
 pub use config::{config, OpenOptions, Setting};
+pub use context::{Context, ContextEntry, ContextEntryInput, ContextOptions};
 pub use engine::{open, open_async, Engine, EngineStats};
 pub use errors::{error_codes, ErrorCode};
 pub use feed::{ChangeEvent, Delivery, EventDelivery, EventFilter, EventStream, MissedDelivery, MissedEvents, ScoreCrossing, Subscription};
+pub use import::{BackupReport, ImportOptions, ImportReject, ImportReport};
+pub use monitor::{Alert, FingerprintStats, MonitorStats, SlowQuery};
 pub use records::{Customer, CustomerInput, Message, MessageQuery, NewMessage, Score, ScoreInput};
 pub use tenant::Tenant;

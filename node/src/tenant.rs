@@ -64,7 +64,7 @@ impl Tenant {
 
     /// The core handle, or `Closed`; plus the lease, moved into the job so the engine stays
     /// open while it runs.
-    fn live(&self) -> Result<(cidb::Tenant, Arc<Lease>)> {
+    pub(crate) fn live(&self) -> Result<(cidb::Tenant, Arc<Lease>)> {
         self.lease.engine()?;
         Ok((self.tenant.clone(), self.lease.clone()))
     }

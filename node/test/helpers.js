@@ -82,4 +82,15 @@ function openFromOtherProcess(dir) {
 
 const T0 = Date.UTC(2024, 0, 1)
 
-module.exports = { cidb, tempDir, throwsCode, rejectsCode, bothFail, runNode, openFromOtherProcess, T0 }
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Waits (turning the event loop) until `cond()` is true; fails after `ms`. */
+async function until(cond, what = 'the condition', ms = 10_000) {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`)
+    await sleep(2)
+  }
+}
+
+module.exports = { cidb, tempDir, throwsCode, rejectsCode, bothFail, runNode, openFromOtherProcess, T0, sleep, until }

@@ -101,7 +101,14 @@ fn read_entry(v: Val, what: &str, now: Millis) -> Result<CoreEntry> {
     let (v, n) = f("timestamp")?;
     let timestamp = opt_timestamp(v, &n)?.unwrap_or(now);
     let (v, n) = f("metadata")?;
-    let metadata = json(v, &n)?.unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+    let metadata = match json(v, &n)? {
+        None => serde_json::Value::Object(Default::default()),
+        Some(m @ serde_json::Value::Object(_)) => m,
+        Some(other) => {
+            let got = if other.is_array() { "an array" } else { "not an object" };
+            return Err(cidb::Error::new(cidb::ErrorKind::InvalidAttributes, format!("{n} must be a JSON object, got {got}")));
+        }
+    };
     Ok(CoreEntry { role, content, timestamp, metadata })
 }
 

@@ -12,7 +12,8 @@
 //!   (`process.on('uncaughtException')`), as for any event listener; it never reaches cidb.
 //! - The TSFN pointer is only used under a lock that its finalizer also takes, so a
 //!   worker's environment tearing down (which finalizes it) cannot race a call from another
-//!   thread into freed memory.
+//!   thread into freed memory; [`JsCallback::closed`] wakes whoever waits on it then too,
+//!   so the work feeding a callback of a terminated worker ends.
 
 use napi::bindgen_prelude::{sys, ToNapiValue};
 use parking_lot::Mutex;
@@ -21,7 +22,7 @@ use std::marker::PhantomData;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 struct Raw(sys::napi_threadsafe_function);
 
@@ -33,6 +34,15 @@ struct State {
     /// `None` once released by `close` or finalized by napi.
     tsfn: Mutex<Option<Raw>>,
     closed: AtomicBool,
+    /// Becomes true with `closed`, for async waiters.
+    signal: watch::Sender<bool>,
+}
+
+impl State {
+    fn mark_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.signal.send_replace(true);
+    }
 }
 
 struct Item<T> {
@@ -52,7 +62,7 @@ impl<T: ToNapiValue + Send + 'static> JsCallback<T> {
     /// it never does.
     pub fn new(env: sys::napi_env, func: sys::napi_value, keep_alive: bool) -> cidb::Result<JsCallback<T>> {
         let failed = |what: &str| cidb::Error::new(cidb::ErrorKind::Internal, format!("cannot {what} a JS callback"));
-        let state = Arc::new(State { tsfn: Mutex::new(None), closed: AtomicBool::new(false) });
+        let state = Arc::new(State { tsfn: Mutex::new(None), closed: AtomicBool::new(false), signal: watch::Sender::new(false) });
         const NAME: &str = "cidb callback";
         let mut name = ptr::null_mut();
         // SAFETY: env is the live environment of the calling JS thread; NAME outlives the call.
@@ -119,7 +129,7 @@ impl<T: ToNapiValue + Send + 'static> JsCallback<T> {
 
     /// Stops all calls, queued ones included, and releases the TSFN. Any thread; idempotent.
     pub fn close(&self) {
-        self.state.closed.store(true, Ordering::Release);
+        self.state.mark_closed();
         let mut tsfn = self.state.tsfn.lock();
         if let Some(raw) = tsfn.take() {
             // SAFETY: raw is live (under the lock); this gives back the one thread count it
@@ -131,6 +141,13 @@ impl<T: ToNapiValue + Send + 'static> JsCallback<T> {
     /// True once closed, or once napi finalized the function (its environment went away).
     pub fn is_closed(&self) -> bool {
         self.state.closed.load(Ordering::Acquire)
+    }
+
+    /// Resolves once closed or finalized.
+    pub async fn closed(&self) {
+        let mut rx = self.state.signal.subscribe();
+        // The sender lives in `state`, which `self` keeps alive: this cannot fail.
+        let _ = rx.wait_for(|c| *c).await;
     }
 }
 
@@ -199,6 +216,6 @@ unsafe fn rethrow_uncaught(env: sys::napi_env) {
 unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
     // SAFETY: `data` is the strong count `new` gave napi; this is its only release.
     let state = unsafe { Arc::from_raw(data.cast::<State>()) };
-    state.closed.store(true, Ordering::Release);
     state.tsfn.lock().take();
+    state.mark_closed();
 }

@@ -217,16 +217,15 @@ impl Source {
 /// Shared by a [`Subscription`] handle and its pump.
 struct PushShared {
     cb: JsCallback<Delivery>,
-    stop: watch::Sender<bool>,
     lease: Arc<Lease>,
     hook: u64,
 }
 
 impl PushShared {
-    /// Stops deliveries now (no callback runs after this returns on the JS thread).
+    /// Stops deliveries now (no callback runs after this returns on the JS thread) and wakes
+    /// the pump, which then unsubscribes.
     fn stop(&self) {
         self.cb.close();
-        self.stop.send_replace(true);
     }
 }
 
@@ -268,7 +267,7 @@ fn subscribe(
         let cb = JsCallback::new(cb.env(), cb.raw(), true)?;
         let mut stream = source.stream(filter)?;
         let hook = hook_id();
-        let shared = Arc::new(PushShared { cb, stop: watch::Sender::new(false), lease: lease.clone(), hook });
+        let shared = Arc::new(PushShared { cb, lease: lease.clone(), hook });
         let weak = Arc::downgrade(&shared);
         if let Err(e) = lease.on_release(hook, move || {
             if let Some(s) = weak.upgrade() {
@@ -279,20 +278,21 @@ fn subscribe(
             return Err(e);
         }
         let pump = shared.clone();
-        let mut stop = shared.stop.subscribe();
         crate::task::guarded(|| {
+            // Ends when the subscription is closed, its handle is closed, the engine closes
+            // (the stream ends), or the callback's environment goes away (a worker exits).
             napi::bindgen_prelude::spawn(async move {
                 loop {
                     let next = tokio::select! {
                         d = stream.next() => d,
-                        _ = stop.wait_for(|s| *s) => None,
+                        _ = pump.cb.closed() => None,
                     };
                     let Some(d) = next else { break };
                     let Some(done) = pump.cb.call(delivery(d)) else { break };
                     // Wait for JS to have run the callback: backpressure without a thread.
                     tokio::select! {
                         _ = done => {}
-                        _ = stop.wait_for(|s| *s) => break,
+                        _ = pump.cb.closed() => break,
                     }
                 }
                 drop(stream);

@@ -296,6 +296,24 @@ export interface BackupReport {
   bytes: number
 }
 
+/**
+ * The storage circuit breaker: after repeated storage failures it opens and writes fail
+ * fast with `CIDB_UNAVAILABLE` while reads keep working; after a cool-down one probe write
+ * is let through (`half_open`).
+ */
+export interface BreakerStats {
+  /** `closed` (normal), `open` (writes fail fast) or `half_open` (one probe in flight). */
+  state: 'closed' | 'open' | 'half_open'
+  /** Storage failures seen since the engine opened. */
+  failures: number
+  /** Times the breaker opened. */
+  opened: number
+  /** Writes refused while open. */
+  rejected: number
+  /** The last storage failure, if any. */
+  lastError: string | null
+}
+
 /** Options for `cacheSet` and `cacheGetOrSet`. */
 export interface CacheSetOptions {
   /**
@@ -471,6 +489,8 @@ export interface EngineStats {
   failedWrites: number
   /** Largest group of writes committed together. */
   maxCommitGroup: number
+  /** The storage circuit breaker. */
+  breaker: BreakerStats
 }
 
 /** One row of the error table: what a cidb error kind is called in Node. */

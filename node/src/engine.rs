@@ -7,6 +7,7 @@ use crate::config::OpenOptions;
 use crate::convert::{text, Val};
 use crate::registry::Lease;
 use crate::task::{job, run_async, run_sync, Job, Op};
+use cidb::storage::breaker::BreakerState;
 use crate::tenant::Tenant;
 use napi::bindgen_prelude::{AsyncTask, Env, Unknown};
 use napi_derive::napi;
@@ -31,6 +32,26 @@ pub struct EngineStats {
     pub failed_writes: f64,
     /// Largest group of writes committed together.
     pub max_commit_group: f64,
+    /// The storage circuit breaker.
+    pub breaker: BreakerStats,
+}
+
+/// The storage circuit breaker: after repeated storage failures it opens and writes fail
+/// fast with `CIDB_UNAVAILABLE` while reads keep working; after a cool-down one probe write
+/// is let through (`half_open`).
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct BreakerStats {
+    /// `closed` (normal), `open` (writes fail fast) or `half_open` (one probe in flight).
+    #[napi(ts_type = "'closed' | 'open' | 'half_open'")]
+    pub state: String,
+    /// Storage failures seen since the engine opened.
+    pub failures: f64,
+    /// Times the breaker opened.
+    pub opened: f64,
+    /// Writes refused while open.
+    pub rejected: f64,
+    /// The last storage failure, if any.
+    pub last_error: Option<String>,
 }
 
 impl From<cidb::EngineStats> for EngineStats {
@@ -44,6 +65,18 @@ impl From<cidb::EngineStats> for EngineStats {
             writes: s.writes as f64,
             failed_writes: s.failed_writes as f64,
             max_commit_group: s.max_commit_group as f64,
+            breaker: BreakerStats {
+                state: match s.breaker.state {
+                    BreakerState::Closed => "closed",
+                    BreakerState::Open => "open",
+                    BreakerState::HalfOpen => "half_open",
+                }
+                .into(),
+                failures: s.breaker.failures as f64,
+                opened: s.breaker.opened as f64,
+                rejected: s.breaker.rejected as f64,
+                last_error: s.breaker.last_error,
+            },
         }
     }
 }

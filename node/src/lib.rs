@@ -41,7 +41,7 @@ mod tenant;
 pub use cache::{CacheSetOptions, CacheStats, HourCount, TierStats};
 pub use config::{config, OpenOptions, Setting};
 pub use context::{Context, ContextEntry, ContextEntryInput, ContextOptions};
-pub use engine::{open, open_async, Engine, EngineStats};
+pub use engine::{open, open_async, BreakerStats, Engine, EngineStats};
 pub use errors::{error_codes, ErrorCode};
 pub use feed::{ChangeEvent, Delivery, EventDelivery, EventFilter, EventStream, MissedDelivery, MissedEvents, ScoreCrossing, Subscription};
 pub use import::{BackupReport, ImportOptions, ImportReject, ImportReport};

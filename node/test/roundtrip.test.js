@@ -78,6 +78,7 @@ test('data written survives close and reopen', (t) => {
   assert.deepEqual(acme.messagesForCustomer('c2').map((m) => m.role), ['tool'])
   assert.deepEqual(db.stats(), {
     customers: 26, scores: 3, latestScores: 1, messages: 3, commits: 0, writes: 0, failedWrites: 0, maxCommitGroup: 0,
+    breaker: { state: 'closed', failures: 0, opened: 0, rejected: 0, lastError: null },
   })
   // another tenant sees none of it
   assert.equal(db.tenant('other').countCustomers(), 0)

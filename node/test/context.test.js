@@ -4,13 +4,19 @@
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
 const { cidb, tempDir, bothFail, throwsCode, T0, sleep } = require('./helpers')
 
 const opts = { ttlMs: 60_000, maxHistory: 3 }
 const entry = (i, extra = {}) => ({ role: i % 2 ? 'assistant' : 'user', content: `m${i}`, timestamp: T0 + i, ...extra })
 
 function openTenant(t) {
-  const db = cidb.open(tempDir(t))
+  // No background sweep during a test: sweepExpired() counts are then exact.
+  const dir = tempDir(t)
+  const config = path.join(dir, 'cidb.toml')
+  fs.writeFileSync(config, 'sweep_interval_ms = 3600000\n')
+  const db = cidb.open(dir, { config })
   t.after(() => db.close())
   return [db, db.tenant('acme')]
 }

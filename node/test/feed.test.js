@@ -233,7 +233,7 @@ test('an open subscription nobody closes keeps the process running', () => {
       `const cidb = require(process.env.CIDB_PKG)
        cidb.open(process.argv[1]).tenant('acme').subscribe(() => {})
        console.log('subscribed')`, dir], {
-      encoding: 'utf8', timeout: 1500, env: { ...process.env, CIDB_PKG: path.join(__dirname, '..') },
+      encoding: 'utf8', timeout: 3000, env: { ...process.env, CIDB_PKG: path.join(__dirname, '..') },
     })
     assert.equal(r.stdout.trim(), 'subscribed')
     assert.equal(r.signal, 'SIGTERM', 'still running when the timeout killed it')

@@ -9,8 +9,32 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+declare global {
+  interface __NapiRsAsyncGenerator<TOwner, T, TReturn, TNext> {
+    next(...[value]: [] | [TNext]): globalThis.Promise<globalThis.IteratorResult<T, TReturn | undefined>>
+    return(...[value]: [] | [TReturn]): globalThis.Promise<globalThis.IteratorResult<T, TReturn | undefined>>
+    throw(exception?: unknown): globalThis.Promise<globalThis.IteratorResult<T, TReturn | undefined>>
+    [globalThis.Symbol.asyncIterator](): this
+  }
+}
+
 /** A handle on an open database. Made by `open`; not constructible with `new`. */
 export declare class Engine {
+  /**
+   * Per-tier cache analytics: hits, misses, ratios, sizes, promotions, demotions,
+   * evictions, expirations, and lookups per hour.
+   */
+  cacheStats(): CacheStats
+  /** Promise form of `cacheStats`. */
+  cacheStatsAsync(): Promise<CacheStats>
+  /**
+   * Deletes expired data now (contexts past their TTL, change-log entries past the
+   * retention); the background sweep does this every `sweep_interval_ms`. Returns how
+   * many contexts were removed.
+   */
+  sweepExpired(): number
+  /** Promise form of `sweepExpired`. */
+  sweepExpiredAsync(): Promise<number>
   /** The database directory (canonical absolute path). */
   get path(): string
   /** True once `close()` was called on this handle. */
@@ -32,10 +56,152 @@ export declare class Engine {
   close(): void
   /** Promise form of `close`. */
   closeAsync(): Promise<void>
+  /** `subscribe` for the changes of every tenant (administrative use). */
+  subscribe(...args: [callback: (delivery: Delivery) => void] | [filter: EventFilter | null | undefined, callback: (delivery: Delivery) => void]): Subscription
+  /** `events` for the changes of every tenant. */
+  events(filter?: EventFilter | null): EventStream
+  /** `eventsSince` over every tenant. */
+  eventsSince(fromSeq: number | bigint, limit?: number | bigint | null): ChangeEvent[]
+  /** Promise form of `eventsSince`. */
+  eventsSinceAsync(fromSeq: number | bigint, limit?: number | bigint | null): Promise<ChangeEvent[]>
+  /**
+   * Writes a consistent copy of the database into the directory `dest` (created; it must
+   * not hold a database: `CIDB_ALREADY_EXISTS`) while reads and writes go on. The copy
+   * opens like any cidb directory.
+   */
+  backup(dest: string): BackupReport
+  /** Promise form of `backup`. */
+  backupAsync(dest: string): Promise<BackupReport>
+  /** Everything the statement monitor knows: fingerprints, the slow-query log, alerts. */
+  monitorStats(): MonitorStats
+  /**
+   * The statement statistics in the Prometheus text exposition format 0.0.4, ready to
+   * serve on a `/metrics` endpoint.
+   */
+  prometheus(): string
+  /** The `n` fingerprints with the most total time, most first. */
+  top(n: number): FingerprintStats[]
+  /**
+   * Calls `callback` on the JS thread with every alert fired from now on (slow queries,
+   * table-scan ratio, query memory, error rate); returns an id for `removeAlertCallback`.
+   * The callback does not keep the process alive. A callback that throws raises an
+   * uncaught exception.
+   */
+  onAlert(callback: (alert: Alert) => void): number
+  /**
+   * Removes an alert callback registered through this handle; `true` when it was. No call
+   * of it runs after this returns.
+   */
+  removeAlertCallback(id: number): boolean
+}
+
+/**
+ * The change feed as an async iterable: `for await (const d of tenant.events())`.
+ * Leaving the loop (or `close()`) ends it; so does closing the engine handle it came from.
+ *
+ * This type implements JavaScript's async iterable protocol.
+ * It can be used with `for await...of` loops.
+ *
+ * @see https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Iteration_protocols#the_async_iterator_and_async_iterable_protocols
+ */
+export declare class EventStream {
+  /** Ends the stream: pending and later `next()` calls return `done`. Idempotent. */
+  close(): void
+  [globalThis.Symbol.asyncIterator](): globalThis.__NapiRsAsyncGenerator<EventStream, Delivery, void, undefined>
+}
+
+/** A change-feed subscription delivering to a callback. Made by `subscribe`. */
+export declare class Subscription {
+  /**
+   * Stops deliveries: the callback is not called again once this returns, and the
+   * subscription no longer keeps the process alive. Idempotent.
+   */
+  close(): void
+  /** True once closed (by `close()`, or by closing the engine handle it came from). */
+  get closed(): boolean
 }
 
 /** A handle on one tenant of an engine. Made by `Engine.tenant(name)`. */
 export declare class Tenant {
+  /** The cached value of `key` (1 to 1024 bytes of UTF-8), or `null` when absent or expired. */
+  cacheGet(key: string): Buffer | null
+  /** Promise form of `cacheGet`. */
+  cacheGetAsync(key: string): Promise<Buffer | null>
+  /**
+   * Caches `value` (at most 16 MiB; a string is stored as UTF-8) under `key`, replacing
+   * any value, with `options.ttlMs` or the default TTL of the tier its size places it in.
+   */
+  cacheSet(key: string, value: Buffer | Uint8Array | ArrayBuffer | string, options?: CacheSetOptions | null): void
+  /** Promise form of `cacheSet` (the value is copied on the call). */
+  cacheSetAsync(key: string, value: Buffer | Uint8Array | ArrayBuffer | string, options?: CacheSetOptions | null): Promise<void>
+  /** Removes `key`; `true` when a live entry existed. */
+  cacheDelete(key: string): boolean
+  /** Promise form of `cacheDelete`. */
+  cacheDeleteAsync(key: string): Promise<boolean>
+  /**
+   * The cached value of `key`; when absent, calls `producer()` (on this thread), caches
+   * what it returns (a Buffer, Uint8Array, ArrayBuffer or string) with `options.ttlMs`
+   * and returns it as a Buffer. Concurrent callers for one key (other worker threads)
+   * wait for the first, so the producer runs once. Sync form only (see the README); an
+   * exception from the producer is rethrown as is and caches nothing.
+   */
+  cacheGetOrSet(key: string, producer: () => Buffer | Uint8Array | ArrayBuffer | string, options?: CacheSetOptions | null): Buffer
+  /**
+   * Merges `entries` into the conversation's context, keeps the newest
+   * `options.maxHistory` (by timestamp; ties keep arrival order), sets it to expire
+   * `options.ttlMs` from now, and returns the new context. Atomic under concurrent
+   * callers; an expired context counts as empty. Durable when it returns.
+   */
+  updateContext(conversationId: string, entries: ContextEntryInput[], options: ContextOptions): Context
+  /** Promise form of `updateContext`. */
+  updateContextAsync(conversationId: string, entries: ContextEntryInput[], options: ContextOptions): Promise<Context>
+  /** The conversation's context; `null` when absent or expired. */
+  getContext(conversationId: string): Context | null
+  /** Promise form of `getContext`. */
+  getContextAsync(conversationId: string): Promise<Context | null>
+  /** Deletes the conversation's context; `true` when a live one existed. */
+  deleteContext(conversationId: string): boolean
+  /** Promise form of `deleteContext`. */
+  deleteContextAsync(conversationId: string): Promise<boolean>
+  /**
+   * Calls `callback` on the JS thread for every committed change of this tenant that
+   * passes `filter`, in commit order, and with `{missed}` when it fell so far behind that
+   * changes were dropped. The next delivery waits for the callback to return. The
+   * subscription keeps the process alive until closed. A callback that throws raises an
+   * uncaught exception, as any event listener would.
+   */
+  subscribe(...args: [callback: (delivery: Delivery) => void] | [filter: EventFilter | null | undefined, callback: (delivery: Delivery) => void]): Subscription
+  /** This tenant's committed changes as an async iterable (see `EventStream`). */
+  events(filter?: EventFilter | null): EventStream
+  /**
+   * This tenant's logged changes with `seq >= fromSeq`, oldest first, at most `limit`
+   * (absent: all; 0: none). The log keeps changes for `feed_retention_ms` (1 hour).
+   */
+  eventsSince(fromSeq: number | bigint, limit?: number | bigint | null): ChangeEvent[]
+  /** Promise form of `eventsSince`. */
+  eventsSinceAsync(fromSeq: number | bigint, limit?: number | bigint | null): Promise<ChangeEvent[]>
+  /**
+   * Imports plain objects (keys: SQL column names or their camelCase) into `table`.
+   * Bad rows are rejected with their 1-based position and the reason; the rest land in
+   * batches. Throws only when the whole import fails (unknown table, storage error).
+   */
+  importRecords(table: 'customers' | 'customer_scores' | 'conversation_messages', records: Record<string, unknown>[], options?: ImportOptions | null): ImportReport
+  /** Promise form of `importRecords` (the objects are read on the call). */
+  importRecordsAsync(table: 'customers' | 'customer_scores' | 'conversation_messages', records: Record<string, unknown>[], options?: ImportOptions | null): Promise<ImportReport>
+  /**
+   * Imports a CSV file with a header row into `table` (`options.delimiter` for TSV);
+   * rejects carry the line their record starts on.
+   */
+  importCsv(table: 'customers' | 'customer_scores' | 'conversation_messages', path: string, options?: ImportOptions | null): ImportReport
+  /** Promise form of `importCsv`. */
+  importCsvAsync(table: 'customers' | 'customer_scores' | 'conversation_messages', path: string, options?: ImportOptions | null): Promise<ImportReport>
+  /**
+   * Imports a JSON Lines file (one object per line; blank lines skipped) into `table`;
+   * rejects carry their line.
+   */
+  importJsonl(table: 'customers' | 'customer_scores' | 'conversation_messages', path: string, options?: ImportOptions | null): ImportReport
+  /** Promise form of `importJsonl`. */
+  importJsonlAsync(table: 'customers' | 'customer_scores' | 'conversation_messages', path: string, options?: ImportOptions | null): Promise<ImportReport>
   /** The tenant's name. */
   get name(): string
   /** Inserts or replaces a customer (by id). Durable when it returns. */
@@ -104,6 +270,158 @@ export declare class Tenant {
   messagesForConversationAsync(conversationId: string): Promise<Message[]>
 }
 
+/** One alert. */
+export interface Alert {
+  /** What it is about. */
+  kind: 'slow_query' | 'table_scan_ratio' | 'query_memory' | 'error_rate'
+  /** When it fired, ms since the epoch. */
+  at: number
+  /** The measured value: ms (slow_query), a ratio (table_scan_ratio, error_rate) or bytes. */
+  value: number
+  /** The threshold it crossed, in the same unit. */
+  threshold: number
+  /** The fingerprint concerned, for per-statement alerts. */
+  fingerprint: string | null
+  /** A readable sentence. */
+  message: string
+}
+
+/** What a backup copied. */
+export interface BackupReport {
+  /** Tables copied. */
+  tables: number
+  /** Entries copied. */
+  entries: number
+  /** Bytes of the new data file. */
+  bytes: number
+}
+
+/**
+ * The storage circuit breaker: after repeated storage failures it opens and writes fail
+ * fast with `CIDB_UNAVAILABLE` while reads keep working; after a cool-down one probe write
+ * is let through (`half_open`).
+ */
+export interface BreakerStats {
+  /** `closed` (normal), `open` (writes fail fast) or `half_open` (one probe in flight). */
+  state: 'closed' | 'open' | 'half_open'
+  /** Storage failures seen since the engine opened. */
+  failures: number
+  /** Times the breaker opened. */
+  opened: number
+  /** Writes refused while open. */
+  rejected: number
+  /** The last storage failure, if any. */
+  lastError: string | null
+}
+
+/** Options for `cacheSet` and `cacheGetOrSet`. */
+export interface CacheSetOptions {
+  /**
+   * Time to live in ms (> 0). Absent: the default of the tier the value's size places it
+   * in (under 10 KB: memory, no TTL; under 100 KB: 1 hour; larger: 2 hours).
+   */
+  ttlMs?: number | bigint | null
+}
+
+/** Everything `cacheStats` reports. */
+export interface CacheStats {
+  /** The memory tier. */
+  l1: TierStats
+  /** The persistent tier for mid-size values. */
+  l2: TierStats
+  /** The persistent tier for large values. */
+  l3: TierStats
+  /** Lookups per hour for the last 24 hours, oldest first (hours without any included). */
+  hourly: Array<HourCount>
+  /** Query results answered from the cache. */
+  resultHits: number
+  /** Query-result lookups that missed. */
+  resultMisses: number
+  /** Result fills refused because a write raced them. */
+  staleFillsRefused: number
+  /** Entries loaded into memory by warming since open. */
+  warmed: number
+  /** Things an operator should know (e.g. a damaged cache file discarded at open). */
+  warnings: Array<string>
+}
+
+/** One committed change. */
+export interface ChangeEvent {
+  /**
+   * Commit sequence number: strictly increasing across the engine, in commit order.
+   * Resume after it with `eventsSince(seq + 1)`.
+   */
+  seq: number
+  /** Commit time, ms since the epoch. */
+  at: number
+  /** The tenant. */
+  tenant: string
+  /** The table changed (`conversation_context` for context updates and deletes). */
+  table: 'customers' | 'customer_scores' | 'latest_scores' | 'conversation_messages' | 'conversation_context'
+  /** What happened. */
+  op: 'insert' | 'update' | 'delete'
+  /** The row's primary-key values joined by `/` (the conversation id for contexts). */
+  key: string
+  /** The row after the change, keyed by SQL column name; `null` for deletes. */
+  new: Record<string, unknown> | null
+  /** The row before the change (updates and deletes of rows), else `null`. */
+  old: Record<string, unknown> | null
+}
+
+/**
+ * The configuration `open(path, options)` would use: every setting in a fixed order, with
+ * its effective value and source. Reads the TOML file and the `CIDB_*` environment
+ * variables; opens nothing. Errors as `open` (`CIDB_CONFIG`).
+ */
+export declare function config(options?: OpenOptions | null): Setting[]
+
+/** A conversation's stored context. */
+export interface Context {
+  /** The conversation. */
+  conversationId: string
+  /** Entries, oldest first; never more than the last update's `maxHistory`. */
+  entries: Array<ContextEntry>
+  /** When it was last updated, ms since the epoch. */
+  updatedAt: number
+  /** When it expires, ms since the epoch; it reads as absent from then on. */
+  expiresAt: number
+}
+
+/** A stored context entry. */
+export interface ContextEntry {
+  /** Who wrote it. */
+  role: 'user' | 'assistant' | 'system' | 'agent' | 'tool'
+  /** The text. */
+  content: string
+  /** When it was written, ms since the epoch. */
+  timestamp: number
+  /** Free-form metadata (a JSON object). */
+  metadata: Record<string, unknown>
+}
+
+/** An entry to merge into a conversation's context. */
+export interface ContextEntryInput {
+  /** Who wrote it. */
+  role: 'user' | 'assistant' | 'system' | 'agent' | 'tool'
+  /** The text, at most 1 MiB of UTF-8. */
+  content: string
+  /**
+   * When it was written (ms since the epoch, or a Date); absent means now. Entries are
+   * kept in timestamp order.
+   */
+  timestamp?: number | bigint | Date | null
+  /** Free-form metadata: a JSON object; absent means `{}`. */
+  metadata?: Record<string, unknown> | null
+}
+
+/** Options of `updateContext`; both are required. */
+export interface ContextOptions {
+  /** The context expires this many ms after this update (> 0). */
+  ttlMs: number | bigint
+  /** Keep at most this many entries, the newest by timestamp (>= 1). */
+  maxHistory: number | bigint
+}
+
 /** A stored customer. */
 export interface Customer {
   /** Key within the tenant. */
@@ -150,16 +468,19 @@ export interface CustomerInput {
   attributes?: Record<string, unknown> | null
 }
 
+/** What a subscriber receives: a change, or a notice that changes were dropped. */
+export type Delivery = EventDelivery | MissedDelivery
+
 /** Store sizes and write counters of an engine (all tenants). */
 export interface EngineStats {
-  /** Customers stored. */
-  customers: number
+  /** Customers stored (null while storage cannot be read; likewise the other counts). */
+  customers: number | null
   /** Scores stored (history). */
-  scores: number
+  scores: number | null
   /** Latest-score rows. */
-  latestScores: number
+  latestScores: number | null
   /** Messages stored. */
-  messages: number
+  messages: number | null
   /** Durable commits since the engine opened. */
   commits: number
   /** Write operations committed since the engine opened. */
@@ -168,6 +489,8 @@ export interface EngineStats {
   failedWrites: number
   /** Largest group of writes committed together. */
   maxCommitGroup: number
+  /** The storage circuit breaker. */
+  breaker: BreakerStats
 }
 
 /** One row of the error table: what a cidb error kind is called in Node. */
@@ -182,6 +505,111 @@ export interface ErrorCode {
 
 /** Every error code cidb can throw, one per error kind, in the order of the C status numbers. */
 export declare function errorCodes(): ErrorCode[]
+
+/** A delivery carrying one committed change. */
+export interface EventDelivery {
+  /** The change. */
+  event: ChangeEvent
+}
+
+/** Which changes a subscription receives; every field is optional, and absent lists mean all. */
+export interface EventFilter {
+  /** Only these tables. */
+  tables?: Array<'customers' | 'customer_scores' | 'latest_scores' | 'conversation_messages' | 'conversation_context'> | null
+  /** Only these operations. */
+  ops?: Array<'insert' | 'update' | 'delete'> | null
+  /** Score events of this score type only. */
+  scoreType?: string | null
+  /** Only latest-score changes that cross a threshold (implies `latest_scores`). */
+  crossing?: ScoreCrossing | null
+}
+
+/** Statistics of one statement fingerprint (constants stripped). */
+export interface FingerprintStats {
+  /** Fingerprint id (hex). */
+  id: string
+  /** The normalised statement (`fast:get_customer` for the typed fast paths). */
+  query: string
+  /** Executions. */
+  calls: number
+  /** Failed executions. */
+  errors: number
+  /** Total time, ms. */
+  totalMs: number
+  /** Mean time, ms. */
+  meanMs: number
+  /** Fastest execution, ms. */
+  minMs: number
+  /** Slowest execution, ms. */
+  maxMs: number
+  /** Median, ms. */
+  p50Ms: number
+  /** 95th percentile, ms. */
+  p95Ms: number
+  /** 99th percentile, ms. */
+  p99Ms: number
+  /** Rows examined in total. */
+  rowsExamined: number
+  /** Rows returned in total. */
+  rowsReturned: number
+  /** Index scans in total. */
+  indexScans: number
+  /** Table scans in total. */
+  tableScans: number
+  /** Joins in total. */
+  joins: number
+  /** Peak memory of one execution, bytes. */
+  peakMemBytes: number
+}
+
+/** Cache lookups in one clock hour. */
+export interface HourCount {
+  /** Start of the hour, ms since the epoch. */
+  hourStart: number
+  /** Lookups in that hour. */
+  accesses: number
+}
+
+/** Options of an import; every field is optional. */
+export interface ImportOptions {
+  /** Most rows per transaction (default 10,000). */
+  batchSize?: number | null
+  /** Most rejects listed in the report (default 1,000); all are counted. */
+  maxRejectsReported?: number | null
+  /** Skip unknown columns (noted in the report) instead of rejecting (default false). */
+  ignoreUnknownColumns?: boolean | null
+  /** `importCsv` only: the field delimiter, one ASCII character (default `,`; `\t` for TSV). */
+  delimiter?: string | null
+}
+
+/** One rejected row. */
+export interface ImportReject {
+  /**
+   * Where, 1-based: the array position for `importRecords`, the line the record starts
+   * on for CSV, the line for JSON Lines.
+   */
+  line: number
+  /** The error code the row would have thrown, e.g. `CIDB_INVALID_SCORE`. */
+  code: string
+  /** Why, naming the field. */
+  reason: string
+}
+
+/** What an import did. */
+export interface ImportReport {
+  /** Rows committed. */
+  imported: number
+  /** Rows rejected (all of them, even past `maxRejectsReported`). */
+  rejected: number
+  /** The first rejects, in input order. */
+  rejects: Array<ImportReject>
+  /** Transactions committed. */
+  batches: number
+  /** Wall time, ms. */
+  elapsedMs: number
+  /** Notes about the input (e.g. ignored columns). */
+  notes: Array<string>
+}
 
 /** A stored message. */
 export interface Message {
@@ -216,6 +644,32 @@ export interface MessageQuery {
   limit?: number | bigint | null
 }
 
+/** A delivery saying events were dropped. */
+export interface MissedDelivery {
+  /** What was dropped. */
+  missed: MissedEvents
+}
+
+/** Events were dropped because the subscriber fell behind (its queue was full). */
+export interface MissedEvents {
+  /** How many were dropped. */
+  count: number
+  /** The first dropped sequence number: read them with `eventsSince(fromSeq)`. */
+  fromSeq: number
+}
+
+/** Everything the monitor knows. */
+export interface MonitorStats {
+  /** Per fingerprint, by total time, descending. */
+  fingerprints: Array<FingerprintStats>
+  /** Fingerprints evicted from the bounded table. */
+  evictedFingerprints: number
+  /** The slow-query log, oldest first. */
+  slowQueries: Array<SlowQuery>
+  /** The alert log, oldest first. */
+  alerts: Array<Alert>
+}
+
 /** A message to append with `appendMessage`; the engine assigns its id. */
 export interface NewMessage {
   /** The customer the conversation is with (1 to 256 bytes). */
@@ -233,24 +687,33 @@ export interface NewMessage {
 }
 
 /**
- * Opens the database in directory `path` (created if missing). Within one process every
- * `open` of the same directory — from the main thread or any worker thread — returns a
- * handle on one shared engine; the engine closes when its last handle is closed or
- * garbage-collected. Another process that has the directory open makes this fail with
- * `CIDB_ALREADY_OPEN`.
+ * Opens the database in directory `path` (created if missing) with the configuration
+ * `config(options)` shows: the profile, the TOML file `options.config`, then `CIDB_*`
+ * environment variables. Within one process every `open` of the same directory — from the
+ * main thread or any worker thread — returns a handle on one shared engine, and must ask
+ * for the same effective settings (else `CIDB_ALREADY_OPEN` naming the first that differs);
+ * the engine closes when its last handle is closed or garbage-collected. Another process
+ * that has the directory open makes this fail with `CIDB_ALREADY_OPEN`; a bad setting is
+ * `CIDB_CONFIG`.
  */
 export declare function open(path: string, options?: OpenOptions | null): Engine
 
 /** Promise form of `open`. */
 export declare function openAsync(path: string, options?: OpenOptions | null): Promise<Engine>
 
-/** Options for `open`. */
+/** Options for `open` and `config`. */
 export interface OpenOptions {
   /**
-   * The configuration profile: `development` (the default; small memory footprint) or
-   * `production`. Every `open` of one directory within a process must use the same one.
+   * The configuration profile: `development` (small memory footprint; the default unless
+   * the file or `CIDB_PROFILE` names one) or `production`. `CIDB_PROFILE` in the
+   * environment wins over this option.
    */
   profile?: 'development' | 'production' | null
+  /**
+   * Path of a TOML file of settings (keys as `config()` lists them, e.g.
+   * `l1_max_items = 5000`); an unknown key or a bad value is `CIDB_CONFIG`.
+   */
+  config?: string | null
 }
 
 /** A stored score. */
@@ -269,6 +732,19 @@ export interface Score {
   model: string | null
 }
 
+/**
+ * A latest-score threshold crossing: the latest score of `scoreType` moving from at or below
+ * `threshold` to above it (`above`, the default) or back.
+ */
+export interface ScoreCrossing {
+  /** The score type watched. */
+  scoreType: string
+  /** The threshold. */
+  threshold: number
+  /** Upward crossings (`true`, the default) or downward ones. */
+  above?: boolean | null
+}
+
 /** A score to append with `addScore`: one point of a (customer, score type) time series. */
 export interface ScoreInput {
   /** The customer scored (1 to 256 bytes). */
@@ -283,4 +759,53 @@ export interface ScoreInput {
   createdAt?: number | bigint | Date | null
   /** The model that produced it; `null` or absent when unknown. */
   model?: string | null
+}
+
+/** One effective setting and where its value came from. */
+export interface Setting {
+  /** The key, as written in a TOML file (the variable is `CIDB_` + the key in upper case). */
+  key: string
+  /** The effective value, as text. */
+  value: string
+  /**
+   * Where it came from: `default`, `argument`, `profile:<name>`, `machine`,
+   * `file:<path>` or `env:CIDB_<KEY>`.
+   */
+  source: string
+}
+
+/** One entry of the slow-query log. */
+export interface SlowQuery {
+  /** When it ran, ms since the epoch. */
+  at: number
+  /** The statement as given. */
+  sql: string
+  /** Its fingerprint. */
+  fingerprint: string
+  /** Wall time, ms. */
+  elapsedMs: number
+  /** The plan as EXPLAIN ANALYZE prints it, when the statement had one. */
+  plan: string | null
+}
+
+/** One tier's figures. */
+export interface TierStats {
+  /** Lookups answered by the tier. */
+  hits: number
+  /** Lookups that reached the tier and missed. */
+  misses: number
+  /** hits / (hits + misses); 0 when there were none. */
+  hitRatio: number
+  /** Entries held. */
+  entries: number
+  /** Bytes held (memory tier: key + value; persistent tiers: stored, after compression). */
+  bytes: number
+  /** Entries promoted into the tier. */
+  promotions: number
+  /** Entries demoted into the tier. */
+  demotions: number
+  /** Entries evicted from the tier by its bound. */
+  evictions: number
+  /** Entries expired in the tier. */
+  expirations: number
 }

@@ -836,7 +836,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Engine = nativeBinding.Engine
+module.exports.EventStream = nativeBinding.EventStream
+module.exports.Subscription = nativeBinding.Subscription
 module.exports.Tenant = nativeBinding.Tenant
+module.exports.config = nativeBinding.config
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.open = nativeBinding.open
 module.exports.openAsync = nativeBinding.openAsync

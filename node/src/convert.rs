@@ -111,6 +111,16 @@ impl Val {
         }
     }
 
+    /// The raw value, for napi calls outside this module (on the same call's thread).
+    pub fn raw(&self) -> sys::napi_value {
+        self.raw
+    }
+
+    /// The raw environment of the call.
+    pub fn env(&self) -> sys::napi_env {
+        self.env
+    }
+
     /// True for `undefined` and `null`: an absent value.
     pub fn is_absent(&self) -> bool {
         matches!(self.kind(), Kind::Undefined | Kind::Null)
@@ -340,6 +350,120 @@ pub fn count(v: Val, what: &str) -> Result<u64> {
         Kind::BigInt => v.bigint_u64().ok_or_else(|| bad("must be a non-negative integer below 2^64".into())),
         other => Err(type_error(what, "a number or bigint", other)),
     }
+}
+
+/// Bytes: a Buffer or any other ArrayBuffer view (`Uint8Array`, `DataView`, … as their raw
+/// bytes), an ArrayBuffer, or a string (its UTF-8). Copied, so the caller may reuse its
+/// buffer at once.
+pub fn bytes(v: Val, what: &str) -> Result<Vec<u8>> {
+    let (mut is_view, mut is_ab) = (false, false);
+    // SAFETY: env/raw belong to the current call.
+    unsafe {
+        sys::napi_is_buffer(v.env, v.raw, &mut is_view);
+        sys::napi_is_arraybuffer(v.env, v.raw, &mut is_ab);
+    }
+    let (mut data, mut len) = (ptr::null_mut(), 0usize);
+    // SAFETY: the info calls match the value's kind just checked; the data pointer is valid
+    // for `len` bytes for the duration of the call, and the bytes are copied before return.
+    let status = unsafe {
+        if is_view {
+            sys::napi_get_buffer_info(v.env, v.raw, &mut data, &mut len)
+        } else if is_ab {
+            sys::napi_get_arraybuffer_info(v.env, v.raw, &mut data, &mut len)
+        } else if v.kind() == Kind::String {
+            return v.utf8().map(String::into_bytes).ok_or_else(|| napi_failed(what));
+        } else {
+            return Err(type_error(what, "a Buffer, Uint8Array, ArrayBuffer or string", v.kind()));
+        }
+    };
+    if status != sys::Status::napi_ok {
+        return Err(napi_failed(what));
+    }
+    if len == 0 || data.is_null() {
+        return Ok(Vec::new());
+    }
+    // SAFETY: as above.
+    Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }.to_vec())
+}
+
+/// A duration in whole milliseconds, greater than zero (`InvalidTtl` otherwise): a number
+/// or a BigInt.
+pub fn ttl_ms(v: Val, what: &str) -> Result<std::time::Duration> {
+    let bad = |detail: String| Error::new(ErrorKind::InvalidTtl, format!("{what} {detail}"));
+    let ms = match v.kind() {
+        Kind::Number => {
+            let n = v.f64();
+            if !n.is_finite() || n.fract() != 0.0 {
+                return Err(bad(format!("is {n}; it must be a whole number of milliseconds")));
+            }
+            if n <= 0.0 {
+                return Err(bad(format!("is {n}; it must be greater than zero")));
+            }
+            n.min(i64::MAX as f64) as i64
+        }
+        Kind::BigInt => match v.bigint_i64() {
+            Some(n) if n > 0 => n,
+            _ => return Err(bad("must be greater than zero and fit in 64 bits".into())),
+        },
+        other => return Err(type_error(what, "a number or bigint", other)),
+    };
+    cidb::cache::ttl_from_millis(ms)
+}
+
+/// Calls a JS function with no arguments on the current thread. A throw is returned as the
+/// JS exception value, cleared, so the caller can rethrow it unchanged.
+pub fn call0(f: Val) -> std::result::Result<Val, Val> {
+    let mut recv = ptr::null_mut();
+    let mut out = ptr::null_mut();
+    // SAFETY: f is a function of the current call; napi on the JS thread.
+    let status = unsafe {
+        sys::napi_get_undefined(f.env, &mut recv);
+        sys::napi_call_function(f.env, recv, f.raw, 0, ptr::null(), &mut out)
+    };
+    if status == sys::Status::napi_ok {
+        return Ok(Val { env: f.env, raw: out });
+    }
+    let mut exc = ptr::null_mut();
+    // SAFETY: as above; clears the pending exception (if any) into a value.
+    unsafe { sys::napi_get_and_clear_last_exception(f.env, &mut exc) };
+    Err(Val { env: f.env, raw: exc })
+}
+
+/// True when `v` is a Promise (or other thenable object).
+pub fn is_promise(v: Val) -> bool {
+    let mut p = false;
+    // SAFETY: env/raw belong to the current call.
+    unsafe { sys::napi_is_promise(v.env, v.raw, &mut p) };
+    p
+}
+
+/// A function (callbacks).
+pub fn function(v: Val, what: &str) -> Result<Val> {
+    match v.kind() {
+        Kind::Function => Ok(v),
+        other => Err(type_error(what, "a function", other)),
+    }
+}
+
+/// A boolean.
+pub fn boolean(v: Val, what: &str) -> Result<bool> {
+    match v.kind() {
+        Kind::Boolean => {
+            let mut b = false;
+            // SAFETY: v is a boolean of the current call.
+            unsafe { sys::napi_get_value_bool(v.env, v.raw, &mut b) };
+            Ok(b)
+        }
+        other => Err(type_error(what, "a boolean", other)),
+    }
+}
+
+/// An optional non-negative count; `None` when absent.
+pub fn opt_count(v: Val, what: &str) -> Result<Option<u64>> {
+    if v.is_absent() {
+        return Ok(None);
+    }
+    count(v, what).map(Some)
 }
 
 /// An object (not an array, not a Date): records and option bags.

@@ -3,36 +3,18 @@
 //! tenant made from it fail with `CIDB_CLOSED` while other handles on the same directory
 //! keep working. The engine itself closes with its last handle.
 
-use crate::convert::{object, opt_text, text, Val};
+use crate::config::OpenOptions;
+use crate::convert::{text, Val};
 use crate::registry::Lease;
 use crate::task::{job, run_async, run_sync, Job, Op};
+use cidb::storage::breaker::BreakerState;
 use crate::tenant::Tenant;
-use cidb::Profile;
 use napi::bindgen_prelude::{AsyncTask, Env, Unknown};
 use napi_derive::napi;
 use std::sync::Arc;
 
-/// Options for `open`.
-#[napi(object, object_from_js = false, object_to_js = false)]
-pub struct OpenOptions {
-    /// The configuration profile: `development` (the default; small memory footprint) or
-    /// `production`. Every `open` of one directory within a process must use the same one.
-    #[napi(ts_type = "'development' | 'production' | null")]
-    pub profile: Option<String>,
-}
-
-impl OpenOptions {
-    fn read(v: Option<&Unknown<'_>>) -> cidb::Result<Profile> {
-        let Some(v) = v.map(Val::of).filter(|v| !v.is_absent()) else { return Ok(Profile::default()) };
-        let o = object(v, "options")?;
-        let profile = opt_text(o.get("profile", "options.profile")?, "options.profile")?;
-        let opts = OpenOptions { profile };
-        opts.profile.as_deref().map_or(Ok(Profile::default()), str::parse)
-    }
-}
-
 /// Store sizes and write counters of an engine (all tenants).
-#[napi(object, object_from_js = false)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct EngineStats {
     /// Customers stored (null while storage cannot be read; likewise the other counts).
     pub customers: Option<f64>,
@@ -50,6 +32,26 @@ pub struct EngineStats {
     pub failed_writes: f64,
     /// Largest group of writes committed together.
     pub max_commit_group: f64,
+    /// The storage circuit breaker.
+    pub breaker: BreakerStats,
+}
+
+/// The storage circuit breaker: after repeated storage failures it opens and writes fail
+/// fast with `CIDB_UNAVAILABLE` while reads keep working; after a cool-down one probe write
+/// is let through (`half_open`).
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct BreakerStats {
+    /// `closed` (normal), `open` (writes fail fast) or `half_open` (one probe in flight).
+    #[napi(ts_type = "'closed' | 'open' | 'half_open'")]
+    pub state: String,
+    /// Storage failures seen since the engine opened.
+    pub failures: f64,
+    /// Times the breaker opened.
+    pub opened: f64,
+    /// Writes refused while open.
+    pub rejected: f64,
+    /// The last storage failure, if any.
+    pub last_error: Option<String>,
 }
 
 impl From<cidb::EngineStats> for EngineStats {
@@ -63,21 +65,39 @@ impl From<cidb::EngineStats> for EngineStats {
             writes: s.writes as f64,
             failed_writes: s.failed_writes as f64,
             max_commit_group: s.max_commit_group as f64,
+            breaker: BreakerStats {
+                state: match s.breaker.state {
+                    BreakerState::Closed => "closed",
+                    BreakerState::Open => "open",
+                    BreakerState::HalfOpen => "half_open",
+                }
+                .into(),
+                failures: s.breaker.failures as f64,
+                opened: s.breaker.opened as f64,
+                rejected: s.breaker.rejected as f64,
+                last_error: s.breaker.last_error,
+            },
         }
     }
 }
 
 fn open_job(path: &Unknown<'_>, options: Option<&Unknown<'_>>) -> cidb::Result<Job<Engine>> {
     let path = text(Val::of(path), "path")?;
-    let profile = OpenOptions::read(options)?;
-    Ok(job(move || Ok(Engine { lease: Lease::acquire(&path, profile)? })))
+    let options = OpenOptions::read(options)?;
+    Ok(job(move || {
+        let (config, settings) = options.load()?;
+        Ok(Engine { lease: Lease::acquire(&path, config, &settings)? })
+    }))
 }
 
-/// Opens the database in directory `path` (created if missing). Within one process every
-/// `open` of the same directory — from the main thread or any worker thread — returns a
-/// handle on one shared engine; the engine closes when its last handle is closed or
-/// garbage-collected. Another process that has the directory open makes this fail with
-/// `CIDB_ALREADY_OPEN`.
+/// Opens the database in directory `path` (created if missing) with the configuration
+/// `config(options)` shows: the profile, the TOML file `options.config`, then `CIDB_*`
+/// environment variables. Within one process every `open` of the same directory — from the
+/// main thread or any worker thread — returns a handle on one shared engine, and must ask
+/// for the same effective settings (else `CIDB_ALREADY_OPEN` naming the first that differs);
+/// the engine closes when its last handle is closed or garbage-collected. Another process
+/// that has the directory open makes this fail with `CIDB_ALREADY_OPEN`; a bad setting is
+/// `CIDB_CONFIG`.
 #[napi]
 pub fn open(
     env: Env,
@@ -99,7 +119,7 @@ pub fn open_async(
 /// A handle on an open database. Made by `open`; not constructible with `new`.
 #[napi]
 pub struct Engine {
-    lease: Arc<Lease>,
+    pub(crate) lease: Arc<Lease>,
 }
 
 #[napi]

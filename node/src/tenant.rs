@@ -8,20 +8,53 @@
 use crate::convert::{list, opt_timestamp, text, Val};
 use crate::records::{Customer, CustomerInput, Message, MessageQuery, NewMessage, Score, ScoreInput};
 use crate::registry::Lease;
-use crate::task::{job, run_async, run_sync, Job, Op};
+use crate::task::{job, run_async, run_future, run_sync, Job, Op};
 use cidb::model::time::MAX_TIMESTAMP;
-use cidb::{Millis, Role};
-use napi::bindgen_prelude::{AsyncTask, Env, Unknown};
+use cidb::{AsyncTenant, Millis, Role};
+use napi::bindgen_prelude::{AsyncTask, Env, PromiseRaw, Unknown};
 use napi_derive::napi;
+use std::future::Future;
 use std::sync::Arc;
 
 type Result<T> = cidb::Result<T>;
 
+/// A prepared write: the core tenant, the lease that keeps its engine open, and the owned,
+/// already-converted input. The sync form runs it as a job; the `…Async` form as the core's
+/// non-blocking write future (see `task::run_future`).
+pub(crate) struct Write<D> {
+    t: cidb::Tenant,
+    lease: Arc<Lease>,
+    data: D,
+}
+
+impl<D: Send + 'static> Write<D> {
+    /// The sync form's job.
+    pub(crate) fn job<T>(self, f: impl FnOnce(&cidb::Tenant, D) -> Result<T> + Send + 'static) -> Job<T> {
+        job(move || {
+            let _keep = self.lease;
+            f(&self.t, self.data)
+        })
+    }
+
+    /// The `…Async` form's future.
+    pub(crate) fn future<T, F>(self, f: impl FnOnce(AsyncTenant, D) -> F) -> impl Future<Output = Result<T>> + Send + 'static
+    where
+        F: Future<Output = Result<T>> + Send + 'static,
+    {
+        let fut = f(self.t.to_async(), self.data);
+        let lease = self.lease;
+        async move {
+            let _keep = lease;
+            fut.await
+        }
+    }
+}
+
 /// A handle on one tenant of an engine. Made by `Engine.tenant(name)`.
 #[napi]
 pub struct Tenant {
-    lease: Arc<Lease>,
-    tenant: cidb::Tenant,
+    pub(crate) lease: Arc<Lease>,
+    pub(crate) tenant: cidb::Tenant,
 }
 
 impl Tenant {
@@ -31,7 +64,7 @@ impl Tenant {
 
     /// The core handle, or `Closed`; plus the lease, moved into the job so the engine stays
     /// open while it runs.
-    fn live(&self) -> Result<(cidb::Tenant, Arc<Lease>)> {
+    pub(crate) fn live(&self) -> Result<(cidb::Tenant, Arc<Lease>)> {
         self.lease.engine()?;
         Ok((self.tenant.clone(), self.lease.clone()))
     }
@@ -40,14 +73,23 @@ impl Tenant {
         self.tenant.engine().config().clock.now()
     }
 
-    fn upsert_customers_job(&self, customers: Vec<CustomerInput>) -> Result<Job<()>> {
+    /// A write of `data` through this handle (fails with `Closed` once it is closed).
+    pub(crate) fn write<D>(&self, data: D) -> Result<Write<D>> {
         let (t, lease) = self.live()?;
+        Ok(Write { t, lease, data })
+    }
+
+    fn upsert_customers_write(&self, customers: Vec<CustomerInput>) -> Result<Write<Vec<cidb::Customer>>> {
         let now = self.now();
-        let customers: Vec<cidb::Customer> = customers.into_iter().map(|c| c.into_model(now)).collect();
-        Ok(job(move || {
-            let _keep = lease;
-            t.upsert_customers(&customers)
-        }))
+        self.write(customers.into_iter().map(|c| c.into_model(now)).collect())
+    }
+
+    fn upsert_customers_job(&self, customers: Vec<CustomerInput>) -> Result<Job<()>> {
+        Ok(self.upsert_customers_write(customers)?.job(|t, cs| t.upsert_customers(&cs)))
+    }
+
+    fn upsert_customers_fut(&self, customers: Vec<CustomerInput>) -> Result<impl Future<Output = Result<()>> + use<>> {
+        Ok(self.upsert_customers_write(customers)?.future(|t, cs| async move { t.upsert_customers(&cs).await }))
     }
 
     fn get_customer_job(&self, id: &Unknown<'_>) -> Result<Job<Option<Customer>>> {
@@ -60,12 +102,11 @@ impl Tenant {
     }
 
     fn delete_customer_job(&self, id: &Unknown<'_>) -> Result<Job<bool>> {
-        let id = text(Val::of(id), "id")?;
-        let (t, lease) = self.live()?;
-        Ok(job(move || {
-            let _keep = lease;
-            t.delete_customer(&id)
-        }))
+        Ok(self.write(text(Val::of(id), "id")?)?.job(|t, id| t.delete_customer(&id)))
+    }
+
+    fn delete_customer_fut(&self, id: &Unknown<'_>) -> Result<impl Future<Output = Result<bool>> + use<>> {
+        Ok(self.write(text(Val::of(id), "id")?)?.future(|t, id| async move { t.delete_customer(&id).await }))
     }
 
     fn count_customers_job(&self) -> Result<Job<f64>> {
@@ -76,14 +117,17 @@ impl Tenant {
         }))
     }
 
-    fn add_scores_job(&self, scores: Vec<ScoreInput>) -> Result<Job<()>> {
-        let (t, lease) = self.live()?;
+    fn add_scores_write(&self, scores: Vec<ScoreInput>) -> Result<Write<Vec<cidb::Score>>> {
         let now = self.now();
-        let scores: Vec<cidb::Score> = scores.into_iter().map(|s| s.into_model(now)).collect();
-        Ok(job(move || {
-            let _keep = lease;
-            t.add_scores(&scores)
-        }))
+        self.write(scores.into_iter().map(|s| s.into_model(now)).collect())
+    }
+
+    fn add_scores_job(&self, scores: Vec<ScoreInput>) -> Result<Job<()>> {
+        Ok(self.add_scores_write(scores)?.job(|t, ss| t.add_scores(&ss)))
+    }
+
+    fn add_scores_fut(&self, scores: Vec<ScoreInput>) -> Result<impl Future<Output = Result<()>> + use<>> {
+        Ok(self.add_scores_write(scores)?.future(|t, ss| async move { t.add_scores(&ss).await }))
     }
 
     fn latest_score_job(&self, customer_id: &Unknown<'_>, score_type: &Unknown<'_>) -> Result<Job<Option<Score>>> {
@@ -113,13 +157,20 @@ impl Tenant {
         }))
     }
 
-    fn append_messages_job(&self, messages: Vec<NewMessage>) -> Result<Job<Vec<Message>>> {
-        let (t, lease) = self.live()?;
+    fn append_messages_write(&self, messages: Vec<NewMessage>) -> Result<Write<Vec<cidb::NewMessage>>> {
         let now = self.now();
-        let messages = messages.into_iter().map(|m| m.into_model(now)).collect::<Result<Vec<_>>>()?;
-        Ok(job(move || {
-            let _keep = lease;
-            Ok(t.append_messages(&messages)?.into_iter().map(Message::from).collect())
+        self.write(messages.into_iter().map(|m| m.into_model(now)).collect::<Result<Vec<_>>>()?)
+    }
+
+    fn append_messages_job(&self, messages: Vec<NewMessage>) -> Result<Job<Vec<Message>>> {
+        Ok(self
+            .append_messages_write(messages)?
+            .job(|t, ms| Ok(t.append_messages(&ms)?.into_iter().map(Message::from).collect())))
+    }
+
+    fn append_messages_fut(&self, messages: Vec<NewMessage>) -> Result<impl Future<Output = Result<Vec<Message>>> + use<>> {
+        Ok(self.append_messages_write(messages)?.future(|t, ms| async move {
+            Ok(t.append_messages(&ms).await?.into_iter().map(Message::from).collect())
         }))
     }
 
@@ -187,8 +238,12 @@ impl Tenant {
 
     /// Promise form of `upsertCustomer`.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn upsert_customer_async(&self, #[napi(ts_arg_type = "CustomerInput")] customer: Unknown<'_>) -> AsyncTask<Op<()>> {
-        run_async(|| self.upsert_customers_job(one(&customer, "customer", CustomerInput::read)?))
+    pub fn upsert_customer_async<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "CustomerInput")] customer: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        run_future(env, || self.upsert_customers_fut(one(&customer, "customer", CustomerInput::read)?))
     }
 
     /// Inserts or replaces many customers in one transaction: all land or none do.
@@ -199,8 +254,12 @@ impl Tenant {
 
     /// Promise form of `upsertCustomers`.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn upsert_customers_async(&self, #[napi(ts_arg_type = "CustomerInput[]")] customers: Unknown<'_>) -> AsyncTask<Op<()>> {
-        run_async(|| self.upsert_customers_job(many(&customers, "customers", CustomerInput::read)?))
+    pub fn upsert_customers_async<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "CustomerInput[]")] customers: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        run_future(env, || self.upsert_customers_fut(many(&customers, "customers", CustomerInput::read)?))
     }
 
     /// Reads a customer; `null` when there is none with that id.
@@ -223,8 +282,12 @@ impl Tenant {
 
     /// Promise form of `deleteCustomer`.
     #[napi(ts_return_type = "Promise<boolean>")]
-    pub fn delete_customer_async(&self, #[napi(ts_arg_type = "string")] id: Unknown<'_>) -> AsyncTask<Op<bool>> {
-        run_async(|| self.delete_customer_job(&id))
+    pub fn delete_customer_async<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "string")] id: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, bool>> {
+        run_future(env, || self.delete_customer_fut(&id))
     }
 
     /// Number of customers of this tenant.
@@ -248,8 +311,12 @@ impl Tenant {
 
     /// Promise form of `addScore`.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn add_score_async(&self, #[napi(ts_arg_type = "ScoreInput")] score: Unknown<'_>) -> AsyncTask<Op<()>> {
-        run_async(|| self.add_scores_job(one(&score, "score", ScoreInput::read)?))
+    pub fn add_score_async<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "ScoreInput")] score: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        run_future(env, || self.add_scores_fut(one(&score, "score", ScoreInput::read)?))
     }
 
     /// Appends many scores in one transaction: all land or none do.
@@ -260,8 +327,12 @@ impl Tenant {
 
     /// Promise form of `addScores`.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn add_scores_async(&self, #[napi(ts_arg_type = "ScoreInput[]")] scores: Unknown<'_>) -> AsyncTask<Op<()>> {
-        run_async(|| self.add_scores_job(many(&scores, "scores", ScoreInput::read)?))
+    pub fn add_scores_async<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "ScoreInput[]")] scores: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        run_future(env, || self.add_scores_fut(many(&scores, "scores", ScoreInput::read)?))
     }
 
     /// The latest score of a type for a customer (one key lookup); `null` when none.
@@ -319,8 +390,15 @@ impl Tenant {
 
     /// Promise form of `appendMessage`.
     #[napi(ts_return_type = "Promise<Message>")]
-    pub fn append_message_async(&self, #[napi(ts_arg_type = "NewMessage")] message: Unknown<'_>) -> AsyncTask<Op<Message>> {
-        run_async(|| self.append_one_job(&message))
+    pub fn append_message_async<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "NewMessage")] message: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, Message>> {
+        run_future(env, || {
+            let batch = self.append_messages_fut(one(&message, "message", NewMessage::read)?)?;
+            Ok(async move { batch.await?.pop().ok_or_else(none_appended) })
+        })
     }
 
     /// Appends many messages in one transaction (all land or none do); ids are assigned in
@@ -332,8 +410,12 @@ impl Tenant {
 
     /// Promise form of `appendMessages`.
     #[napi(ts_return_type = "Promise<Message[]>")]
-    pub fn append_messages_async(&self, #[napi(ts_arg_type = "NewMessage[]")] messages: Unknown<'_>) -> AsyncTask<Op<Vec<Message>>> {
-        run_async(|| self.append_messages_job(many(&messages, "messages", NewMessage::read)?))
+    pub fn append_messages_async<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "NewMessage[]")] messages: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, Vec<Message>>> {
+        run_future(env, || self.append_messages_fut(many(&messages, "messages", NewMessage::read)?))
     }
 
     /// A customer's messages, oldest first, filtered by `query` (`from <= timestamp < to`,
@@ -381,10 +463,10 @@ impl Tenant {
 impl Tenant {
     fn append_one_job(&self, message: &Unknown<'_>) -> Result<Job<Message>> {
         let batch = self.append_messages_job(one(message, "message", NewMessage::read)?)?;
-        Ok(job(move || {
-            batch()?
-                .pop()
-                .ok_or_else(|| cidb::Error::new(cidb::ErrorKind::Internal, "appending one message returned none"))
-        }))
+        Ok(job(move || batch()?.pop().ok_or_else(none_appended)))
     }
+}
+
+fn none_appended() -> cidb::Error {
+    cidb::Error::new(cidb::ErrorKind::Internal, "appending one message returned none")
 }

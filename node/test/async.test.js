@@ -1,6 +1,7 @@
-// The …Async forms run their engine work on the libuv thread pool: the call returns a
-// pending Promise at once, the event loop keeps turning while the work runs, and many
-// concurrent calls all land (the engine commits them in groups).
+// The …Async forms run their engine work off the JS thread: reads on the libuv thread pool,
+// writes as the core's non-blocking write future (no thread waits for durability). The call
+// returns a pending Promise at once, the event loop keeps turning while the work runs, and
+// many concurrent calls all land, sharing group commits beyond the libuv pool size.
 'use strict'
 
 const { test } = require('node:test')
@@ -59,6 +60,26 @@ test('hundreds of concurrent Async writes all land', async (t) => {
     assert.equal(acme.latestScore(`c${c}`, 'churn').createdAt, h[h.length - 1].createdAt)
   }
   t.diagnostic(`${n} concurrent writes in ${stats.commits} commits (largest group ${stats.maxCommitGroup})`)
+})
+
+test('concurrent Async writes share commits: more of them per commit than the libuv pool has threads', async (t) => {
+  const db = cidb.open(tempDir(t))
+  t.after(() => db.close())
+  const acme = db.tenant('acme')
+  const pool = Number(process.env.UV_THREADPOOL_SIZE || 4)
+  const n = 256
+  const before = db.stats()
+  const ids = await Promise.all(Array.from({ length: n }, (_, i) => i % 2
+    ? acme.upsertCustomerAsync({ id: `g${i}` }).then(() => null)
+    : acme.appendMessageAsync({ customerId: 'c', conversationId: 'v', role: 'user', content: `m${i}`, timestamp: T0 + i }).then((m) => m.id)))
+  const after = db.stats()
+  assert.equal(after.writes - before.writes, n)
+  assert.equal(acme.countCustomers(), n / 2)
+  assert.equal(new Set(ids.filter((x) => x !== null)).size, n / 2, 'every message got its own id')
+  // A write holding a pool thread until durable caps a commit group at the pool size.
+  assert.ok(after.maxCommitGroup > pool, `largest commit group ${after.maxCommitGroup} is not above the pool size ${pool}`)
+  assert.ok(after.commits - before.commits < n / pool, `${n} writes took ${after.commits - before.commits} commits`)
+  t.diagnostic(`${n} concurrent writes in ${after.commits - before.commits} commits (largest group ${after.maxCommitGroup})`)
 })
 
 test('Async reads and writes interleave with sync ones on the same handle', async (t) => {

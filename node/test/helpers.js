@@ -60,10 +60,11 @@ async function bothFail(tenant, method, args, code, message) {
 }
 
 /** Runs a script in a separate Node process; returns its trimmed stdout (throws on a crash). */
-function runNode(script, args = [], nodeFlags = []) {
+function runNode(script, args = [], nodeFlags = [], env = {}) {
   const r = spawnSync(process.execPath, [...nodeFlags, '-e', script, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, CIDB_PKG: path.join(__dirname, '..') },
+    env: { ...process.env, CIDB_PKG: path.join(__dirname, '..'), ...env },
+    timeout: 60_000,
   })
   assert.equal(r.status, 0, `child failed (status ${r.status}, signal ${r.signal}): ${r.stderr}`)
   return r.stdout.trim()
@@ -81,4 +82,15 @@ function openFromOtherProcess(dir) {
 
 const T0 = Date.UTC(2024, 0, 1)
 
-module.exports = { cidb, tempDir, throwsCode, rejectsCode, bothFail, runNode, openFromOtherProcess, T0 }
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Waits (turning the event loop) until `cond()` is true; fails after `ms`. */
+async function until(cond, what = 'the condition', ms = 10_000) {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`)
+    await sleep(2)
+  }
+}
+
+module.exports = { cidb, tempDir, throwsCode, rejectsCode, bothFail, runNode, openFromOtherProcess, T0, sleep, until }

@@ -119,6 +119,34 @@ test('a worker that exits without close() gives its handle back', async (t) => {
   assert.equal(openFromOtherProcess(dir), 'opened', 'no handle leaked from the exited worker')
 })
 
+test('a terminated worker\'s subscriptions, streams and alert callbacks give its handle back', async (t) => {
+  const dir = tempDir(t)
+  const db = cidb.open(dir)
+  const acme = db.tenant('acme')
+  let deliveries = 0
+  const w = inWorker(async (cidb, { dir }, post) => {
+    const db = cidb.open(dir) // never closed
+    const t = db.tenant('acme')
+    t.subscribe(() => post('delivery'))
+    db.subscribe({ tables: ['customers'] }, () => {})
+    ;(async () => { for await (const d of t.events()) void d })()
+    db.onAlert(() => {})
+    post('ready')
+    await new Promise(() => {}) // the subscriptions keep this worker alive
+  }, { dir }, (m) => { if (m === 'delivery') deliveries++ })
+  await new Promise((resolve) => { const on = (m) => m === 'ready' && resolve(); w.worker.on('message', on) })
+  acme.upsertCustomer({ id: 'seen' })
+  while (deliveries === 0) await new Promise((r) => setTimeout(r, 5))
+  await w.worker.terminate()
+  db.close()
+  let outcome
+  for (let i = 0; i < 100 && outcome !== 'opened'; i++) {
+    outcome = openFromOtherProcess(dir)
+    if (outcome !== 'opened') await new Promise((r) => setTimeout(r, 50))
+  }
+  assert.equal(outcome, 'opened', 'the worker\'s handle was given back')
+})
+
 test('terminating a worker in the middle of async writes neither crashes nor leaks', async (t) => {
   const dir = tempDir(t)
   const db = cidb.open(dir)

@@ -2,7 +2,10 @@
 // must accept it: the valid calls type-check, and every `@ts-expect-error` line must be an
 // error (tsc fails on an unused one), so the declarations are precise, not `any`.
 import * as cidb from '../..'
-import type { Customer, CustomerInput, Engine, ErrorCode, Message, MessageQuery, NewMessage, Score, ScoreInput, Tenant } from '../..'
+import type {
+  Alert, BackupReport, CacheStats, ChangeEvent, Context, Customer, CustomerInput, Delivery, Engine, ErrorCode, EventStream, FingerprintStats,
+  ImportReport, Message, MessageQuery, MonitorStats, NewMessage, Score, ScoreInput, Setting, Subscription, Tenant,
+} from '../..'
 
 async function main(dir: string): Promise<void> {
   const db: Engine = cidb.open(dir, { profile: 'production' })
@@ -44,11 +47,71 @@ async function main(dir: string): Promise<void> {
     if (code === 'CIDB_INVALID_ID') console.log('invalid id')
   }
   const stats = await db.statsAsync()
-  const messages: number = stats.messages
+  const messages: number | null = stats.messages
+  // @ts-expect-error row counts are null while storage cannot be read
+  const rows: number = stats.customers
   await db.closeAsync()
   const again: Engine = await cidb.openAsync(dir)
   again.close()
 
+  // configuration, cache, context, feed, monitor, import, backup
+  const settings: Setting[] = cidb.config({ profile: 'production', config: '/etc/cidb.toml' })
+  const withFile: Engine = cidb.open(dir, { config: `${dir}/cidb.toml` })
+  acme.cacheSet('k', Buffer.from('v'), { ttlMs: 1000 })
+  acme.cacheSet('k', new Uint8Array([1]))
+  await acme.cacheSetAsync('k', 'text', { ttlMs: 10n })
+  const cached: Buffer | null = acme.cacheGet('k')
+  const cachedAsync: Buffer | null = await acme.cacheGetAsync('k')
+  const produced: Buffer = acme.cacheGetOrSet('k', () => 'computed', { ttlMs: 60_000 })
+  const removed: boolean = await acme.cacheDeleteAsync('k')
+  const cacheStats: CacheStats = db.cacheStats()
+  const l2hits: number = cacheStats.l2.hits
+  const ctx: Context = acme.updateContext('v1', [{ role: 'user', content: 'hi' }], { ttlMs: 60_000, maxHistory: 20 })
+  const ctxAsync: Context | null = await acme.getContextAsync('v1')
+  const swept: number = await db.sweepExpiredAsync()
+  const sub: Subscription = acme.subscribe((d: Delivery) => {
+    if ('event' in d) {
+      const e: ChangeEvent = d.event
+      const op: 'insert' | 'update' | 'delete' = e.op
+      const row: Record<string, unknown> | null = e.new
+      void [op, row]
+    } else {
+      const resumeFrom: number = d.missed.fromSeq
+      void acme.eventsSince(resumeFrom, d.missed.count)
+    }
+  })
+  const filtered: Subscription = db.subscribe({ tables: ['latest_scores'], crossing: { scoreType: 'churn', threshold: 0.7 } }, () => {})
+  sub.close()
+  filtered.close()
+  const stream: EventStream = acme.events({ ops: ['delete'] })
+  for await (const d of stream) {
+    if ('event' in d) break
+  }
+  const since: ChangeEvent[] = await acme.eventsSinceAsync(0n, 100)
+  const mon: MonitorStats = db.monitorStats()
+  const top: FingerprintStats[] = db.top(5)
+  const prom: string = db.prometheus()
+  const alertId: number = db.onAlert((a: Alert) => console.log(a.kind, a.value))
+  const gone: boolean = db.removeAlertCallback(alertId)
+  const imported: ImportReport = acme.importRecords('customers', [{ id: 'c9', createdAt: new Date() }])
+  const firstReject: number | undefined = imported.rejects[0]?.line
+  const csvReport: ImportReport = await acme.importCsvAsync('customer_scores', 'scores.csv', { delimiter: '\t', batchSize: 5000 })
+  const backup: BackupReport = await db.backupAsync(`${dir}-copy`)
+  withFile.close()
+  void [settings, cached, cachedAsync, produced, removed, l2hits, ctx, ctxAsync, swept, since, mon, top, prom, gone, firstReject, csvReport, backup]
+
+  // @ts-expect-error cache values are bytes or strings, not numbers
+  acme.cacheSet('k', 5)
+  // @ts-expect-error updateContext needs its ttlMs and maxHistory
+  acme.updateContext('v1', [], {})
+  // @ts-expect-error latest_scores cannot be imported
+  acme.importRecords('latest_scores', [])
+  // @ts-expect-error a subscription needs a callback
+  acme.subscribe({ tables: ['customers'] })
+  // @ts-expect-error unknown feed table
+  acme.events({ tables: ['orders'] })
+  // @ts-expect-error cacheGetOrSet has no Async form
+  acme.cacheGetOrSetAsync('k', () => 'x')
   // @ts-expect-error ids are strings
   acme.getCustomer(1)
   // @ts-expect-error a customer needs an id
@@ -68,7 +131,7 @@ async function main(dir: string): Promise<void> {
   // @ts-expect-error the Async form returns a Promise
   const sync: Customer | null = acme.getCustomerAsync('c1')
 
-  void [deleted, count, latest, history, id, ms, recent, conv, codes, messages, d, notNull, sync]
+  void [deleted, count, latest, history, id, ms, recent, conv, codes, messages, rows, d, notNull, sync]
 }
 
 void main

@@ -4,6 +4,7 @@ module by mypy's stubtest in ``python/run-tests.sh``)."""
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, final
 
@@ -38,6 +39,9 @@ _Path = str | os.PathLike[str]
 #: ``pyarrow.Table`` / ``RecordBatch`` (typed loosely so neither library is needed).
 _Records = Iterable[Mapping[str, Any]] | Any
 _Progress = Callable[[ImportProgress], object]
+#: One SQL parameter: bool is stored as 0/1, datetime as int ms, dict / list as JSON.
+_Param = None | bool | int | float | str | datetime | dict[str, Any] | list[Any]
+_Params = list[Any] | tuple[Any, ...] | None  # of _Param
 
 __version__: Final[str]
 __all__ = [
@@ -47,6 +51,8 @@ __all__ = [
     "Tenant",
     "Cache",
     "Subscription",
+    "Result",
+    "Statement",
     "Error",
     "InvalidIdError",
     "InvalidScoreError",
@@ -163,6 +169,15 @@ class Engine:
     def backup(self, dest: _Path) -> BackupReport:
         """Write a consistent copy of the database into the new directory ``dest`` while
         reads and writes go on. ``AlreadyExistsError`` if ``dest`` holds a database."""
+    def execute(self, sql: str) -> Result:
+        """Run one DDL statement (``CREATE INDEX [CONCURRENTLY]``, ``DROP INDEX``,
+        ``ANALYZE``)."""
+    def indexes(self) -> list[dict[str, Any]]:
+        """Every index as a dict (name, table, columns, unique, predicate, ready, entries,
+        ...)."""
+    def check_index(self, name: str) -> dict[str, int]:
+        """Check index ``name`` against its table: entries, expected, missing, extra,
+        stale."""
     def close(self) -> None:
         """Commit queued writes and close; every handle then raises ``ClosedError``.
         Closing twice does nothing."""
@@ -195,6 +210,19 @@ class Tenant:
     ``datetime``. Safe to share between threads; the GIL is released during engine work.
     """
 
+    def query(self, sql: str, params: _Params = None) -> Result:
+        """Run one SQL query with ``params`` (one value per ``?``); GIL released."""
+    def prepare(self, sql: str) -> Statement:
+        """Parse, bind and check ``sql`` once; run it with ``Statement.query``."""
+    def explain(
+        self,
+        sql: str,
+        params: _Params = None,
+        analyze: bool = False,
+        format: str = "text",
+    ) -> Any:
+        """The plan of ``sql``: ``str`` for ``format="text"``, a dict for ``"json"``;
+        ``analyze=True`` runs the query and adds actual figures."""
     @property
     def name(self) -> str:
         """The tenant's name."""
@@ -324,6 +352,54 @@ class Tenant:
     ) -> ImportReport:
         """Import dicts, a pandas DataFrame or a pyarrow Table into ``table``; None, NaN,
         ``pandas.NA`` and ``NaT`` are missing values. Rejects carry 1-based positions."""
+
+@final
+class Result:
+    """The rows of one SQL statement. Iterating and ``fetch*`` share one cursor; the
+    ``to_*`` exports always cover every row. Values: NULL -> None, INTEGER -> int, REAL
+    -> float, TEXT -> str, JSON -> parsed dict / list."""
+
+    @property
+    def columns(self) -> list[str]:
+        """Output column names."""
+    @property
+    def rowcount(self) -> int:
+        """Number of rows returned."""
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Execution statistics (rows_examined, index_scans, elapsed_ns, plan, ...)."""
+    def fetchone(self) -> tuple[Any, ...] | None:
+        """The next row, or None."""
+    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
+        """Up to ``size`` next rows."""
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """Every remaining row."""
+    def __iter__(self) -> Iterator[tuple[Any, ...]]: ...
+    def __next__(self) -> tuple[Any, ...]: ...
+    def __len__(self) -> int: ...
+    def to_arrow(self) -> Any:
+        """A ``pyarrow.Table`` built column-wise: int64, float64, string (JSON as text),
+        null; NULLs preserved."""
+    def to_pandas(self) -> Any:
+        """A ``pandas.DataFrame`` (through ``to_arrow``)."""
+    def to_polars(self) -> Any:
+        """A ``polars.DataFrame`` (through ``to_arrow``)."""
+
+@final
+class Statement:
+    """A prepared statement (from ``Tenant.prepare``). Safe to share between threads."""
+
+    def query(self, params: _Params = None) -> Result:
+        """Run with ``params`` (one value per ``?``)."""
+    @property
+    def param_count(self) -> int:
+        """Number of ``?`` parameters."""
+    @property
+    def columns(self) -> list[str]:
+        """Output column names."""
+    @property
+    def sql(self) -> str:
+        """The SQL text."""
 
 @final
 class Cache:

@@ -7,6 +7,7 @@
 use crate::callback::Unlocked;
 use crate::errors::{py_err, run};
 use crate::feed::{filter_from_py, since_args, PySubscription, Source};
+use crate::query::PyQueryResult;
 use crate::tenant::PyTenant;
 use cidb::ErrorKind;
 use pyo3::prelude::*;
@@ -72,6 +73,27 @@ impl PyEngine {
         let stats = run(py, || self.inner.stats())?;
         pythonize::pythonize(py, &stats)
             .map_err(|e| py_err(ErrorKind::Internal, format!("cannot convert stats: {e}")))
+    }
+
+    /// Runs one DDL statement (`CREATE INDEX [CONCURRENTLY] ...`, `DROP INDEX ...`,
+    /// `ANALYZE`) and returns its `Result`.
+    fn execute(&self, py: Python<'_>, sql: &str) -> PyResult<PyQueryResult> {
+        run(py, || self.inner.execute(sql)).map(PyQueryResult::new)
+    }
+
+    /// Every index as a dict: name, table, columns, unique, predicate, ready, entries, ...
+    fn indexes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let list = run(py, || self.inner.indexes())?;
+        pythonize::pythonize(py, &list)
+            .map_err(|e| py_err(ErrorKind::Internal, format!("cannot convert indexes: {e}")))
+    }
+
+    /// Checks index `name` against its table: dict of entries, expected, missing, extra,
+    /// stale (missing and extra are 0 for a sound index).
+    fn check_index<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let c = run(py, || self.inner.check_index(name))?;
+        pythonize::pythonize(py, &c)
+            .map_err(|e| py_err(ErrorKind::Internal, format!("cannot convert check: {e}")))
     }
 
     /// Per-tier cache figures as a dict: `l1`, `l2`, `l3` (hits, misses, hit_ratio,

@@ -31,6 +31,7 @@ mod errors;
 mod feed;
 mod import;
 mod monitor;
+mod query;
 mod records;
 mod tenant;
 
@@ -47,6 +48,8 @@ fn _cidb(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tenant::PyTenant>()?;
     m.add_class::<cache::PyCache>()?;
     m.add_class::<feed::PySubscription>()?;
+    m.add_class::<query::PyQueryResult>()?;
+    m.add_class::<query::PyStatement>()?;
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(errors::_error_table, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_raise_error, m)?)?;
@@ -60,6 +63,8 @@ fn _cidb(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "Tenant",
         "Cache",
         "Subscription",
+        "Result",
+        "Statement",
     ]
     .into_iter()
     .chain(errors::class_names());

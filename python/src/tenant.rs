@@ -10,6 +10,7 @@ use crate::convert::{timestamp, type_name};
 use crate::errors::{py_err, run};
 use crate::feed::{filter_from_py, since_args, PySubscription, Source};
 use crate::import::Options;
+use crate::query::{params_from_py, PyQueryResult, PyStatement};
 use crate::records::{
     context_entry_from_py, context_to_py, customer_from_py, customer_to_py, list_to_py, many,
     message_from_py, message_to_py, score_from_py, score_to_py,
@@ -49,6 +50,49 @@ fn bound(v: Option<&Bound<'_, PyAny>>, what: &str, unbounded: Millis) -> PyResul
 
 #[pymethods]
 impl PyTenant {
+    /// Runs one SQL query (`SELECT ...` or `EXPLAIN ...`) with `params` (a list or tuple,
+    /// one value per `?`) and returns its `Result`. The GIL is released while it runs.
+    #[pyo3(signature = (sql, params = None))]
+    fn query(
+        &self,
+        py: Python<'_>,
+        sql: &str,
+        params: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyQueryResult> {
+        let p = params_from_py(params)?;
+        run(py, || self.inner.query(sql, &p)).map(PyQueryResult::new)
+    }
+
+    /// Parses, binds and checks `sql` once; run it many times with `Statement.query`.
+    fn prepare(&self, py: Python<'_>, sql: &str) -> PyResult<PyStatement> {
+        run(py, || self.inner.prepare(sql)).map(PyStatement::new)
+    }
+
+    /// The plan of `sql`: text in the SQLite shape (`format="text"`) or a dict
+    /// (`format="json"`). With `analyze=True` the query runs and actual rows, rows
+    /// examined and times are added.
+    #[pyo3(signature = (sql, params = None, analyze = false, format = "text"))]
+    fn explain<'py>(
+        &self,
+        py: Python<'py>,
+        sql: &str,
+        params: Option<&Bound<'py, PyAny>>,
+        analyze: bool,
+        format: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if format != "text" && format != "json" {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "format must be \"text\" or \"json\", not {format:?}"
+            )));
+        }
+        let p = params_from_py(params)?;
+        let e = run(py, || self.inner.explain(sql, &p, analyze))?;
+        match format {
+            "text" => Ok(pyo3::types::PyString::new(py, &e.text()).into_any()),
+            _ => crate::convert::json_to_py(py, &e.to_json()),
+        }
+    }
+
     /// The tenant's name.
     #[getter]
     fn name(&self) -> &str {

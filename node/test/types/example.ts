@@ -135,10 +135,10 @@ async function main(dir: string): Promise<void> {
   const found: QueryResult = acme.query('SELECT id, created_at FROM customers WHERE department = ? AND status = ? ORDER BY created_at', ['sales', 'active'])
   const firstId: null | number | bigint | string | Record<string, unknown> | unknown[] = found.rows[0][0]
   const st: Statement = acme.prepare('SELECT id FROM customers WHERE department = ?')
-  const again: QueryResult = await st.queryAsync(['ops'])
+  const reused: QueryResult = await st.queryAsync(['ops'])
   const plan = acme.explain('SELECT id FROM customers WHERE department = ?', ['ops'])
   const indexes: IndexInfo[] = db.indexes()
-  void [found, firstId, st.paramCount, again, plan, indexes]
+  void [found, firstId, st.paramCount, reused, plan, indexes]
   void [deleted, count, latest, history, id, ms, recent, conv, codes, messages, rows, d, notNull, sync]
 }
 

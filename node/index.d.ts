@@ -93,6 +93,15 @@ export declare class Engine {
    * of it runs after this returns.
    */
   removeAlertCallback(id: number): boolean
+  /**
+   * Runs a statement that needs no tenant: `CREATE INDEX`, `DROP INDEX`, `ANALYZE`.
+   * SELECT and EXPLAIN read one tenant's rows: use `tenant.query`.
+   */
+  execute(sql: string): QueryResult
+  /** Promise form of `execute`. */
+  executeAsync(sql: string): Promise<QueryResult>
+  /** Every secondary index, with its state and entry count. */
+  indexes(): IndexInfo[]
 }
 
 /**
@@ -108,6 +117,23 @@ export declare class EventStream {
   /** Ends the stream: pending and later `next()` calls return `done`. Idempotent. */
   close(): void
   [globalThis.Symbol.asyncIterator](): globalThis.__NapiRsAsyncGenerator<EventStream, Delivery, void, undefined>
+}
+
+/**
+ * A prepared statement of one tenant. Made by `tenant.prepare(sql)`; run it any number of
+ * times with different parameters.
+ */
+export declare class Statement {
+  /** The SQL text. */
+  get sql(): string
+  /** Number of `?` placeholders. */
+  get paramCount(): number
+  /** Output column names. */
+  get columns(): Array<string>
+  /** Runs the statement with `params` bound to its placeholders. */
+  query(params?: Array<null | undefined | number | bigint | string | boolean | Date | Record<string, unknown> | unknown[]> | null): QueryResult
+  /** Promise form of `query`. */
+  queryAsync(params?: Array<null | undefined | number | bigint | string | boolean | Date | Record<string, unknown> | unknown[]> | null): Promise<QueryResult>
 }
 
 /** A change-feed subscription delivering to a callback. Made by `subscribe`. */
@@ -202,6 +228,27 @@ export declare class Tenant {
   importJsonl(table: 'customers' | 'customer_scores' | 'conversation_messages', path: string, options?: ImportOptions | null): ImportReport
   /** Promise form of `importJsonl`. */
   importJsonlAsync(table: 'customers' | 'customer_scores' | 'conversation_messages', path: string, options?: ImportOptions | null): Promise<ImportReport>
+  /**
+   * Runs one SQL statement over this tenant's rows: a SELECT, an EXPLAIN [ANALYZE]
+   * (one column `plan`), or CREATE INDEX / DROP INDEX / ANALYZE (no rows). `params`
+   * binds `?` placeholders in order.
+   */
+  query(sql: string, params?: Array<null | undefined | number | bigint | string | boolean | Date | Record<string, unknown> | unknown[]> | null): QueryResult
+  /** Promise form of `query`. */
+  queryAsync(sql: string, params?: Array<null | undefined | number | bigint | string | boolean | Date | Record<string, unknown> | unknown[]> | null): Promise<QueryResult>
+  /**
+   * Parses and binds a statement once for repeated use (planned on its first run, and
+   * re-planned by itself when indexes or table sizes change).
+   */
+  prepare(sql: string): Statement
+  /**
+   * The plan of a SELECT (SQLite-style text, or the plan tree as an object with
+   * `{ json: true }`); with `{ analyze: true }` the query runs and the plan carries
+   * the actual row counts.
+   */
+  explain(sql: string, params?: Array<null | undefined | number | bigint | string | boolean | Date | Record<string, unknown> | unknown[]> | null, options?: { analyze?: boolean, json?: boolean }): string | Record<string, unknown>
+  /** Promise form of `explain`. */
+  explainAsync(sql: string, params?: Array<null | undefined | number | bigint | string | boolean | Date | Record<string, unknown> | unknown[]> | null, options?: { analyze?: boolean, json?: boolean }): Promise<string | Record<string, unknown>>
   /** The tenant's name. */
   get name(): string
   /** Inserts or replaces a customer (by id). Durable when it returns. */
@@ -611,6 +658,24 @@ export interface ImportReport {
   notes: Array<string>
 }
 
+/** A secondary index as `engine.indexes()` lists it. */
+export interface IndexInfo {
+  /** Index name. */
+  name: string
+  /** Table it indexes. */
+  table: string
+  /** Column names in key order. */
+  columns: Array<string>
+  /** True for a UNIQUE index. */
+  unique: boolean
+  /** The partial-index predicate as SQL; `null` for a full index. */
+  predicate: string | null
+  /** False while an online build is in progress. */
+  ready: boolean
+  /** Entries over all tenants. */
+  entries: number
+}
+
 /** A stored message. */
 export interface Message {
   /**
@@ -714,6 +779,17 @@ export interface OpenOptions {
    * `l1_max_items = 5000`); an unknown key or a bad value is `CIDB_CONFIG`.
    */
   config?: string | null
+}
+
+/** The result of a statement: column names and rows (one array of cells per row). */
+export interface QueryResult {
+  /** Output column names, in order. */
+  columns: Array<string>
+  /**
+   * Output rows; a cell is `null`, a number (`bigint` beyond 2^53), a string, or the
+   * parsed value of a JSON column.
+   */
+  rows: Array<Array<null | number | bigint | string | Record<string, unknown> | unknown[]>>
 }
 
 /** A stored score. */

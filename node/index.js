@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Engine = nativeBinding.Engine
 module.exports.EventStream = nativeBinding.EventStream
+module.exports.Statement = nativeBinding.Statement
 module.exports.Subscription = nativeBinding.Subscription
 module.exports.Tenant = nativeBinding.Tenant
 module.exports.config = nativeBinding.config

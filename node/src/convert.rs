@@ -594,3 +594,47 @@ impl Val {
         Ok(Val { env: self.env, raw: out })
     }
 }
+
+/// One SQL parameter: `null`/`undefined` is NULL, an integral number within 2^53 an
+/// integer (any other number a real), a BigInt an integer (64 bits), a string text, a
+/// boolean 1/0, a `Date` its milliseconds, an object or array JSON (read like `json`).
+pub fn sql_param(v: Val, what: &str) -> Result<cidb::Value> {
+    use cidb::Value as V;
+    Ok(match v.kind() {
+        Kind::Undefined | Kind::Null => V::Null,
+        Kind::Boolean => {
+            let mut b = false;
+            // SAFETY: v is a boolean of the current call.
+            unsafe { sys::napi_get_value_bool(v.env, v.raw, &mut b) };
+            V::Int(b as i64)
+        }
+        Kind::Number => {
+            let n = v.f64();
+            if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+                V::Int(n as i64)
+            } else {
+                V::Real(n)
+            }
+        }
+        Kind::BigInt => match v.bigint_i64() {
+            Some(i) => V::Int(i),
+            None => return Err(Error::new(ErrorKind::InvalidParameter, format!("{what} is a BigInt that does not fit in 64 bits"))),
+        },
+        Kind::String => V::Text(v.utf8().ok_or_else(|| napi_failed(what))?),
+        Kind::Date => {
+            let ms = v.date_ms();
+            if !ms.is_finite() {
+                return Err(Error::new(ErrorKind::InvalidParameter, format!("{what} is an invalid Date")));
+            }
+            V::Int(ms as i64)
+        }
+        Kind::Object | Kind::Array => {
+            let mut budget = MAX_JSON_NODES;
+            match to_json(v, what, "", 0, &mut budget)? {
+                Some(j) => V::Json(j.to_string()),
+                None => V::Null,
+            }
+        }
+        other => return Err(type_error(what, "null, a number, bigint, string, boolean, Date or JSON object", other)),
+    })
+}

@@ -10,8 +10,9 @@
 //! `convert` (reading JS values, with errors naming the field), `errors` (cidb errors as JS
 //! errors with `code` and `cause`, the error table), `task` (the sync and `…Async` forms of
 //! one operation), `callback` (calling JS from other threads), and `registry` (one shared
-//! engine per directory per process, for `worker_threads`; release hooks). The SQL layer
-//! (`query`, `prepare`) will get a module of its own in the same shape.
+//! engine per directory per process, for `worker_threads`; release hooks); and `query` (the
+//! SQL layer: `tenant.query`, `tenant.prepare` and the `Statement` class, `explain`,
+//! `engine.execute` for DDL, `engine.indexes`).
 //!
 //! Adding an operation: write its `*_job` preparation once (read arguments into owned
 //! values, return a `Send` job), then expose it as `name` via `run_sync` and `nameAsync`
@@ -33,6 +34,7 @@ mod errors;
 mod feed;
 mod import;
 mod monitor;
+mod query;
 mod records;
 mod registry;
 mod task;
@@ -46,5 +48,6 @@ pub use errors::{error_codes, ErrorCode};
 pub use feed::{ChangeEvent, Delivery, EventDelivery, EventFilter, EventStream, MissedDelivery, MissedEvents, ScoreCrossing, Subscription};
 pub use import::{BackupReport, ImportOptions, ImportReject, ImportReport};
 pub use monitor::{Alert, FingerprintStats, MonitorStats, SlowQuery};
+pub use query::{IndexInfo, QueryResult, Statement};
 pub use records::{Customer, CustomerInput, Message, MessageQuery, NewMessage, Score, ScoreInput};
 pub use tenant::Tenant;

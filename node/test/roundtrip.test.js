@@ -211,8 +211,9 @@ const SYNC_ONLY = {
   subscribe: 'the callback form: its deliveries are asynchronous already',
   events: 'returns an async iterable at once',
   cacheGetOrSet: 'its producer is a JS function, run on the JS thread (see the README)',
+  prepare: 'parses and binds only, no storage; the Statement has queryAsync',
 }
-const ENGINE_SYNC_ONLY = ['tenant', 'subscribe', 'events', 'monitorStats', 'prometheus', 'top', 'onAlert', 'removeAlertCallback']
+const ENGINE_SYNC_ONLY = ['tenant', 'subscribe', 'events', 'monitorStats', 'prometheus', 'top', 'onAlert', 'removeAlertCallback', 'indexes']
 
 test('every operation has an Async form that gives the same result', async (t) => {
   const dir = tempDir(t)
@@ -258,6 +259,9 @@ test('every operation has an Async form that gives the same result', async (t) =
     ['importJsonl', 'customer_scores', jsonl],
     ['eventsSince', 0],
     ['eventsSince', 0, 3],
+    ['query', 'SELECT id, department, attributes FROM customers WHERE department = ? ORDER BY id', ['ops']],
+    ['explain', 'SELECT id FROM customers WHERE department = ?', ['ops']],
+    ['explain', 'SELECT id FROM customers WHERE department = ?', ['ops'], { json: true }],
   ]
   const sync = db.tenant('sync')
   const asyn = db.tenant('async')

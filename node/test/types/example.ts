@@ -5,6 +5,7 @@ import * as cidb from '../..'
 import type {
   Alert, BackupReport, CacheStats, ChangeEvent, Context, Customer, CustomerInput, Delivery, Engine, ErrorCode, EventStream, FingerprintStats,
   ImportReport, Message, MessageQuery, MonitorStats, NewMessage, Score, ScoreInput, Setting, Subscription, Tenant,
+  IndexInfo, QueryResult, Statement,
 } from '../..'
 
 async function main(dir: string): Promise<void> {
@@ -131,6 +132,13 @@ async function main(dir: string): Promise<void> {
   // @ts-expect-error the Async form returns a Promise
   const sync: Customer | null = acme.getCustomerAsync('c1')
 
+  const found: QueryResult = acme.query('SELECT id, created_at FROM customers WHERE department = ? AND status = ? ORDER BY created_at', ['sales', 'active'])
+  const firstId: null | number | bigint | string | Record<string, unknown> | unknown[] = found.rows[0][0]
+  const st: Statement = acme.prepare('SELECT id FROM customers WHERE department = ?')
+  const reused: QueryResult = await st.queryAsync(['ops'])
+  const plan = acme.explain('SELECT id FROM customers WHERE department = ?', ['ops'])
+  const indexes: IndexInfo[] = db.indexes()
+  void [found, firstId, st.paramCount, reused, plan, indexes]
   void [deleted, count, latest, history, id, ms, recent, conv, codes, messages, rows, d, notNull, sync]
 }
 

@@ -36,7 +36,8 @@ pub(crate) struct Inner {
     pub(crate) bg: Background,
     pub(crate) monitor: Arc<Monitor>,
     pub(crate) feed: Arc<FeedInner>,
-    fast: [arc_swap::ArcSwap<crate::monitor::Entry>; FastPath::COUNT],
+    /// Monitor entries of the fast paths, fetched at first use.
+    fast: [arc_swap::ArcSwapOption<crate::monitor::Entry>; FastPath::COUNT],
     pub(crate) cache: Arc<Cache>,
     lock: Mutex<Option<DirLock>>,
     pub(crate) indexes: Arc<crate::index::IndexManager>,
@@ -125,7 +126,7 @@ impl Engine {
         let monitor = Arc::new(Monitor::new(config.monitor, config.clock.clone()));
         let saved_usage = if config.monitor.persist { monitor.load(&dir) } else { Default::default() };
         let feed = Arc::new(FeedInner::default());
-        let fast = FastPath::NAMES.map(|n| arc_swap::ArcSwap::new(monitor.entry_named(n)));
+        let fast = FastPath::NAMES.map(|_| arc_swap::ArcSwapOption::empty());
         let inner = Arc::new(Inner {
             dir,
             config,
@@ -206,13 +207,16 @@ impl Engine {
             ..Default::default()
         };
         let slot = &self.inner.fast[path as usize];
-        let e = slot.load();
-        match m.replacement(&e) {
-            None => m.record(&e, &e.fingerprint.text, &o, || None),
-            Some(live) => {
-                slot.store(live.clone());
-                m.record(&live, &live.fingerprint.text, &o, || None)
-            }
+        let g = slot.load();
+        let fresh = match g.as_deref() {
+            Some(e) => m.replacement(e),
+            None => Some(m.entry_named(FastPath::NAMES[path as usize])),
+        };
+        if let Some(live) = &fresh {
+            slot.store(Some(live.clone()));
+        }
+        if let Some(e) = fresh.as_deref().or(g.as_deref()) {
+            m.record(e, &e.fingerprint.text, &o, || None);
         }
         r
     }

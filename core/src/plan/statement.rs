@@ -23,7 +23,7 @@ use crate::schema::{Row, Table, Value};
 use crate::sql::ast::{Select, Statement as Ast};
 use crate::sql::bind::{bind, check_params, BoundSelect, OutExpr, Pred, Scalar};
 use crate::tenant::Tenant;
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwapOption;
 use redb::ReadTransaction;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -51,7 +51,9 @@ struct Inner {
     params: usize,
     cache: ArcSwapOption<Cached>,
     plans: AtomicU64,
-    entry: ArcSwap<Entry>,
+    /// The monitor entry, fetched at the first execution (statements that never run, such
+    /// as those behind `Tenant::explain`, take no slot in the bounded table).
+    entry: ArcSwapOption<Entry>,
     text_hash: u64,
     /// Tables a SELECT reads (the result-cache ticket).
     tables: Vec<Table>,
@@ -129,19 +131,18 @@ fn drifted(then: u64, now: u64) -> bool {
 impl Statement {
     /// Parses and binds; a failure is recorded in the monitor as a failed call.
     pub(crate) fn prepare(tenant: &Tenant, sql: &str) -> Result<Statement> {
-        let m = tenant.engine().monitor();
         let start = Instant::now();
-        let entry = m.entry_for_sql(sql);
-        let r = Statement::build(tenant, sql, entry.clone());
+        let r = Statement::build(tenant, sql);
+        let m = tenant.engine().monitor();
         if r.is_err() && m.enabled() {
             let o = Observation { elapsed_ns: start.elapsed().as_nanos() as u64, ok: false, ..Default::default() };
             let x = SqlExec { tenant: tenant.name(), sql, text_hash: fnv1a(sql.as_bytes()), params: &[], replannable: false };
-            m.record_sql(&entry, &x, &o, || None);
+            m.record_sql(&m.entry_for_sql(sql), &x, &o, || None);
         }
         r
     }
 
-    fn build(tenant: &Tenant, sql: &str, entry: Arc<Entry>) -> Result<Statement> {
+    fn build(tenant: &Tenant, sql: &str) -> Result<Statement> {
         let parsed = crate::sql::parse(sql)?;
         let (kind, columns) = match parsed.stmt {
             Ast::Select(q) => {
@@ -167,7 +168,7 @@ impl Statement {
                 params: parsed.params,
                 cache: ArcSwapOption::empty(),
                 plans: AtomicU64::new(0),
-                entry: ArcSwap::new(entry),
+                entry: ArcSwapOption::empty(),
                 text_hash: fnv1a(sql.as_bytes()),
                 tables,
                 uses_now: now,
@@ -177,7 +178,10 @@ impl Statement {
 
     /// The statement's fingerprint (normalised text), as the monitor records it.
     pub fn fingerprint(&self) -> String {
-        self.inner.entry.load().fingerprint.text.clone()
+        match self.inner.entry.load().as_ref() {
+            Some(e) => e.fingerprint.text.clone(),
+            None => crate::monitor::fingerprint(&self.inner.sql).text,
+        }
     }
 
     /// The SQL text.
@@ -360,11 +364,14 @@ impl Statement {
         let out = self.exec(params);
         let elapsed_ns = start.elapsed().as_nanos() as u64;
         let guard = self.inner.entry.load();
-        let replaced = m.replacement(&guard);
-        if let Some(live) = &replaced {
-            self.inner.entry.store(live.clone());
+        let fresh = match guard.as_deref() {
+            Some(e) => m.replacement(e),
+            None => Some(m.entry_for_sql(&self.inner.sql)),
+        };
+        if let Some(live) = &fresh {
+            self.inner.entry.store(Some(live.clone()));
         }
-        let entry: &Entry = replaced.as_deref().unwrap_or(&guard);
+        let Some(entry) = fresh.as_deref().or(guard.as_deref()) else { return out.map(|(r, _)| r) };
         let o = match &out {
             Ok((r, _)) => {
                 let s = &r.stats;

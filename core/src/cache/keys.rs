@@ -51,6 +51,59 @@ pub fn build(kind: Kind, tenant: &str, rest: &[u8]) -> Arc<[u8]> {
     v.into()
 }
 
+/// Bytes kept inline in a [`RecordKey`]; longer keys go to the heap.
+const INLINE_KEY: usize = 120;
+
+/// A key built for one lookup: on the stack when it fits (the common case), so reading
+/// a cached record allocates nothing for its key. Derefs to the same bytes [`build`] makes.
+pub enum RecordKey {
+    /// A short key.
+    Inline([u8; INLINE_KEY], u8),
+    /// A long key.
+    Heap(Vec<u8>),
+}
+
+impl std::ops::Deref for RecordKey {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            RecordKey::Inline(b, n) => &b[..*n as usize],
+            RecordKey::Heap(v) => v,
+        }
+    }
+}
+
+/// `kind ‖ tenant ‖ parts...`, each string encoded as a storage key component: equal to
+/// `build(kind, tenant, rest)` where `rest` encodes `parts`.
+pub fn record_key(kind: Kind, tenant: &str, parts: &[&str]) -> RecordKey {
+    let enc = |s: &str| s.len() + s.bytes().filter(|b| *b == 0).count() + 2;
+    let n = 1 + enc(tenant) + parts.iter().map(|p| enc(p)).sum::<usize>();
+    if n > INLINE_KEY {
+        let mut v = Vec::with_capacity(n);
+        v.push(kind as u8);
+        for s in std::iter::once(&tenant).chain(parts) {
+            crate::storage::keys::push_str(&mut v, s);
+        }
+        return RecordKey::Heap(v);
+    }
+    let mut b = [0u8; INLINE_KEY];
+    b[0] = kind as u8;
+    let mut at = 1;
+    for s in std::iter::once(&tenant).chain(parts) {
+        for &x in s.as_bytes() {
+            if x == 0 {
+                b[at + 1] = 0xFF;
+                at += 2;
+            } else {
+                b[at] = x;
+                at += 1;
+            }
+        }
+        at += 2; // the 00 00 terminator (already zero)
+    }
+    RecordKey::Inline(b, at as u8)
+}
+
 /// The prefix shared by every key of `kind` for `tenant`.
 pub fn tenant_prefix(kind: Kind, tenant: &str) -> Vec<u8> {
     build(kind, tenant, &[]).to_vec()
@@ -109,5 +162,28 @@ impl Stripes {
     /// Bumps `key`'s stripe; returns the new version.
     pub fn bump(&self, key: &[u8]) -> u64 {
         self.cell(key).fetch_add(1, Ordering::SeqCst) + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn record_key_equals_build(t in "\\PC{1,8}\u{0}?", a in "\\PC{0,70}\u{0}?\\PC{0,3}", b in proptest::option::of("[a-z\u{0}]{0,60}")) {
+            let mut rest = Key::new();
+            rest.str(&a);
+            let mut parts = vec![a.as_str()];
+            if let Some(b) = &b {
+                rest.str(b);
+                parts.push(b.as_str());
+            }
+            for kind in [Kind::Customer, Kind::Latest] {
+                let want = build(kind, &t, &rest.0);
+                prop_assert_eq!(&*record_key(kind, &t, &parts), &*want);
+            }
+        }
     }
 }

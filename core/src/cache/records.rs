@@ -6,13 +6,12 @@
 //! So a value read from a snapshot older than a commit can never be installed after that
 //! commit's invalidation, and a read after a write never sees the old value.
 
-use super::keys::{build, Kind};
+use super::keys::{build, record_key, Kind, RecordKey};
 use super::l1::{Lookup, NEVER};
 use super::tiers::{Cache, Cached, Item};
 use crate::error::Result;
 use crate::model::{Customer, Score};
 use crate::schema::Table;
-use crate::storage::keys::Key;
 use crate::storage::ChangeSet;
 use std::sync::Arc;
 
@@ -41,23 +40,19 @@ pub(crate) fn score_weight(s: &Score) -> usize {
 }
 
 /// The L1 key of a customer (the storage primary key after the tenant).
-pub(crate) fn customer_key(tenant: &str, id: &str) -> Arc<[u8]> {
-    let mut k = Key::new();
-    k.str(id);
-    build(Kind::Customer, tenant, &k.0)
+pub(crate) fn customer_key(tenant: &str, id: &str) -> RecordKey {
+    record_key(Kind::Customer, tenant, &[id])
 }
 
 /// The L1 key of a latest score.
-pub(crate) fn latest_key(tenant: &str, customer_id: &str, score_type: &str) -> Arc<[u8]> {
-    let mut k = Key::new();
-    k.str(customer_id).str(score_type);
-    build(Kind::Latest, tenant, &k.0)
+pub(crate) fn latest_key(tenant: &str, customer_id: &str, score_type: &str) -> RecordKey {
+    record_key(Kind::Latest, tenant, &[customer_id, score_type])
 }
 
 impl Cache {
     fn read_through<T: Clone>(
         &self,
-        key: Arc<[u8]>,
+        key: RecordKey,
         unwrap: impl Fn(&Cached) -> Option<&Arc<T>>,
         wrap: impl FnOnce(Arc<T>) -> Cached,
         weight: impl FnOnce(&T) -> usize,
@@ -75,6 +70,7 @@ impl Cache {
         let v0 = self.stripes.get(&key);
         let loaded = load()?;
         if let Some(v) = &loaded {
+            let key: Arc<[u8]> = Arc::from(&*key);
             let w = key.len() + weight(v);
             let item = Item { val: wrap(Arc::new(v.clone())), ver: v0 };
             let r = self.l1.insert(key.clone(), item, w, NEVER, || self.stripes.get(&key) == v0);

@@ -279,16 +279,21 @@ fn plan_with(
                     continue;
                 };
                 let inner_local = candidates(&infos[i], input, None, guards, stats)?;
-                let Some(build_side) = inner_local
-                    .into_iter()
-                    .min_by(|a, b| a.cost.total_cmp(&b.cost))
-                else {
-                    continue;
-                };
-                for mut acc in candidates(&infos[o], input, None, guards, stats)? {
-                    let rev = order
-                        .as_ref()
-                        .and_then(|ord| provides_order(&acc, &infos[o], ord));
+                let Some(build_side) = inner_local.into_iter().min_by(|a, b| a.cost.total_cmp(&b.cost)) else { continue };
+                let outer_paths = candidates(&infos[o], input, None, guards, stats)?;
+                // One row estimate for the driving table whatever path reads it, so the
+                // probe count does not favour a path for its rougher estimate: take it from
+                // the path that answers the most conjuncts from index statistics (fewest
+                // left to the per-row filter's default selectivities; ties: the lowest).
+                let card = outer_paths
+                    .iter()
+                    .min_by(|a, b| a.filter.len().cmp(&b.filter.len()).then(a.est_rows.total_cmp(&b.est_rows)))
+                    .map(|a| a.est_rows);
+                for mut acc in outer_paths {
+                    if let Some(c) = card {
+                        acc.est_rows = c;
+                    }
+                    let rev = order.as_ref().and_then(|ord| provides_order(&acc, &infos[o], ord));
                     let sorted = wants_order && !grouping && rev.is_none();
                     acc.reverse = rev.unwrap_or(false);
                     let join_rows = acc.est_rows * build_side.est_rows / customers_rows;

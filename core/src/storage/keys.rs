@@ -31,14 +31,7 @@ impl Key {
 
     /// Appends a string component.
     pub fn str(&mut self, s: &str) -> &mut Key {
-        for &b in s.as_bytes() {
-            if b == 0 {
-                self.0.extend_from_slice(&[0x00, 0xFF]);
-            } else {
-                self.0.push(b);
-            }
-        }
-        self.0.extend_from_slice(&[0x00, 0x00]);
+        push_str(&mut self.0, s);
         self
     }
 
@@ -100,6 +93,22 @@ impl Key {
     }
 }
 
+/// Appends the encoding of a string component to `out`: the bytes with `00` escaped as
+/// `00 FF`, then the terminator `00 00`. Strings without a NUL (nearly all) are copied whole.
+#[inline]
+pub fn push_str(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    out.reserve(b.len() + 2);
+    let mut rest = b;
+    while let Some(z) = rest.iter().position(|&x| x == 0) {
+        out.extend_from_slice(&rest[..z]);
+        out.extend_from_slice(&[0x00, 0xFF]);
+        rest = &rest[z + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.extend_from_slice(&[0x00, 0x00]);
+}
+
 /// The smallest byte string greater than every string with prefix `p`; empty means
 /// "no upper bound" (p was all `FF`).
 pub fn prefix_end(p: &[u8]) -> Vec<u8> {
@@ -135,24 +144,28 @@ impl<'a> KeyReader<'a> {
 
     /// Reads a string component.
     pub fn str(&mut self) -> Result<String> {
-        let mut out = Vec::new();
-        let mut i = 0;
+        let mut out: Vec<u8> = Vec::new();
+        let mut rest = self.buf;
         loop {
-            let b = *self.buf.get(i).ok_or_else(|| corrupt("unterminated string"))?;
-            if b == 0 {
-                let n = *self.buf.get(i + 1).ok_or_else(|| corrupt("truncated escape"))?;
-                match n {
-                    0x00 => {
-                        self.buf = &self.buf[i + 2..];
-                        return String::from_utf8(out).map_err(|_| corrupt("string is not UTF-8"));
+            // Copy up to the next 00 in one piece; it is an escape or the terminator.
+            let z = rest.iter().position(|&b| b == 0).ok_or_else(|| corrupt("unterminated string"))?;
+            let n = *rest.get(z + 1).ok_or_else(|| corrupt("truncated escape"))?;
+            match n {
+                0x00 => {
+                    if out.is_empty() {
+                        out = rest[..z].to_vec();
+                    } else {
+                        out.extend_from_slice(&rest[..z]);
                     }
-                    0xFF => out.push(0),
-                    _ => return Err(corrupt("bad escape")),
+                    self.buf = &rest[z + 2..];
+                    return String::from_utf8(out).map_err(|_| corrupt("string is not UTF-8"));
                 }
-                i += 2;
-            } else {
-                out.push(b);
-                i += 1;
+                0xFF => {
+                    out.extend_from_slice(&rest[..z]);
+                    out.push(0);
+                    rest = &rest[z + 2..];
+                }
+                _ => return Err(corrupt("bad escape")),
             }
         }
     }

@@ -25,7 +25,7 @@ def test_nothing_recorded_yet(db: cidb.Engine) -> None:
     assert (s["fingerprints"], s["evicted_fingerprints"], s["slow_queries"], s["alerts"]) == ([], 0, [], [])
     families = {f.name: f for f in text_string_to_metric_families(db.prometheus())}
     assert families["cidb_statement_calls"].samples == []
-    assert families["cidb_alerts_total"].samples[0].value == 0
+    assert families["cidb_alerts"].samples[0].value == 0
 
 
 def test_top_folds_constants_and_orders_by_total_time(db: cidb.Engine) -> None:
@@ -123,7 +123,7 @@ def test_prometheus_text_parses(db: cidb.Engine) -> None:
     assert by_name[("cidb_statement_latency_seconds_count", None)] == 2
     assert by_name[("cidb_statement_latency_seconds_sum", None)] == pytest.approx(0.020)
     assert 0 < by_name[("cidb_statement_latency_seconds", "0.5")] < 1
-    assert families["cidb_alerts_total"].samples[0].value == 1
+    assert families["cidb_alerts"].samples[0].value == 1
 
 
 def test_bad_arguments(db: cidb.Engine) -> None:

@@ -47,7 +47,7 @@ fn import_prints_report_and_rejects_and_exits_zero() {
 
     let stats = cidb(&["stats", "--dir", p(&db)]);
     let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
-    assert_eq!((stats["customers"].as_u64(), stats["scores"].as_u64()), (Some(2), Some(1)));
+    assert_eq!((stats["engine"]["customers"].as_u64(), stats["engine"]["scores"].as_u64()), (Some(2), Some(1)));
 }
 
 #[test]

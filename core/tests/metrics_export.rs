@@ -49,8 +49,11 @@ fn labels(s: &str) -> (Vec<(String, String)>, &str) {
     }
 }
 
-/// Checks the exposition format; returns samples by (name, labels).
-fn parse(text: &str) -> HashMap<(String, Vec<(String, String)>), f64> {
+/// Samples by (name, labels).
+type Samples = HashMap<(String, Vec<(String, String)>), f64>;
+
+/// Checks the exposition format; returns the samples.
+fn parse(text: &str) -> Samples {
     assert!(text.ends_with('\n'));
     let mut types: HashMap<String, String> = HashMap::new();
     let mut helped = HashSet::new();
@@ -102,7 +105,7 @@ fn parse(text: &str) -> HashMap<(String, Vec<(String, String)>), f64> {
     samples
 }
 
-fn get(s: &HashMap<(String, Vec<(String, String)>), f64>, name: &str, ls: &[(&str, &str)]) -> Option<f64> {
+fn get(s: &Samples, name: &str, ls: &[(&str, &str)]) -> Option<f64> {
     let key = (name.to_string(), ls.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>());
     s.get(&key).copied()
 }

@@ -77,9 +77,7 @@ pub fn encode_rows(rows: &[Row], width: usize) -> Vec<u8> {
         for v in r.iter().take(width) {
             put_value(&mut out, v);
         }
-        for _ in r.len()..width {
-            out.push(NULL);
-        }
+        out.resize(out.len() + width.saturating_sub(r.len()), NULL);
     }
     out
 }

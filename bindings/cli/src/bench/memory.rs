@@ -136,7 +136,7 @@ pub fn run_all(s: &Settings, out: &mut Outcome) -> Result<()> {
     }
     if s.wants("l1_bound") {
         eprintln!("  l1_bound");
-        let (n, bound) = if s.quick { (4_000, 256 << 10) } else { (200_000, 16 << 20) };
+        let (n, bound) = if s.quick { (6_000, 2 << 20) } else { (100_000, 32 << 20) };
         let with = run_probe(s, n, Some(bound), true)?;
         let without = run_probe(s, n, Some(1), true)?;
         out.l1_bound = Some(BoundCheck {

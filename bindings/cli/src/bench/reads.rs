@@ -25,7 +25,10 @@ pub fn load_both(s: &Settings, engine: &Engine, cfg: GenConfig, conn: Option<&Co
         hist: h.clone(),
         ..Default::default()
     };
-    let note = format!("rows of all three stores; latency per chunk of {} customers", data::CHUNK);
+    let note = format!(
+        "rows of all three stores; latency per chunk of {} customers; cpu and memory not measured (both engines load in one loop)",
+        data::CHUNK
+    );
     out.rows.push(Row::new("load_dataset", "cidb", 1, &m(times.cidb, &times.cidb_hist)).with("note", note.clone()));
     if conn.is_some() {
         out.rows.push(Row::new("load_dataset", "sqlite", 1, &m(times.sqlite, &times.sqlite_hist)).with("note", note));

@@ -14,7 +14,7 @@ use cidb::{Engine, Result};
 
 /// Loads the dataset into cidb (and SQLite, in one transaction), adds the two load rows,
 /// and runs ANALYZE on both.
-pub fn load_both(s: &Settings, engine: &Engine, cfg: GenConfig, conn: Option<&Conn>, out: &mut Outcome) -> Result<Dataset> {
+pub fn load_both(engine: &Engine, cfg: GenConfig, conn: Option<&Conn>, out: &mut Outcome) -> Result<Dataset> {
     eprintln!("loading {} customers (with scores and messages)...", cfg.customers);
     let hot = 1_000.min(cfg.customers);
     let (ds, times) = load_with(engine, cfg, conn, hot)?;
@@ -35,7 +35,6 @@ pub fn load_both(s: &Settings, engine: &Engine, cfg: GenConfig, conn: Option<&Co
     }
     engine.execute("ANALYZE")?;
     analyze_sqlite(conn)?;
-    let _ = s;
     Ok(ds)
 }
 

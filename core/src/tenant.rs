@@ -53,12 +53,7 @@ impl Tenant {
         }
         let cs: Arc<[Customer]> = cs.into();
         let t = self.name.clone();
-        Ok(Box::new(move |txn, ch| {
-            for c in cs.iter() {
-                stores::upsert_customer(txn, &t, c, ch)?;
-            }
-            Ok(())
-        }))
+        Ok(Box::new(move |txn, ch| stores::upsert_customers(txn, &t, &cs, ch)))
     }
 
     /// This tenant's application key-value cache (keys are namespaced by the tenant).
@@ -110,12 +105,7 @@ impl Tenant {
         }
         let ss: Arc<[Score]> = ss.into();
         let t = self.name.clone();
-        Ok(Box::new(move |txn, ch| {
-            for s in ss.iter() {
-                stores::add_score(txn, &t, s, ch)?;
-            }
-            Ok(())
-        }))
+        Ok(Box::new(move |txn, ch| stores::add_scores(txn, &t, &ss, ch)))
     }
 
     /// The latest score of a type for a customer (one key lookup).
@@ -164,7 +154,7 @@ impl Tenant {
         }
         let ms: Arc<[NewMessage]> = ms.into();
         let t = self.name.clone();
-        Ok(Box::new(move |txn, ch| ms.iter().map(|m| stores::append_message(txn, &t, m, ch)).collect()))
+        Ok(Box::new(move |txn, ch| stores::append_messages(txn, &t, &ms, ch)))
     }
 
     /// A customer's messages with `from <= timestamp < to`, optionally of one role, oldest

@@ -57,7 +57,12 @@ fn quick_bench_vs_sqlite_runs_every_workload_and_agrees() {
     let subs = rows.iter().find(|r| r["name"] == "feed_writes_10_subscribers").unwrap();
     assert!(subs["extra"]["events_received"].as_u64().unwrap() > 0, "{subs}");
     assert_eq!(v["mismatches"].as_array().unwrap().len(), 0);
-    assert_eq!(v["memory_scaling"].as_array().unwrap().len(), 2);
+    let mem = v["memory_scaling"].as_array().unwrap();
+    assert_eq!(mem.len(), 4, "two sizes, customers only and full: {mem:?}");
+    for p in mem {
+        assert!(p["rss_mb"].as_f64().unwrap() > 0.0 && p["disk_mb"].as_f64().unwrap() > 0.0, "{p}");
+    }
+    assert!(v["notes"].as_array().unwrap().is_empty(), "{}", v["notes"]);
     assert!(v["targets"].as_array().unwrap().iter().any(|t| t["target"].as_str().unwrap().contains("durable_writes_64w")));
 
     let page = std::fs::read_to_string(&html).unwrap();

@@ -15,28 +15,57 @@ use crate::schema::Table;
 use crate::storage::ChangeSet;
 use std::sync::Arc;
 
-/// An estimate of a customer's footprint in bytes (for the L1 byte bound).
-pub(crate) fn customer_weight(c: &Customer) -> usize {
-    96 + c.id.len()
-        + c.email.as_ref().map_or(0, |s| s.len())
-        + c.name.as_ref().map_or(0, |s| s.len())
-        + c.department.len()
-        + c.status.len()
-        + json_weight(&c.attributes)
-}
-
-fn json_weight(v: &serde_json::Value) -> usize {
-    match v {
-        serde_json::Value::String(s) => 32 + s.len(),
-        serde_json::Value::Array(a) => 32 + a.iter().map(json_weight).sum::<usize>(),
-        serde_json::Value::Object(o) => 48 + o.iter().map(|(k, v)| 32 + k.len() + json_weight(v)).sum::<usize>(),
-        _ => 16,
+/// Heap bytes one allocation of `n` bytes takes (glibc malloc: an 8-byte header, 16-byte
+/// granules, 32 bytes at least; nothing for `n == 0`).
+pub(crate) fn alloc_size(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        ((n + 8 + 15) & !15).max(32)
     }
 }
 
-/// An estimate of a score's footprint in bytes.
+/// L1's own memory per entry besides the key bytes and the value: the node (behind an
+/// `Arc`), the map's entry, the key's `Arc` header and the policy queue's slot, calibrated
+/// against measured heap (`cidb bench`'s L1 byte-bound probe).
+pub(crate) const L1_ENTRY_OVERHEAD: usize = 200;
+
+/// What an L1 entry of `key_len` key bytes and a value taking `value_heap` heap bytes
+/// really costs, so that the L1 byte bound bounds memory, not just payload.
+pub(crate) fn entry_weight(key_len: usize, value_heap: usize) -> usize {
+    L1_ENTRY_OVERHEAD + alloc_size(16 + key_len) + value_heap
+}
+
+fn string_heap(s: &str) -> usize {
+    alloc_size(s.len())
+}
+
+/// Heap bytes of a customer behind an `Arc` (for the L1 byte bound).
+pub(crate) fn customer_weight(c: &Customer) -> usize {
+    alloc_size(16 + std::mem::size_of::<Customer>())
+        + string_heap(&c.id)
+        + c.email.as_deref().map_or(0, string_heap)
+        + c.name.as_deref().map_or(0, string_heap)
+        + string_heap(&c.department)
+        + string_heap(&c.status)
+        + json_heap(&c.attributes)
+}
+
+/// Heap bytes of a JSON value outside its own slot. Objects are B-tree maps: one node of
+/// eleven key/value slots per (up to) eleven entries.
+fn json_heap(v: &serde_json::Value) -> usize {
+    const NODE: usize = 8 + 11 * (std::mem::size_of::<String>() + std::mem::size_of::<serde_json::Value>()) + 4;
+    match v {
+        serde_json::Value::String(s) => string_heap(s),
+        serde_json::Value::Array(a) => alloc_size(a.len() * std::mem::size_of::<serde_json::Value>()) + a.iter().map(json_heap).sum::<usize>(),
+        serde_json::Value::Object(o) => o.len().div_ceil(11) * alloc_size(NODE) + o.iter().map(|(k, v)| string_heap(k) + json_heap(v)).sum::<usize>(),
+        _ => 0,
+    }
+}
+
+/// Heap bytes of a score behind an `Arc`.
 pub(crate) fn score_weight(s: &Score) -> usize {
-    80 + s.customer_id.len() + s.score_type.len() + s.model.as_ref().map_or(0, |m| m.len())
+    alloc_size(16 + std::mem::size_of::<Score>()) + string_heap(&s.customer_id) + string_heap(&s.score_type) + s.model.as_deref().map_or(0, string_heap)
 }
 
 /// The L1 key of a customer (the storage primary key after the tenant).
@@ -71,7 +100,7 @@ impl Cache {
         let loaded = load()?;
         if let Some(v) = &loaded {
             let key: Arc<[u8]> = Arc::from(&*key);
-            let w = key.len() + weight(v);
+            let w = entry_weight(key.len(), weight(v));
             let item = Item { val: wrap(Arc::new(v.clone())), ver: v0 };
             let r = self.l1.insert(key.clone(), item, w, NEVER, || self.stripes.get(&key) == v0);
             if !r.stored && self.stripes.get(&key) != v0 {

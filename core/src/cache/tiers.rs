@@ -246,7 +246,7 @@ impl Cache {
             Tier::L2 => {
                 if data.len() < o.l1_max_value && self.promo.hit(key, now, ms(o.l2_promote_window), o.l2_promote_hits) {
                     let item = Item { val: Cached::Bytes(data.clone()), ver: v0 };
-                    let r = self.l1.insert(key.clone(), item, key.len() + data.len(), exp, || self.stripes.get(key) == v0);
+                    let r = self.l1.insert(key.clone(), item, super::records::entry_weight(key.len(), super::records::alloc_size(16 + data.len())), exp, || self.stripes.get(key) == v0);
                     self.handle_evicted(r.evicted);
                     if r.stored {
                         self.counters.l1.promotions.inc();
@@ -272,7 +272,7 @@ impl Cache {
             }
             let exp = ttl.map_or(NEVER, |t| now.saturating_add(ms(t)));
             let item = Item { val: Cached::Bytes(value.into()), ver };
-            let r = self.l1.insert(key.clone(), item, key.len() + value.len(), exp, || self.stripes.get(&key) == ver);
+            let r = self.l1.insert(key.clone(), item, super::records::entry_weight(key.len(), super::records::alloc_size(16 + value.len())), exp, || self.stripes.get(&key) == ver);
             self.handle_evicted(r.evicted);
         } else {
             let (tier, def, level) = if value.len() < o.l2_max_value {

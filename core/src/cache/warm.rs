@@ -75,7 +75,7 @@ impl Cache {
                         continue;
                     }
                     let item = Item { val: Cached::Bytes(v.as_slice().into()), ver: 0 };
-                    let r = self.l1.insert(key.clone(), item, key.len() + v.len(), e.expires_at, || self.stripes.get(&key) == 0);
+                    let r = self.l1.insert(key.clone(), item, super::records::entry_weight(key.len(), super::records::alloc_size(16 + v.len())), e.expires_at, || self.stripes.get(&key) == 0);
                     self.handle_evicted(r.evicted);
                     r.stored
                 }
@@ -125,7 +125,7 @@ impl Cache {
             }
         };
         let item = Item { val, ver: v0 };
-        let r = self.l1.insert(key.clone(), item, key.len() + weight, NEVER, || self.stripes.get(key) == v0);
+        let r = self.l1.insert(key.clone(), item, super::records::entry_weight(key.len(), weight), NEVER, || self.stripes.get(key) == v0);
         Ok(r.stored)
     }
 

@@ -47,30 +47,29 @@ impl<'a> EntryWriter<'a> {
         write_stats(txn, self.def.id, &self.distinct)
     }
 
-    /// How many leading components `key` (absent from `t`) shares with its neighbours.
-    fn neighbours(&mut self, t: &RTable<&'static [u8], ()>, key: &[u8]) -> Result<usize> {
+    /// How many leading components `key` (absent from `t`) shares with its neighbours;
+    /// None when `key` is present after all.
+    fn neighbours(&mut self, t: &RTable<&'static [u8], ()>, key: &[u8]) -> Result<Option<usize>> {
         component_ends(key, &self.types, &mut self.ends)?;
         let mut shared = 0;
+        // The first entry at or after `key` is either `key` itself or its successor, so one
+        // seek answers both "present?" and "next neighbour".
+        if let Some(s) = t.range::<&[u8]>(key..)?.next() {
+            let s = s?.0;
+            if s.value() == key {
+                return Ok(None);
+            }
+            shared = shared.max(shared_components(key, &self.ends, s.value()));
+        }
         if let Some(p) = t.range::<&[u8]>(..key)?.next_back() {
             shared = shared.max(shared_components(key, &self.ends, p?.0.value()));
         }
-        if let Some(s) = t.range::<&[u8]>(key..)?.next() {
-            shared = shared.max(shared_components(key, &self.ends, s?.0.value()));
-        }
-        Ok(shared)
+        Ok(Some(shared))
     }
 
     /// Inserts an entry (no-op when present). `row` is only read for the UNIQUE message.
-    pub fn insert(
-        &mut self,
-        t: &mut RTable<&'static [u8], ()>,
-        key: &[u8],
-        row: &[Value],
-    ) -> Result<bool> {
-        if t.get(key)?.is_some() {
-            return Ok(false);
-        }
-        let shared = self.neighbours(t, key)?;
+    pub fn insert(&mut self, t: &mut RTable<&'static [u8], ()>, key: &[u8], row: &[Value]) -> Result<bool> {
+        let Some(shared) = self.neighbours(t, key)? else { return Ok(false) };
         let full = self.def.columns.len() + 1;
         if self.def.unique && shared >= full {
             let has_null = self.def.columns.iter().any(|&c| row[c].is_null());
@@ -107,7 +106,7 @@ impl<'a> EntryWriter<'a> {
         if t.remove(key)?.is_none() {
             return Ok(false);
         }
-        let shared = self.neighbours(t, key)?;
+        let shared = self.neighbours(t, key)?.unwrap_or(0);
         for (j, d) in self.distinct.iter_mut().enumerate() {
             if j + 1 > shared {
                 *d = d.saturating_sub(1);

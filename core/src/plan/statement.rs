@@ -38,6 +38,9 @@ enum Kind {
 struct Cached {
     version: u64,
     rows_seen: Vec<(Table, u64)>,
+    /// The engine's commit count when the table sizes were last found close to
+    /// `rows_seen`: while no commit happens, sizes cannot drift and are not re-read.
+    commits_checked: AtomicU64,
     plan: Arc<Plan>,
     /// Usage counters of the indexes each plan of the fallback chain reads.
     usage: Vec<Vec<Arc<AtomicU64>>>,
@@ -216,9 +219,15 @@ impl Statement {
     fn plan_for(&self, txn: &ReadTransaction) -> Result<Arc<Cached>> {
         let sel = self.bound().ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
         let engine = self.inner.tenant.engine();
+        let commits = engine.inner.writer.stats.commits.load(Ordering::Acquire);
         let snap = engine.inner.indexes.catalog.read(txn)?;
         if let Some(c) = self.inner.cache.load_full() {
             if c.version == snap.version {
+                // Size drift only ever moves the plan's quality, not its correctness, so a
+                // commit count that has not moved is reason enough to skip re-reading sizes.
+                if c.commits_checked.load(Ordering::Relaxed) == commits {
+                    return Ok(c);
+                }
                 let mut fresh = true;
                 for (t, n) in &c.rows_seen {
                     if drifted(*n, tenant_rows(txn, *t, self.inner.tenant.name())?) {
@@ -227,6 +236,7 @@ impl Statement {
                     }
                 }
                 if fresh {
+                    c.commits_checked.store(commits, Ordering::Relaxed);
                     return Ok(c);
                 }
             }
@@ -234,7 +244,13 @@ impl Statement {
         let mut stats = StatsView::new(txn, self.inner.tenant.name());
         let p = plan(sel.clone(), &PlanInput::new(&snap), &mut stats)?;
         let usage = usage_counters(engine, &p);
-        let c = Arc::new(Cached { version: snap.version, rows_seen: stats.tenant_rows_seen(), plan: Arc::new(p), usage });
+        let c = Arc::new(Cached {
+            version: snap.version,
+            rows_seen: stats.tenant_rows_seen(),
+            commits_checked: AtomicU64::new(commits),
+            plan: Arc::new(p),
+            usage,
+        });
         self.inner.cache.store(Some(c.clone()));
         self.inner.plans.fetch_add(1, Ordering::Relaxed);
         Ok(c)

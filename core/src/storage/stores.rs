@@ -27,22 +27,25 @@ fn full_key(tenant: &str, pk: &[u8]) -> Vec<u8> {
 
 /// Inserts or replaces a customer.
 pub fn upsert_customer(txn: &WriteTransaction, tenant: &Arc<str>, c: &Customer, ch: &mut ChangeSet) -> Result<()> {
+    upsert_customers(txn, tenant, std::slice::from_ref(c), ch)
+}
+
+/// Inserts or replaces customers, in order (the table is opened once).
+pub fn upsert_customers(txn: &WriteTransaction, tenant: &Arc<str>, cs: &[Customer], ch: &mut ChangeSet) -> Result<()> {
     let mut t = txn.open_table(CUSTOMERS)?;
-    let pk = customer_pk(&c.id);
-    let key = full_key(tenant, &pk);
-    let old = match t.get(key.as_slice())? {
-        Some(v) => Some(decode::<CustomerRec>(v.value())?.into_model()?),
-        None => None,
-    };
-    let bytes = encode(&CustomerRec::from_model(c))?;
-    t.insert(key.as_slice(), bytes.as_slice())?;
-    ch.push(
-        Table::Customers,
-        tenant,
-        pk,
-        old.map(|o| customer_row(tenant, &o)),
-        Some(customer_row(tenant, c)),
-    );
+    for c in cs {
+        let pk = customer_pk(&c.id);
+        let key = full_key(tenant, &pk);
+        let bytes = encode(&CustomerRec::from_model(c))?;
+        // insert hands back the replaced record: one B-tree descent for read and write. A
+        // failure after it (an undecodable old record) fails the operation, and the writer
+        // then aborts the whole transaction, so nothing half-done lands.
+        let old = match t.insert(key.as_slice(), bytes.as_slice())? {
+            Some(v) => Some(decode::<CustomerRec>(v.value())?.into_model()?),
+            None => None,
+        };
+        ch.push(Table::Customers, tenant, pk, old.map(|o| customer_row(tenant, &o)), Some(customer_row(tenant, c)));
+    }
     Ok(())
 }
 
@@ -96,25 +99,38 @@ fn latest_pk(customer_id: &str, score_type: &str) -> Vec<u8> {
 
 /// Appends a score to the history and updates `latest_scores` in the same transaction.
 pub fn add_score(txn: &WriteTransaction, tenant: &Arc<str>, s: &Score, ch: &mut ChangeSet) -> Result<()> {
-    let seq = next_counter(txn, "next_score_seq", 1)?;
-    let rec = ScoreRec::from_model(s, seq);
-    let bytes = encode(&rec)?;
-    let pk = score_pk(&s.customer_id, &s.score_type, s.created_at, seq);
-    txn.open_table(SCORES)?.insert(full_key(tenant, &pk).as_slice(), bytes.as_slice())?;
-    ch.push(Table::Scores, tenant, pk, None, Some(score_row(tenant, s)));
+    add_scores(txn, tenant, std::slice::from_ref(s), ch)
+}
 
+/// Appends scores in order (sequence numbers reserved at once, tables opened once), each
+/// updating `latest_scores` when it is the newest of its type.
+pub fn add_scores(txn: &WriteTransaction, tenant: &Arc<str>, ss: &[Score], ch: &mut ChangeSet) -> Result<()> {
+    if ss.is_empty() {
+        return Ok(());
+    }
+    let first = next_counter(txn, "next_score_seq", ss.len() as u64)?;
+    let mut scores = txn.open_table(SCORES)?;
     let mut latest = txn.open_table(LATEST)?;
-    let lpk = latest_pk(&s.customer_id, &s.score_type);
-    let lkey = full_key(tenant, &lpk);
-    let current = match latest.get(lkey.as_slice())? {
-        Some(v) => Some(decode::<ScoreRec>(v.value())?),
-        None => None,
-    };
-    let newer = current.as_ref().is_none_or(|c| (s.created_at, seq) >= (c.created_at, c.seq));
-    if newer {
-        latest.insert(lkey.as_slice(), bytes.as_slice())?;
-        let old = current.map(|c| score_row(tenant, &c.into_model()));
-        ch.push(Table::LatestScores, tenant, lpk, old, Some(score_row(tenant, s)));
+    for (i, s) in ss.iter().enumerate() {
+        let seq = first + i as u64;
+        let rec = ScoreRec::from_model(s, seq);
+        let bytes = encode(&rec)?;
+        let pk = score_pk(&s.customer_id, &s.score_type, s.created_at, seq);
+        scores.insert(full_key(tenant, &pk).as_slice(), bytes.as_slice())?;
+        ch.push(Table::Scores, tenant, pk, None, Some(score_row(tenant, s)));
+
+        let lpk = latest_pk(&s.customer_id, &s.score_type);
+        let lkey = full_key(tenant, &lpk);
+        let current = match latest.get(lkey.as_slice())? {
+            Some(v) => Some(decode::<ScoreRec>(v.value())?),
+            None => None,
+        };
+        let newer = current.as_ref().is_none_or(|c| (s.created_at, seq) >= (c.created_at, c.seq));
+        if newer {
+            latest.insert(lkey.as_slice(), bytes.as_slice())?;
+            let old = current.map(|c| score_row(tenant, &c.into_model()));
+            ch.push(Table::LatestScores, tenant, lpk, old, Some(score_row(tenant, s)));
+        }
     }
     Ok(())
 }
@@ -156,28 +172,45 @@ pub fn score_history(
 
 /// Appends a message with the next id; returns the stored message.
 pub fn append_message(txn: &WriteTransaction, tenant: &Arc<str>, m: &NewMessage, ch: &mut ChangeSet) -> Result<Message> {
-    let id = next_counter(txn, "next_message_id", 1)?;
-    let msg = Message {
-        id,
-        customer_id: m.customer_id.clone(),
-        conversation_id: m.conversation_id.clone(),
-        role: m.role,
-        timestamp: m.timestamp,
-        content: m.content.clone(),
-        metadata: m.metadata.clone(),
-    };
-    let bytes = encode(&MessageRec::from_model(&msg))?;
-    let mut pk = Key::new();
-    pk.u64(id);
-    txn.open_table(MESSAGES)?.insert(full_key(tenant, &pk.0).as_slice(), bytes.as_slice())?;
-    let mut by_c = Key::tenant(tenant);
-    by_c.str(&msg.customer_id).i64(msg.timestamp).u64(id);
-    txn.open_table(MSG_BY_CUSTOMER)?.insert(by_c.as_bytes(), ())?;
-    let mut by_conv = Key::tenant(tenant);
-    by_conv.str(&msg.conversation_id).u64(id);
-    txn.open_table(MSG_BY_CONVERSATION)?.insert(by_conv.as_bytes(), ())?;
-    ch.push(Table::Messages, tenant, pk.0, None, Some(message_row(tenant, &msg)));
-    Ok(msg)
+    let mut v = append_messages(txn, tenant, std::slice::from_ref(m), ch)?;
+    Ok(v.remove(0))
+}
+
+/// Appends messages in order with consecutive ids (reserved at once, tables opened once).
+pub fn append_messages(txn: &WriteTransaction, tenant: &Arc<str>, ms: &[NewMessage], ch: &mut ChangeSet) -> Result<Vec<Message>> {
+    if ms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let first = next_counter(txn, "next_message_id", ms.len() as u64)?;
+    let mut msgs = txn.open_table(MESSAGES)?;
+    let mut by_customer = txn.open_table(MSG_BY_CUSTOMER)?;
+    let mut by_conversation = txn.open_table(MSG_BY_CONVERSATION)?;
+    let mut out = Vec::with_capacity(ms.len());
+    for (i, m) in ms.iter().enumerate() {
+        let id = first + i as u64;
+        let msg = Message {
+            id,
+            customer_id: m.customer_id.clone(),
+            conversation_id: m.conversation_id.clone(),
+            role: m.role,
+            timestamp: m.timestamp,
+            content: m.content.clone(),
+            metadata: m.metadata.clone(),
+        };
+        let bytes = encode(&MessageRec::from_model(&msg))?;
+        let mut pk = Key::new();
+        pk.u64(id);
+        msgs.insert(full_key(tenant, &pk.0).as_slice(), bytes.as_slice())?;
+        let mut by_c = Key::tenant(tenant);
+        by_c.str(&msg.customer_id).i64(msg.timestamp).u64(id);
+        by_customer.insert(by_c.as_bytes(), ())?;
+        let mut by_conv = Key::tenant(tenant);
+        by_conv.str(&msg.conversation_id).u64(id);
+        by_conversation.insert(by_conv.as_bytes(), ())?;
+        ch.push(Table::Messages, tenant, pk.0, None, Some(message_row(tenant, &msg)));
+        out.push(msg);
+    }
+    Ok(out)
 }
 
 fn message_by_id(t: &impl ReadableTable<&'static [u8], &'static [u8]>, tenant: &str, id: u64) -> Result<Option<Message>> {

@@ -1,6 +1,8 @@
 //! Memory figures, each measured in a fresh child process (`cidb bench --probe N`) so
-//! that one size's allocations do not colour the next: RSS, peak RSS and live heap after
-//! loading N customers (with scores and messages) and reading every customer once; and the
+//! that one size's allocations do not colour the next: RSS, peak RSS, live heap and data
+//! size on disk after loading N customers and reading every customer once, in two series:
+//! customers only (every size), and the full dataset with scores and messages (sizes up to
+//! `--memory-full-max`, since a million customers' full dataset is tens of GB); and the
 //! L1 byte bound: two probes load the same customers and read them all, one with the L1
 //! bounded at B bytes and one with an L1 of 1 byte, so the heap difference is what L1
 //! really holds at its bound, compared with B and with L1's own accounting.
@@ -18,8 +20,14 @@ use std::time::Instant;
 /// One probe's figures.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Point {
+    /// `customers` (customers only) or `full` (with scores and messages).
+    #[serde(default)]
+    pub dataset: String,
     /// Customers loaded.
     pub customers: usize,
+    /// Size of the database directory, MB.
+    #[serde(default)]
+    pub disk_mb: f64,
     /// RSS after load and one read of every customer, MB.
     pub rss_mb: f64,
     /// Peak RSS, MB.
@@ -80,6 +88,8 @@ pub fn probe(n: usize, l1_bytes: Option<usize>, customers_only: bool, dir: Optio
     }
     let l1 = engine.cache().l1();
     let p = Point {
+        dataset: if customers_only { "customers" } else { "full" }.to_string(),
+        disk_mb: dir_bytes(tmp.path()) as f64 / MB,
         customers: n,
         rss_mb: rss_bytes() as f64 / MB,
         hwm_mb: hwm_bytes() as f64 / MB,
@@ -91,6 +101,17 @@ pub fn probe(n: usize, l1_bytes: Option<usize>, customers_only: bool, dir: Optio
     };
     println!("{}", serde_json::to_string(&p).unwrap_or_default());
     engine.close()
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else { return 0 };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 fn load_customers(engine: &Engine, gen: GenConfig) -> Result<(data::Dataset, data::LoadTimes)> {
@@ -125,26 +146,36 @@ fn run_probe(s: &Settings, n: usize, l1_bytes: Option<usize>, customers_only: bo
     })
 }
 
-/// Runs the memory-scaling probes and the L1 bound check.
+/// Runs the memory-scaling probes and the L1 bound check. A failed probe is noted and the
+/// run goes on.
 pub fn run_all(s: &Settings, out: &mut Outcome) -> Result<()> {
     if s.wants("memory_scaling") {
         let sizes = s.args.memory_sizes.clone().unwrap_or(if s.quick { vec![1_000, 2_000, 4_000] } else { vec![10_000, 100_000, 1_000_000] });
-        for n in sizes {
-            eprintln!("  memory_scaling {n}");
-            out.memory.push(run_probe(s, n, None, false)?);
+        let full_max = s.args.memory_full_max.unwrap_or(if s.quick { usize::MAX } else { 100_000 });
+        for (customers_only, label) in [(true, "customers only"), (false, "full dataset")] {
+            for &n in sizes.iter().filter(|n| customers_only || **n <= full_max) {
+                eprintln!("  memory_scaling {n} ({label})");
+                match run_probe(s, n, None, customers_only) {
+                    Ok(p) => out.memory.push(p),
+                    Err(e) => out.notes.push(format!("memory probe of {n} ({label}) failed: {e}")),
+                }
+            }
         }
     }
     if s.wants("l1_bound") {
         eprintln!("  l1_bound");
-        let (n, bound) = if s.quick { (4_000, 256 << 10) } else { (200_000, 16 << 20) };
-        let with = run_probe(s, n, Some(bound), true)?;
-        let without = run_probe(s, n, Some(1), true)?;
-        out.l1_bound = Some(BoundCheck {
-            bound_mb: bound as f64 / MB,
-            accounted_mb: with.l1_bytes as f64 / MB,
-            measured_mb: with.heap_mb - without.heap_mb,
-            items: with.l1_items,
-        });
+        let (n, bound) = if s.quick { (6_000, 2 << 20) } else { (100_000, 32 << 20) };
+        match (run_probe(s, n, Some(bound), true), run_probe(s, n, Some(1), true)) {
+            (Ok(with), Ok(without)) => {
+                out.l1_bound = Some(BoundCheck {
+                    bound_mb: bound as f64 / MB,
+                    accounted_mb: with.l1_bytes as f64 / MB,
+                    measured_mb: with.heap_mb - without.heap_mb,
+                    items: with.l1_items,
+                })
+            }
+            (Err(e), _) | (_, Err(e)) => out.notes.push(format!("L1 bound probe failed: {e}")),
+        }
     }
     Ok(())
 }

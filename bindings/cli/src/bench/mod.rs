@@ -65,6 +65,10 @@ pub struct BenchArgs {
     /// 1000,2000,4000; empty to skip).
     #[arg(long, value_delimiter = ',', num_args = 0..)]
     pub memory_sizes: Option<Vec<usize>>,
+    /// Largest size whose memory probe loads the full dataset (scores and messages too);
+    /// every size is also probed with customers only (default 100,000).
+    #[arg(long)]
+    pub memory_full_max: Option<usize>,
     /// Run only the workloads whose name contains one of these words.
     #[arg(long, value_delimiter = ',')]
     pub only: Option<Vec<String>>,
@@ -178,6 +182,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "memory_scaling": out.memory,
             "plans": out.plans,
             "mismatches": out.mismatches,
+            "notes": out.notes,
         });
         let text = serde_json::to_string_pretty(&v).unwrap_or_default();
         if p.as_os_str() == "-" {
@@ -238,6 +243,8 @@ pub struct Outcome {
     pub l1_bound: Option<memory::BoundCheck>,
     /// Query plans per statement workload: (workload, cidb plan, SQLite plan).
     pub plans: Vec<(String, String, String)>,
+    /// Things that did not run (a failed probe), for the reader.
+    pub notes: Vec<String>,
 }
 
 /// A SQLite connection (an uninhabited stand-in when built without SQLite).
@@ -268,7 +275,7 @@ fn suite(s: &Settings, out: &mut Outcome) -> Result<()> {
     );
     let path = s.dir.join("sqlite.db");
     let conn = if s.vs_sqlite { Some(open_sqlite(&path)?) } else { None };
-    let ds = reads::load_both(s, &engine, cfg, conn.as_ref(), out)?;
+    let ds = reads::load_both(&engine, cfg, conn.as_ref(), out)?;
     reads::run_all(s, &ds, conn.as_ref(), out)?;
     cache::run_all(s, &engine, &ds, conn.as_ref(), out)?;
     drop(conn);
@@ -298,9 +305,13 @@ fn print_all(out: &Outcome, checks: &[targets::Check], s: &Settings) {
         let _ = row::print_row(&mut o, r);
     }
     if !out.memory.is_empty() {
-        let _ = writeln!(o, "\nmemory scaling (fresh process per size):");
+        let _ = writeln!(o, "\nmemory scaling (fresh process per size; after load and one read of every customer):");
         for p in &out.memory {
-            let _ = writeln!(o, "  {:>9} customers  RSS {:>8.1} MB  peak {:>8.1} MB  heap {:>8.1} MB  load {:>7.1} s", p.customers, p.rss_mb, p.hwm_mb, p.heap_mb, p.load_secs);
+            let _ = writeln!(
+                o,
+                "  {:<9} {:>9} customers  RSS {:>8.1} MB  peak {:>8.1} MB  heap {:>8.1} MB  disk {:>8.1} MB  load {:>7.1} s",
+                p.dataset, p.customers, p.rss_mb, p.hwm_mb, p.heap_mb, p.disk_mb, p.load_secs
+            );
         }
     }
     if let Some(b) = &out.l1_bound {
@@ -315,6 +326,9 @@ fn print_all(out: &Outcome, checks: &[targets::Check], s: &Settings) {
     let _ = writeln!(o, "\ntargets:");
     for c in checks {
         let _ = writeln!(o, "  [{}] {:<44} {}", if c.met { "met " } else { "MISS" }, c.target, c.measured);
+    }
+    for n in &out.notes {
+        let _ = writeln!(o, "note: {n}");
     }
     if !out.mismatches.is_empty() {
         let _ = writeln!(o, "\nMISMATCHES:");

@@ -82,13 +82,16 @@ pub fn html(out: &Outcome, checks: &[Check], settings: &serde_json::Value) -> St
             bars("cidb throughput ÷ SQLite throughput", "ratio (log scale)", &rat, &series, true, &[(1.0, "1x")]));
     }
 
-    if out.memory.len() >= 2 {
-        let pts: Vec<(f64, f64)> = out.memory.iter().map(|p| (p.customers as f64, p.rss_mb)).collect();
-        let _ = write!(h, "<section><h2>Memory vs dataset size</h2>{}", line("RSS after load and one read of every customer", "customers", "RSS MB", &pts, false));
-        h.push_str("<table><tr><th>customers</th><th>RSS MB</th><th>peak RSS MB</th><th>heap MB</th><th>L1 items</th><th>L1 MB</th><th>load s</th></tr>");
+    if !out.memory.is_empty() {
+        h.push_str("<section><h2>Memory vs dataset size</h2>");
+        for (series, title) in [("customers", "RSS after loading customers and reading each once"), ("full", "RSS with the full dataset (scores, messages)")] {
+            let pts: Vec<(f64, f64)> = out.memory.iter().filter(|p| p.dataset == series).map(|p| (p.customers as f64, p.rss_mb)).collect();
+            h.push_str(&line(title, "customers", "RSS MB", &pts, false));
+        }
+        h.push_str("<table><tr><th>dataset</th><th>customers</th><th>RSS MB</th><th>peak RSS MB</th><th>heap MB</th><th>disk MB</th><th>L1 items</th><th>L1 MB</th><th>load s</th></tr>");
         for p in &out.memory {
-            let _ = write!(h, "<tr><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td></tr>",
-                p.customers, p.rss_mb, p.hwm_mb, p.heap_mb, p.l1_items, p.l1_bytes as f64 / 1048576.0, p.load_secs);
+            let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td></tr>",
+                esc(&p.dataset), p.customers, p.rss_mb, p.hwm_mb, p.heap_mb, p.disk_mb, p.l1_items, p.l1_bytes as f64 / 1048576.0, p.load_secs);
         }
         h.push_str("</table></section>");
     }
@@ -112,6 +115,9 @@ pub fn html(out: &Outcome, checks: &[Check], settings: &serde_json::Value) -> St
             let _ = write!(h, "<tr><td>{}</td><td style=\"text-align:left\"><code>{}</code></td><td style=\"text-align:left\"><code>{}</code></td></tr>", esc(w), esc(a), esc(b));
         }
         h.push_str("</table></section>");
+    }
+    for n in &out.notes {
+        let _ = write!(h, "<p><b>Note:</b> {}</p>", esc(n));
     }
     h.push_str("</body></html>\n");
     h

@@ -129,10 +129,13 @@ fn sqlite_context(_: &Settings, _: &Dataset, _: &Path) -> Result<Measured> {
 /// One thread of the mixed load on cidb: 90 % reads (customer by id or latest score, Zipf
 /// over every customer), 10 % durable score writes.
 fn cidb_mixed(ds: &Dataset, t: usize) -> impl FnMut(u64) -> OpResult + '_ {
-    let mut side = super::cidb_side::CidbSide::new(&ds.tenants).expect("prepare statements");
+    let mut side = super::cidb_side::CidbSide::new(&ds.tenants).map_err(|e| e.to_string());
     let mut p = Picker::zipf(700 + t as u64, ds.customers(), 0.99);
     let mut w = Picker::uniform(800 + t as u64);
-    move |i| mixed_op(ds, i, &mut p, &mut w, &mut side, |_, ti, sc| ds.tenants[ti].add_score(sc).map_err(|e| e.to_string()))
+    move |i| match side.as_mut() {
+        Ok(side) => mixed_op(ds, i, &mut p, &mut w, side, |_, ti, sc| ds.tenants[ti].add_score(sc).map_err(|e| e.to_string())),
+        Err(e) => Err(e.clone()),
+    }
 }
 
 fn mixed_op<S: QuerySide>(
@@ -154,14 +157,14 @@ fn mixed_op<S: QuerySide>(
 
 #[cfg(feature = "vs-sqlite")]
 fn sqlite_mixed<'a>(ds: &'a Dataset, path: &Path, t: usize) -> impl FnMut(u64) -> OpResult + 'a {
-    let c = Box::new(super::sqlite::open(path).expect("open SQLite"));
-    let mut side = super::sqlite_side::SqliteSide::new(c, ds.tenants.len());
+    let mut side = super::sqlite::open(path).map(|c| super::sqlite_side::SqliteSide::new(Box::new(c), ds.tenants.len())).map_err(|e| e.to_string());
     let mut p = Picker::zipf(700 + t as u64, ds.customers(), 0.99);
     let mut w = Picker::uniform(800 + t as u64);
-    move |i| {
-        mixed_op(ds, i, &mut p, &mut w, &mut side, |side, ti, sc| {
+    move |i| match side.as_mut() {
+        Ok(side) => mixed_op(ds, i, &mut p, &mut w, side, |side, ti, sc| {
             super::sqlite::add_score(side.conn(), &ds.tenant_name(ti), sc).map_err(|e| e.to_string())
-        })
+        }),
+        Err(e) => Err(e.clone()),
     }
 }
 
@@ -172,11 +175,12 @@ fn sqlite_mixed<'a>(_: &'a Dataset, _: &Path, _: usize) -> impl FnMut(u64) -> Op
 
 #[cfg(feature = "vs-sqlite")]
 fn sqlite_writer<'a>(ds: &'a Dataset, path: &Path, t: usize) -> impl FnMut(u64) -> OpResult + 'a {
-    let c = super::sqlite::open(path).expect("open SQLite");
+    let c = super::sqlite::open(path).map_err(|e| e.to_string());
     let mut p = Picker::uniform(500 + t as u64);
     move |_| {
+        let c = c.as_ref().map_err(|e| e.clone())?;
         let (ti, sc) = new_score(ds, &mut p);
-        super::sqlite::add_score(&c, &ds.tenant_name(ti), &sc).map(|()| 1).map_err(|e| e.to_string())
+        super::sqlite::add_score(c, &ds.tenant_name(ti), &sc).map(|()| 1).map_err(|e| e.to_string())
     }
 }
 

@@ -14,4 +14,4 @@ pub use customer::Customer;
 pub use message::{Message, NewMessage, Role};
 pub use score::Score;
 pub use time::{Clock, Millis};
-pub use validate::{check_id, check_label, Limits, MAX_ID_BYTES};
+pub use validate::{check_id, check_label, Limits, MAX_ID_BYTES, MAX_JSON_DEPTH};

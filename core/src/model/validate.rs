@@ -58,7 +58,31 @@ pub fn check_unit(field: &str, v: f64) -> Result<()> {
     Ok(())
 }
 
-/// Checks a JSON value is an object.
+/// Deepest nesting of arrays and objects accepted in `attributes` and `metadata` (the object
+/// itself is level 1). Stored JSON is read back with serde_json, which refuses more than 127
+/// levels: a deeper value would be written and then fail every read of its row as corrupted.
+pub const MAX_JSON_DEPTH: usize = 100;
+
+/// True when `v` nests arrays and objects more than `max` levels deep (iterative, so a deep
+/// value cannot overflow the stack here).
+fn deeper_than(v: &serde_json::Value, max: usize) -> bool {
+    use serde_json::Value;
+    let mut stack = vec![(v, 1usize)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(a) => Box::new(a.iter()),
+            Value::Object(o) => Box::new(o.values()),
+            _ => continue,
+        };
+        if depth > max {
+            return true;
+        }
+        stack.extend(children.filter(|c| c.is_array() || c.is_object()).map(|c| (c, depth + 1)));
+    }
+    false
+}
+
+/// Checks a JSON value is an object nested at most [`MAX_JSON_DEPTH`] levels deep.
 pub fn check_object(field: &str, v: &serde_json::Value) -> Result<()> {
     if !v.is_object() {
         let what = match v {
@@ -70,6 +94,12 @@ pub fn check_object(field: &str, v: &serde_json::Value) -> Result<()> {
             serde_json::Value::Object(_) => "an object",
         };
         return Err(err(ErrorKind::InvalidAttributes, format!("{field} must be a JSON object, got {what}")));
+    }
+    if deeper_than(v, MAX_JSON_DEPTH) {
+        return Err(err(
+            ErrorKind::InvalidAttributes,
+            format!("{field} nests arrays and objects more than {MAX_JSON_DEPTH} levels deep"),
+        ));
     }
     Ok(())
 }

@@ -174,11 +174,9 @@ impl Statement {
             }
             Kind::Explain { analyze, .. } => {
                 let e = self.explain(params, *analyze)?;
-                Ok(QueryResult {
-                    columns: self.inner.columns.clone(),
-                    rows: e.lines().into_iter().map(|l| vec![Value::Text(l)]).collect(),
-                    stats: ExecStats::default(),
-                })
+                let rows: Vec<crate::schema::Row> = e.lines().into_iter().map(|l| vec![Value::Text(l)]).collect();
+                let stats = ExecStats { rows_returned: rows.len() as u64, ..ExecStats::default() };
+                Ok(QueryResult { columns: self.inner.columns.clone(), rows, stats })
             }
             Kind::Ddl(stmt, n) => {
                 if !params.is_empty() {

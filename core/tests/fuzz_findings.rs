@@ -79,3 +79,40 @@ fn json_nested_too_deep_is_refused_at_write_and_the_limit_reads_back() {
     assert_eq!(t.get_context("v1").unwrap().unwrap().entries.len(), 2);
     assert_eq!(t.query("SELECT id FROM customers", &[]).unwrap().rows.len(), 2);
 }
+
+fn or_chain(terms: usize) -> String {
+    let alternatives: Vec<String> = (0..terms).map(|i| format!("id = 'c{i}'")).collect();
+    format!("SELECT id FROM customers WHERE {}", alternatives.join(" OR "))
+}
+
+/// sql_frontend: a long chain of binary operators (`a OR b OR c ...`, a few thousand) parsed
+/// into a tree that deep, and walking it recursively overflowed the thread's stack: the
+/// process aborted. Statements are now limited to `MAX_OPERATORS` operators, refused before
+/// any tree is built; shorter chains still work and IN lists have no such limit.
+#[test]
+fn operator_chains_beyond_the_limit_are_refused_not_a_stack_overflow() {
+    let (_d, e, t) = engine();
+    let limit = cidb::sql::MAX_OPERATORS;
+    // Run on a small stack, as a user's worker thread might: the refusal needs no recursion.
+    let t2 = t.clone();
+    std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || {
+            for sql in [or_chain(20_000), format!("SELECT id FROM customers WHERE id = {}", vec!["1"; 50_000].join(" + "))] {
+                let err = t2.query(&sql, &[]).unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+                assert!(err.message().contains(&format!("the limit is {limit}")) && err.message().contains("IN (...)"), "{err}");
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(e.execute(&format!("CREATE INDEX x ON customers(id) WHERE {}", or_chain(2_000).split("WHERE ").nth(1).unwrap())).unwrap_err().kind(), ErrorKind::Unsupported);
+
+    // Below the limit (debug builds use much more stack per level, so keep the chain short).
+    let r = t.query(&or_chain(60), &[]).unwrap();
+    assert_eq!(r.rows, vec![vec![Value::Text("c1".into())]]);
+    let ids: Vec<String> = (0..20_000).map(|i| format!("'c{i}'")).collect();
+    let r = t.query(&format!("SELECT id FROM customers WHERE id IN ({})", ids.join(", ")), &[]).unwrap();
+    assert_eq!(r.rows.len(), 1, "a long IN list is not limited");
+}

@@ -64,20 +64,23 @@ pub fn check_unit(field: &str, v: f64) -> Result<()> {
 pub const MAX_JSON_DEPTH: usize = 100;
 
 /// True when `v` nests arrays and objects more than `max` levels deep (iterative, so a deep
-/// value cannot overflow the stack here).
+/// value cannot overflow the stack here; a flat object allocates nothing).
 fn deeper_than(v: &serde_json::Value, max: usize) -> bool {
     use serde_json::Value;
-    let mut stack = vec![(v, 1usize)];
-    while let Some((v, depth)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match v {
-            Value::Array(a) => Box::new(a.iter()),
-            Value::Object(o) => Box::new(o.values()),
-            _ => continue,
-        };
+    fn container(v: &&Value) -> bool {
+        v.is_array() || v.is_object()
+    }
+    let mut pending: Vec<(&Value, usize)> = Vec::new();
+    let mut next = Some((v, 1usize));
+    while let Some((v, depth)) = next.take().or_else(|| pending.pop()) {
         if depth > max {
             return true;
         }
-        stack.extend(children.filter(|c| c.is_array() || c.is_object()).map(|c| (c, depth + 1)));
+        match v {
+            Value::Array(a) => pending.extend(a.iter().filter(container).map(|c| (c, depth + 1))),
+            Value::Object(o) => pending.extend(o.values().filter(container).map(|c| (c, depth + 1))),
+            _ => {}
+        }
     }
     false
 }

@@ -66,7 +66,8 @@ typedef enum cidb_status {
    */
   CIDB_INVALID_ROLE = 3,
   /**
-   * `attributes` or `metadata` is not a JSON object.
+   * `attributes` or `metadata` is not a JSON object, or nests arrays and objects more
+   * than 100 levels deep.
    */
   CIDB_INVALID_ATTRIBUTES = 4,
   /**

@@ -16,7 +16,7 @@ pub enum ErrorKind {
     InvalidScore,
     /// A message role is not one of `user`, `assistant`, `system`, `agent`, `tool`.
     InvalidRole,
-    /// `attributes` or `metadata` is not a JSON object.
+    /// `attributes` or `metadata` is not a JSON object, or nests deeper than 100 levels.
     InvalidAttributes,
     /// Message content is larger than the configured maximum.
     ContentTooLarge,

@@ -268,15 +268,46 @@ pub enum Op {
     Reopen,
 }
 
-/// One engine with its model.
-struct World {
+/// The engine inputs share: opening one (seven seed indexes, threads, cache) costs more than
+/// most inputs, so consecutive inputs use fresh tenants of one engine, and a new engine (new
+/// directory, clock back at T0) is opened every [`ENGINE_INPUTS`] inputs, or for every input
+/// when `CIDB_FUZZ_FRESH_ENGINE` is set (to reproduce a finding on its own).
+struct Shared {
     dir: tempfile::TempDir,
     config: Config,
     clock: Clock,
     engine: Engine,
+    inputs: u32,
+    /// `expires_at` of contexts earlier inputs left behind (the sweep counts them too).
+    leftover: Vec<i64>,
+    /// The last message id handed out by this engine.
+    last_msg_id: u64,
+}
+
+const ENGINE_INPUTS: u32 = 256;
+
+thread_local! {
+    static SHARED: std::cell::RefCell<Option<Shared>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Shared {
+    fn open() -> Shared {
+        let dir = crate::scratch_dir();
+        let clock = Clock::manual(T0);
+        let mut config = Config::default().with_clock(clock.clone());
+        // No background sweep: the model decides when contexts go.
+        config.sweep_interval = Duration::from_secs(86_400);
+        let engine = Engine::open(dir.path(), config.clone()).expect("open engine");
+        Shared { dir, config, clock, engine, inputs: 0, leftover: Vec::new(), last_msg_id: 0 }
+    }
+}
+
+/// One input's view: two fresh tenants of the shared engine and their models.
+struct World<'a> {
+    sh: &'a mut Shared,
+    names: [String; 2],
     tenants: Vec<Tenant>,
     models: [TenantModel; 2],
-    last_msg_id: u64,
 }
 
 /// `r` must fail with `kind` when the model says so, succeed otherwise.
@@ -304,29 +335,33 @@ fn norm_sorted(rows: &[Vec<Value>]) -> Vec<Vec<String>> {
     v
 }
 
-impl World {
-    fn open() -> World {
-        let dir = crate::scratch_dir();
-        let clock = Clock::manual(T0);
-        let mut config = Config::default().with_clock(clock.clone());
-        // No background sweep: the model decides when contexts go.
-        config.sweep_interval = Duration::from_secs(86_400);
-        let engine = Engine::open(dir.path(), config.clone()).expect("open engine");
-        let tenants = TENANTS.iter().map(|n| engine.tenant(n).expect("tenant")).collect();
-        World { dir, config, clock, engine, tenants, models: Default::default(), last_msg_id: 0 }
+impl<'a> World<'a> {
+    fn new(sh: &'a mut Shared) -> World<'a> {
+        sh.inputs += 1;
+        let names = TENANTS.map(|t| format!("{t}-{}", sh.inputs));
+        let tenants = names.iter().map(|n| sh.engine.tenant(n).expect("tenant")).collect();
+        World { sh, names, tenants, models: Default::default() }
     }
 
     fn reopen(&mut self) {
-        self.engine.close().expect("close");
-        self.engine = Engine::open(self.dir.path(), self.config.clone()).expect("reopen engine");
-        self.tenants = TENANTS.iter().map(|n| self.engine.tenant(n).expect("tenant")).collect();
+        let sh = &mut *self.sh;
+        sh.engine.close().expect("close");
+        sh.engine = Engine::open(sh.dir.path(), sh.config.clone()).expect("reopen engine");
+        self.tenants = self.names.iter().map(|n| sh.engine.tenant(n).expect("tenant")).collect();
+    }
+
+    /// Hands what outlives the input back to the shared state.
+    fn finish(self) {
+        for m in &self.models {
+            self.sh.leftover.extend(m.contexts.values().map(|c| c.expires_at));
+        }
     }
 
     fn check_ids(&mut self, what: &str, got: &[cidb::Message], want: &[NewMessage]) {
         assert_eq!(got.len(), want.len(), "DIVERGENCE in {what}: {} messages back for {}", got.len(), want.len());
         for (g, w) in got.iter().zip(want) {
-            assert!(g.id > self.last_msg_id, "DIVERGENCE in {what}: id {} not above {}", g.id, self.last_msg_id);
-            self.last_msg_id = g.id;
+            assert!(g.id > self.sh.last_msg_id, "DIVERGENCE in {what}: id {} not above {}", g.id, self.sh.last_msg_id);
+            self.sh.last_msg_id = g.id;
             let as_new = NewMessage {
                 customer_id: g.customer_id.clone(),
                 conversation_id: g.conversation_id.clone(),
@@ -340,7 +375,7 @@ impl World {
     }
 
     fn apply(&mut self, op: &Op) {
-        let now = self.clock.now();
+        let now = self.sh.clock.now();
         match op {
             Op::Upsert { t, c } => {
                 let c = c.get();
@@ -476,10 +511,12 @@ impl World {
                     assert_eq!(existed, live, "DIVERGENCE in delete_context({conv:?})");
                 }
             }
-            Op::Advance { ms } => self.clock.advance(*ms as i64 % (40 * 86_400_000)),
+            Op::Advance { ms } => self.sh.clock.advance(*ms as i64 % (3 * 86_400_000)),
             Op::Sweep => {
-                let n = self.engine.sweep_expired().expect("sweep_expired");
-                let mut want = 0;
+                let n = self.sh.engine.sweep_expired().expect("sweep_expired");
+                let before = self.sh.leftover.len();
+                self.sh.leftover.retain(|&e| e > now);
+                let mut want = before - self.sh.leftover.len();
                 for m in &mut self.models {
                     let before = m.contexts.len();
                     m.contexts.retain(|_, c| c.expires_at > now);
@@ -489,8 +526,8 @@ impl World {
             }
             Op::Sql { t, q, a, b } => self.sql(*t as usize, *q, *a, *b),
             Op::CheckIndexes => {
-                for ix in self.engine.indexes().expect("indexes") {
-                    let c = self.engine.check_index(&ix.name).expect("check_index");
+                for ix in self.sh.engine.indexes().expect("indexes") {
+                    let c = self.sh.engine.check_index(&ix.name).expect("check_index");
                     assert!(c.is_exact(), "DIVERGENCE: index {} is not exact: {c:?}", ix.name);
                 }
             }
@@ -500,8 +537,8 @@ impl World {
 
     /// A SQL read through the seed indexes, checked against rows built from the model.
     fn sql(&self, t: usize, q: u8, a: u8, b: u8) {
-        let (tn, m, name) = (&self.tenants[t], &self.models[t], TENANTS[t]);
-        let now = self.clock.now();
+        let (tn, m, name) = (&self.tenants[t], &self.models[t], self.names[t].as_str());
+        let now = self.sh.clock.now();
         let text = |v: &str| Value::Text(v.to_string());
         let cust = |f: &dyn Fn(&Customer) -> bool| -> Vec<Vec<Value>> {
             m.customers.values().filter(|c| f(c)).map(|c| customer_row(name, c)).collect()
@@ -567,11 +604,21 @@ pub fn run(data: &[u8]) {
 
 /// Runs a decoded sequence (also used to print a finding with `describe`).
 pub fn run_ops(ops: &[Op]) {
-    let mut w = World::open();
-    for op in ops.iter().take(64) {
-        w.apply(op);
-    }
-    w.engine.close().expect("close");
+    SHARED.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let fresh = std::env::var_os("CIDB_FUZZ_FRESH_ENGINE").is_some();
+        if slot.as_ref().is_none_or(|s| fresh || s.inputs >= ENGINE_INPUTS) {
+            if let Some(old) = slot.take() {
+                old.engine.close().expect("close");
+            }
+            *slot = Some(Shared::open());
+        }
+        let mut w = World::new(slot.as_mut().expect("opened"));
+        for op in ops.iter().take(64) {
+            w.apply(op);
+        }
+        w.finish();
+    });
 }
 
 /// The operations an input stands for.

@@ -10,6 +10,26 @@ pub const MAX_TS: i64 = 253_402_300_799_999;
 pub const MAX_ID: usize = 256;
 pub const MAX_CONTENT: usize = 1 << 20;
 
+/// Nesting of arrays and objects, the outermost counting 1 (iterative).
+fn depth(v: &serde_json::Value) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(v, 1usize)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            serde_json::Value::Array(a) => stack.extend(a.iter().map(|c| (c, d + 1))),
+            serde_json::Value::Object(o) => stack.extend(o.values().map(|c| (c, d + 1))),
+            _ => continue,
+        }
+        max = max.max(d);
+    }
+    max
+}
+
+/// `attributes` / `metadata`: an object nested at most 100 levels deep.
+fn object_ok(v: &serde_json::Value) -> bool {
+    v.is_object() && depth(v) <= 100
+}
+
 fn id_ok(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_ID && !id.contains('\0')
 }
@@ -34,7 +54,7 @@ pub fn customer_error(c: &Customer) -> Option<ErrorKind> {
     if !ts_ok(c.created_at) || !ts_ok(c.updated_at) {
         return Some(ErrorKind::InvalidTimestamp);
     }
-    if !c.attributes.is_object() {
+    if !object_ok(&c.attributes) {
         return Some(ErrorKind::InvalidAttributes);
     }
     None
@@ -66,7 +86,7 @@ pub fn message_error(m: &NewMessage) -> Option<ErrorKind> {
     if m.content.len() > MAX_CONTENT {
         return Some(ErrorKind::ContentTooLarge);
     }
-    if !m.metadata.is_object() {
+    if !object_ok(&m.metadata) {
         return Some(ErrorKind::InvalidAttributes);
     }
     None
@@ -79,7 +99,7 @@ pub fn entry_error(e: &ContextEntry) -> Option<ErrorKind> {
     if e.content.len() > MAX_CONTENT {
         return Some(ErrorKind::ContentTooLarge);
     }
-    if !e.metadata.is_object() {
+    if !object_ok(&e.metadata) {
         return Some(ErrorKind::InvalidAttributes);
     }
     None

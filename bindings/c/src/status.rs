@@ -23,7 +23,8 @@ pub enum cidb_status {
     CIDB_INVALID_SCORE = 2,
     /// A message role is not one of user, assistant, system, agent, tool.
     CIDB_INVALID_ROLE = 3,
-    /// `attributes` or `metadata` is not a JSON object.
+    /// `attributes` or `metadata` is not a JSON object, or nests arrays and objects more
+    /// than 100 levels deep.
     CIDB_INVALID_ATTRIBUTES = 4,
     /// Message content is larger than the configured maximum (1 MiB by default).
     CIDB_CONTENT_TOO_LARGE = 5,

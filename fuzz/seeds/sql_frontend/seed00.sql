@@ -1,0 +1,1 @@
+CREATE INDEX CONCURRENTLY idx_customers_department_status_created_at ON customers(department, status, created_at);

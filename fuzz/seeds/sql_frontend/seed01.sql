@@ -1,0 +1,1 @@
+CREATE INDEX CONCURRENTLY idx_customers_email_partial ON customers(email) WHERE email IS NOT NULL;

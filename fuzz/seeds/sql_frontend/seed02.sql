@@ -1,0 +1,1 @@
+CREATE INDEX CONCURRENTLY idx_conversation_messages_recent_partial ON conversation_messages(timestamp, customer_id) WHERE timestamp > CURRENT_TIMESTAMP - INTERVAL '30 days';

@@ -1,0 +1,1 @@
+CREATE INDEX ix ON customer_scores(score, confidence) WHERE score > 0.7

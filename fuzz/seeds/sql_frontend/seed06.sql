@@ -1,0 +1,1 @@
+DROP INDEX idx_customer_scores_high_score_partial

@@ -1,0 +1,1 @@
+SELECT * FROM customers WHERE department = 'sales' AND status = 'active' ORDER BY created_at DESC LIMIT 10

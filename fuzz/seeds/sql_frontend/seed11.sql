@@ -1,0 +1,1 @@
+SELECT c.id, s.score FROM customers c JOIN customer_scores s ON s.customer_id = c.id WHERE s.score > 0.7 AND c.status IN ('active', 'trial')

@@ -1,0 +1,1 @@
+SELECT customer_id, score_type, COUNT(*), AVG(score), MIN(created_at), MAX(created_at) FROM customer_scores GROUP BY customer_id, score_type ORDER BY 3 DESC NULLS LAST

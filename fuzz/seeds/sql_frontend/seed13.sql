@@ -1,0 +1,1 @@
+SELECT * FROM latest_scores WHERE score BETWEEN ? AND ? AND customer_id <> 'x'

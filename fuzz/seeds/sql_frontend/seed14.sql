@@ -1,0 +1,1 @@
+SELECT * FROM conversation_messages WHERE timestamp > CURRENT_TIMESTAMP - INTERVAL '30 days' AND role = 'user' LIMIT ? OFFSET 2

@@ -1,0 +1,1 @@
+SELECT id AS i, 1, 'k' FROM conversation_messages WHERE customer_id = $1 AND NOT (role = 'tool' OR timestamp < ?2) ORDER BY i

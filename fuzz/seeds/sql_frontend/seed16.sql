@@ -1,0 +1,1 @@
+EXPLAIN SELECT * FROM customers WHERE tenant_id = 'tenant_0' AND status = 'active'

@@ -1,0 +1,1 @@
+EXPLAIN QUERY PLAN SELECT * FROM customer_scores WHERE customer_id = 'c1' AND score_type = 'churn' ORDER BY created_at

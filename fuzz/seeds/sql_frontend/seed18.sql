@@ -1,0 +1,1 @@
+EXPLAIN ANALYZE SELECT COUNT(*) FROM conversation_messages m JOIN customers c ON c.id = m.customer_id

@@ -1,0 +1,1 @@
+SELECT * FROM customers WHERE name IS NULL OR email IS NOT NULL

@@ -1,0 +1,1 @@
+SELECT * FROM customers WHERE created_at > 1.5e12 AND id NOT IN ('a', NULL)

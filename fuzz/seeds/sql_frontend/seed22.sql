@@ -1,0 +1,1 @@
+SELECT * FROM customers ORDER BY 3 + 0

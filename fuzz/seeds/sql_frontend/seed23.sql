@@ -1,0 +1,1 @@
+SELECT status, COUNT(*) FROM customers GROUP BY status HAVING COUNT(*) > 1

@@ -1,0 +1,1 @@
+SELECT * FROM customers c LEFT JOIN customer_scores s ON s.customer_id = c.id

@@ -1,0 +1,4 @@
+select
+  *
+from customers -- comment
+where "department" = 'ünïcode' /* c */

@@ -21,6 +21,22 @@ declare global {
 /** A handle on an open database. Made by `open`; not constructible with `new`. */
 export declare class Engine {
   /**
+   * The index advisor's report on the statements the monitor recorded (run the workload
+   * first, through `tenant.query` / prepared statements): proposed indexes with their
+   * predicted gain and `CREATE INDEX` statement, foreign keys no index serves, and
+   * indexes nothing used. Builds nothing.
+   */
+  advise(options?: AdviceOptions | null): Advice
+  /** Promise form of `advise`. */
+  adviseAsync(options?: AdviceOptions | null): Promise<Advice>
+  /**
+   * Advises with `minGain` (default 0.5), then builds, online, every recommendation
+   * whose gain is at least `minGain`; returns those built.
+   */
+  adviseApply(minGain?: number | null): Recommendation[]
+  /** Promise form of `adviseApply`. */
+  adviseApplyAsync(minGain?: number | null): Promise<Recommendation[]>
+  /**
    * Per-tier cache analytics: hits, misses, ratios, sizes, promotions, demotions,
    * evictions, expirations, and lookups per hour.
    */
@@ -93,6 +109,38 @@ export declare class Engine {
    * of it runs after this returns.
    */
   removeAlertCallback(id: number): boolean
+  /**
+   * Whether the engine can do its job: probes storage with a real (tiny) write, reads
+   * the breaker, checks the cache tiers are open, checks every ready index on a random
+   * sample, and lists the alerts of the alert window (which make it `degraded`, not
+   * unhealthy).
+   */
+  health(): Health
+  /** Promise form of `health`. */
+  healthAsync(): Promise<Health>
+  /**
+   * What an operator would do after reading `advise()`, in one call: ANALYZE, build
+   * (online) every recommendation whose gain is at least `minGain` (default 0.5), warm
+   * the cache. The report lists what was built, skipped and failed.
+   */
+  optimize(minGain?: number | null): OptimizeReport
+  /** Promise form of `optimize`. */
+  optimizeAsync(minGain?: number | null): Promise<OptimizeReport>
+  /**
+   * Engine counters, the breaker, the cache tiers, the statement monitor and index usage
+   * in one object.
+   */
+  metrics(): Metrics
+  /** Promise form of `metrics`. */
+  metricsAsync(): Promise<Metrics>
+  /**
+   * `metrics()` as Prometheus text exposition (format 0.0.4), ready to serve on a
+   * `/metrics` endpoint: every family once, `# HELP` and `# TYPE` before its samples.
+   * (`prometheus()` has the statement statistics only.)
+   */
+  metricsPrometheus(): string
+  /** Promise form of `metricsPrometheus`. */
+  metricsPrometheusAsync(): Promise<string>
   /**
    * Runs a statement that needs no tenant: `CREATE INDEX`, `DROP INDEX`, `ANALYZE`.
    * SELECT and EXPLAIN read one tenant's rows: use `tenant.query`.
@@ -315,6 +363,31 @@ export declare class Tenant {
   messagesForConversation(conversationId: string): Message[]
   /** Promise form of `messagesForConversation`. */
   messagesForConversationAsync(conversationId: string): Promise<Message[]>
+}
+
+/** The advisor's report. */
+export interface Advice {
+  /** Proposed indexes, best first. */
+  recommendations: Array<Recommendation>
+  /** Foreign keys without a usable index. */
+  unindexedForeignKeys: Array<UnindexedForeignKey>
+  /** Indexes no recorded statement used (empty until some SELECT has been recorded). */
+  unusedIndexes: Array<UnusedIndex>
+  /** Recorded fingerprints the advisor could re-plan. */
+  queriesConsidered: number
+}
+
+/** Options of `advise`; every field is optional. */
+export interface AdviceOptions {
+  /**
+   * A recommendation must cut the estimated cost of the queries it helps by at least
+   * this fraction, 0 to 1 (default 0.5).
+   */
+  minGain?: number | null
+  /** Fingerprints with fewer recorded calls are ignored (default 1). */
+  minCalls?: number | bigint | null
+  /** Most recommendations (default 10). */
+  maxRecommendations?: number | bigint | null
 }
 
 /** One alert. */
@@ -571,6 +644,14 @@ export interface EventFilter {
   crossing?: ScoreCrossing | null
 }
 
+/** A recommendation whose build failed. */
+export interface FailedRecommendation {
+  /** The recommendation. */
+  recommendation: Recommendation
+  /** Why its build failed. */
+  error: string
+}
+
 /** Statistics of one statement fingerprint (constants stripped). */
 export interface FingerprintStats {
   /** Fingerprint id (hex). */
@@ -607,6 +688,46 @@ export interface FingerprintStats {
   joins: number
   /** Peak memory of one execution, bytes. */
   peakMemBytes: number
+}
+
+/** What `health()` found. */
+export interface Health {
+  /** False when storage, the breaker, the cache or an index is not right. */
+  healthy: boolean
+  /** `ok`; `degraded` (works, but alerts fired within the alert window); `unhealthy`. */
+  status: 'ok' | 'degraded' | 'unhealthy'
+  /** A probe write went through the writer and committed. */
+  storageWritable: boolean
+  /** Why the probe failed, or null. */
+  storageError: string | null
+  /** The storage circuit breaker. */
+  breaker: BreakerStats
+  /** The cache tiers are open. */
+  cacheOpen: boolean
+  /** Sampled index checks, one per ready index. */
+  indexes: Array<IndexSampleCheck>
+  /** Alerts fired within the alert window. */
+  activeAlerts: Array<Alert>
+  /** Every reason for not being `ok`, readable. */
+  problems: Array<string>
+}
+
+/** One recorded query a recommendation helps, with its estimated cost per call. */
+export interface HelpedQuery {
+  /** Fingerprint id (hex), as in `monitorStats().fingerprints[].id`. */
+  fingerprint: string
+  /** The normalised statement. */
+  query: string
+  /** Recorded calls. */
+  calls: number
+  /** Estimated cost per call without the index. */
+  costBefore: number
+  /** Estimated cost per call with it. */
+  costAfter: number
+  /** The plan without the index. */
+  planBefore: string
+  /** The plan with it. */
+  planAfter: string
 }
 
 /** Cache lookups in one clock hour. */
@@ -676,6 +797,33 @@ export interface IndexInfo {
   entries: number
 }
 
+/** One index checked on a random sample of its rows and entries. */
+export interface IndexSampleCheck {
+  /** The index. */
+  index: string
+  /** Table rows sampled. */
+  rowsChecked: number
+  /** Index entries sampled. */
+  entriesChecked: number
+  /** Sampled rows that qualify but have no entry. */
+  missing: number
+  /** Sampled entries whose row is gone or no longer produces that entry. */
+  extra: number
+}
+
+/** Executions that read one index. */
+export interface IndexUsage {
+  /** Index name. */
+  name: string
+  /** Table (SQL name). */
+  table: string
+  /**
+   * Statement executions whose plan read the index (kept across restarts with the
+   * monitor's saved statistics).
+   */
+  uses: number
+}
+
 /** A stored message. */
 export interface Message {
   /**
@@ -709,6 +857,18 @@ export interface MessageQuery {
   limit?: number | bigint | null
 }
 
+/** Everything the engine can tell about itself. */
+export interface Metrics {
+  /** Store sizes, writer counters, the breaker (as `stats()`). */
+  engine: EngineStats
+  /** The cache tiers (as `cacheStats()`). */
+  cache: CacheStats
+  /** Statement statistics, slow log, alerts (as `monitorStats()`). */
+  monitor: MonitorStats
+  /** Executions per index. */
+  indexUsage: Array<IndexUsage>
+}
+
 /** A delivery saying events were dropped. */
 export interface MissedDelivery {
   /** What was dropped. */
@@ -733,6 +893,10 @@ export interface MonitorStats {
   slowQueries: Array<SlowQuery>
   /** The alert log, oldest first. */
   alerts: Array<Alert>
+  /** Alerts fired since the engine opened (the log keeps only the newest). */
+  alertsFired: number
+  /** Things an operator should know (e.g. an unreadable saved statistics file set aside). */
+  warnings: Array<string>
 }
 
 /** A message to append with `appendMessage`; the engine assigns its id. */
@@ -781,6 +945,26 @@ export interface OpenOptions {
   config?: string | null
 }
 
+/** What `optimize()` did. */
+export interface OptimizeReport {
+  /** ANALYZE time, ms. */
+  analyzeMs: number
+  /** Indexes built. */
+  applied: Array<Recommendation>
+  /** Recommendations below the gain threshold (not built). */
+  skipped: Array<Recommendation>
+  /** Builds that failed. */
+  failed: Array<FailedRecommendation>
+  /** Foreign keys without a usable index (reported, never built automatically). */
+  unindexedForeignKeys: Array<UnindexedForeignKey>
+  /** Indexes no recorded statement used (reported, never dropped automatically). */
+  unusedIndexes: Array<UnusedIndex>
+  /** Cache entries loaded into memory by warming. */
+  warmed: number
+  /** Total time, ms. */
+  elapsedMs: number
+}
+
 /** The result of a statement: column names and rows (one array of cells per row). */
 export interface QueryResult {
   /** Output column names, in order. */
@@ -790,6 +974,28 @@ export interface QueryResult {
    * parsed value of a JSON column.
    */
   rows: Array<Array<null | number | bigint | string | Record<string, unknown> | unknown[]>>
+}
+
+/** A proposed index. */
+export interface Recommendation {
+  /** Index name. */
+  name: string
+  /** Table (SQL name). */
+  table: string
+  /** Columns in key order. */
+  columns: Array<string>
+  /** The partial-index predicate, or null for a full index. */
+  predicate: string | null
+  /** The statement that builds it online (`CREATE INDEX CONCURRENTLY …`); `execute` runs it. */
+  createSql: string
+  /** Estimated cost of the helped queries (per-call cost × calls) without the index. */
+  costBefore: number
+  /** The same with the index. */
+  costAfter: number
+  /** `1 - costAfter / costBefore`, from 0 to 1. */
+  gain: number
+  /** The queries it helps, most helped first. */
+  queries: Array<HelpedQuery>
 }
 
 /** A stored score. */
@@ -884,4 +1090,30 @@ export interface TierStats {
   evictions: number
   /** Entries expired in the tier. */
   expirations: number
+}
+
+/** A `customer_id` column no index (or primary key) can search by. */
+export interface UnindexedForeignKey {
+  /** Table (SQL name). */
+  table: string
+  /** The column. */
+  column: string
+  /** What it refers to (`customers.id`). */
+  references: string
+  /** An index that would serve it. */
+  createSql: string
+}
+
+/** An index no recorded statement used. */
+export interface UnusedIndex {
+  /** Index name. */
+  name: string
+  /** Table (SQL name). */
+  table: string
+  /** Entries it holds (all tenants): the write and space cost it has. */
+  entries: number
+  /** UNIQUE indexes enforce a constraint even when no query reads them. */
+  unique: boolean
+  /** The statement that removes it. */
+  dropSql: string
 }

@@ -65,18 +65,24 @@ impl From<cidb::EngineStats> for EngineStats {
             writes: s.writes as f64,
             failed_writes: s.failed_writes as f64,
             max_commit_group: s.max_commit_group as f64,
-            breaker: BreakerStats {
-                state: match s.breaker.state {
-                    BreakerState::Closed => "closed",
-                    BreakerState::Open => "open",
-                    BreakerState::HalfOpen => "half_open",
-                }
-                .into(),
-                failures: s.breaker.failures as f64,
-                opened: s.breaker.opened as f64,
-                rejected: s.breaker.rejected as f64,
-                last_error: s.breaker.last_error,
-            },
+            breaker: s.breaker.into(),
+        }
+    }
+}
+
+impl From<cidb::storage::breaker::BreakerStats> for BreakerStats {
+    fn from(b: cidb::storage::breaker::BreakerStats) -> Self {
+        BreakerStats {
+            state: match b.state {
+                BreakerState::Closed => "closed",
+                BreakerState::Open => "open",
+                BreakerState::HalfOpen => "half_open",
+            }
+            .into(),
+            failures: b.failures as f64,
+            opened: b.opened as f64,
+            rejected: b.rejected as f64,
+            last_error: b.last_error,
         }
     }
 }

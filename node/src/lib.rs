@@ -5,14 +5,15 @@
 //! `tenant` (the `Tenant` class: customers, scores, messages), one module per further area,
 //! each adding a `#[napi] impl Tenant` / `impl Engine` block: `cache` (application cache,
 //! cache stats), `context` (conversation context, sweep), `feed` (subscriptions, event
-//! streams, the event log), `monitor` (statement statistics, alert callbacks), `import`
-//! (bulk import, backup); then `records` (the record shapes `index.d.ts` declares),
-//! `convert` (reading JS values, with errors naming the field), `errors` (cidb errors as JS
-//! errors with `code` and `cause`, the error table), `task` (the sync and `…Async` forms of
-//! one operation), `callback` (calling JS from other threads), and `registry` (one shared
-//! engine per directory per process, for `worker_threads`; release hooks); and `query` (the
-//! SQL layer: `tenant.query`, `tenant.prepare` and the `Statement` class, `explain`,
-//! `engine.execute` for DDL, `engine.indexes`).
+//! streams, the event log), `monitor` (statement statistics, alert callbacks), `advisor`
+//! (the index advisor: `advise`, `adviseApply`), `ops` (`health`, `optimize`, `metrics`,
+//! `metricsPrometheus`), `import` (bulk import, backup); then `records` (the record shapes
+//! `index.d.ts` declares), `convert` (reading JS values, with errors naming the field),
+//! `errors` (cidb errors as JS errors with `code` and `cause`, the error table), `task` (the
+//! sync and `…Async` forms of one operation), `callback` (calling JS from other threads),
+//! and `registry` (one shared engine per directory per process, for `worker_threads`;
+//! release hooks); and `query` (the SQL layer: `tenant.query`, `tenant.prepare` and the
+//! `Statement` class, `explain`, `engine.execute` for DDL, `engine.indexes`).
 //!
 //! Adding an operation: write its `*_job` preparation once (read arguments into owned
 //! values, return a `Send` job), then expose it as `name` via `run_sync` and `nameAsync`
@@ -24,6 +25,7 @@
 
 #![deny(clippy::unwrap_used)]
 
+mod advisor;
 mod cache;
 mod callback;
 mod config;
@@ -34,12 +36,14 @@ mod errors;
 mod feed;
 mod import;
 mod monitor;
+mod ops;
 mod query;
 mod records;
 mod registry;
 mod task;
 mod tenant;
 
+pub use advisor::{Advice, AdviceOptions, HelpedQuery, Recommendation, UnindexedForeignKey, UnusedIndex};
 pub use cache::{CacheSetOptions, CacheStats, HourCount, TierStats};
 pub use config::{config, OpenOptions, Setting};
 pub use context::{Context, ContextEntry, ContextEntryInput, ContextOptions};
@@ -48,6 +52,7 @@ pub use errors::{error_codes, ErrorCode};
 pub use feed::{ChangeEvent, Delivery, EventDelivery, EventFilter, EventStream, MissedDelivery, MissedEvents, ScoreCrossing, Subscription};
 pub use import::{BackupReport, ImportOptions, ImportReject, ImportReport};
 pub use monitor::{Alert, FingerprintStats, MonitorStats, SlowQuery};
+pub use ops::{FailedRecommendation, Health, IndexSampleCheck, IndexUsage, Metrics, OptimizeReport};
 pub use query::{IndexInfo, QueryResult, Statement};
 pub use records::{Customer, CustomerInput, Message, MessageQuery, NewMessage, Score, ScoreInput};
 pub use tenant::Tenant;

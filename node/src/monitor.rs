@@ -147,6 +147,27 @@ pub struct MonitorStats {
     pub slow_queries: Vec<SlowQuery>,
     /// The alert log, oldest first.
     pub alerts: Vec<Alert>,
+    /// Alerts fired since the engine opened (the log keeps only the newest).
+    pub alerts_fired: f64,
+    /// Things an operator should know (e.g. an unreadable saved statistics file set aside).
+    pub warnings: Vec<String>,
+}
+
+impl From<cidb::monitor::MonitorStats> for MonitorStats {
+    fn from(s: cidb::monitor::MonitorStats) -> Self {
+        MonitorStats {
+            fingerprints: s.fingerprints.into_iter().map(FingerprintStats::from).collect(),
+            evicted_fingerprints: s.evicted_fingerprints as f64,
+            slow_queries: s
+                .slow_queries
+                .into_iter()
+                .map(|q| SlowQuery { at: q.at, sql: q.sql, fingerprint: q.fingerprint, elapsed_ms: q.elapsed_ms, plan: q.plan })
+                .collect(),
+            alerts: s.alerts.iter().map(Alert::from).collect(),
+            alerts_fired: s.alerts_fired as f64,
+            warnings: s.warnings,
+        }
+    }
 }
 
 impl Engine {
@@ -162,18 +183,7 @@ impl Engine {
     pub fn monitor_stats(&self, env: Env) -> napi::Result<MonitorStats> {
         run_sync(&env, || {
             let s = self.monitor()?.stats();
-            Ok(job(move || {
-                Ok(MonitorStats {
-                    fingerprints: s.fingerprints.into_iter().map(FingerprintStats::from).collect(),
-                    evicted_fingerprints: s.evicted_fingerprints as f64,
-                    slow_queries: s
-                        .slow_queries
-                        .into_iter()
-                        .map(|q| SlowQuery { at: q.at, sql: q.sql, fingerprint: q.fingerprint, elapsed_ms: q.elapsed_ms, plan: q.plan })
-                        .collect(),
-                    alerts: s.alerts.iter().map(Alert::from).collect(),
-                })
-            }))
+            Ok(job(move || Ok(s.into())))
         })
     }
 

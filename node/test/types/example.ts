@@ -6,6 +6,8 @@ import type {
   Alert, BackupReport, CacheStats, ChangeEvent, Context, Customer, CustomerInput, Delivery, Engine, ErrorCode, EventStream, FingerprintStats,
   ImportReport, Message, MessageQuery, MonitorStats, NewMessage, Score, ScoreInput, Setting, Subscription, Tenant,
   IndexInfo, QueryResult, Statement,
+  Advice, AdviceOptions, Recommendation, HelpedQuery, UnindexedForeignKey, UnusedIndex, Health, IndexSampleCheck, OptimizeReport,
+  FailedRecommendation, Metrics, IndexUsage,
 } from '../..'
 
 async function main(dir: string): Promise<void> {
@@ -139,6 +141,47 @@ async function main(dir: string): Promise<void> {
   const plan = acme.explain('SELECT id FROM customers WHERE department = ?', ['ops'])
   const indexes: IndexInfo[] = db.indexes()
   void [found, firstId, st.paramCount, reused, plan, indexes]
+
+  // the operations layer: index advisor, health, optimize, metrics
+  const adviceOptions: AdviceOptions = { minGain: 0.3, minCalls: 10n, maxRecommendations: 5 }
+  const advice: Advice = db.advise(adviceOptions)
+  const adviceAsync: Advice = await db.adviseAsync()
+  const best: Recommendation | undefined = advice.recommendations[0]
+  if (best) {
+    const createSql: string = best.createSql
+    const predicate: string | null = best.predicate
+    const helped: HelpedQuery[] = best.queries
+    const gain: number = best.gain
+    db.execute(createSql)
+    void [predicate, helped[0]?.planAfter, gain]
+  }
+  const fk: UnindexedForeignKey | undefined = advice.unindexedForeignKeys[0]
+  const unused: UnusedIndex[] = advice.unusedIndexes
+  const built: Recommendation[] = db.adviseApply(0.5)
+  const builtAsync: Recommendation[] = await db.adviseApplyAsync()
+  const health: Health = db.health()
+  const status: 'ok' | 'degraded' | 'unhealthy' = health.status
+  const storageError: string | null = (await db.healthAsync()).storageError
+  const checks: IndexSampleCheck[] = health.indexes
+  const active: Alert[] = health.activeAlerts
+  const optimized: OptimizeReport = db.optimize()
+  const failed: FailedRecommendation[] = (await db.optimizeAsync(0.8)).failed
+  const metrics: Metrics = db.metrics()
+  const usage: IndexUsage[] = (await db.metricsAsync()).indexUsage
+  const monitored: MonitorStats = metrics.monitor
+  const exposition: string = db.metricsPrometheus() + (await db.metricsPrometheusAsync())
+  void [adviceAsync, fk, unused, built, builtAsync, status, storageError, checks, active, optimized.applied, failed, usage, monitored, exposition]
+  // @ts-expect-error minGain is a number
+  db.advise({ minGain: 'high' })
+  // @ts-expect-error unknown advisor option
+  db.advise({ gain: 0.5 })
+  // @ts-expect-error adviseApply takes the gain itself, not options
+  db.adviseApply({ minGain: 0.5 })
+  // @ts-expect-error the health status is a fixed set
+  const bad: 'fine' = health.status
+  // @ts-expect-error the Async form returns a Promise
+  const notYet: Metrics = db.metricsAsync()
+  void [bad, notYet]
   void [deleted, count, latest, history, id, ms, recent, conv, codes, messages, rows, d, notNull, sync]
 }
 

@@ -70,12 +70,19 @@ function runNode(script, args = [], nodeFlags = [], env = {}) {
   return r.stdout.trim()
 }
 
-/** Tries to open `dir` from another process; returns 'opened' or the error code. */
+/**
+ * Tries to open (and close) `dir` from another process; returns 'opened',
+ * 'CIDB_ALREADY_OPEN', or any other error as `CODE: message` so a failed assertion names
+ * the cause.
+ */
 function openFromOtherProcess(dir) {
   return runNode(
     `const cidb = require(process.env.CIDB_PKG)
      try { const db = cidb.open(process.argv[1]); db.close(); console.log('opened') }
-     catch (e) { console.log(e.code) }`,
+     catch (e) {
+       const cause = e.cause ? ' (cause: ' + (e.cause.message || e.cause) + ')' : ''
+       console.log(e.code === 'CIDB_ALREADY_OPEN' ? e.code : e.code + ': ' + e.message + cause)
+     }`,
     [dir],
   )
 }

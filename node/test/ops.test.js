@@ -5,6 +5,8 @@
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
 const { cidb, tempDir, throwsCode, rejectsCode } = require('./helpers')
 
 const N = 2000
@@ -14,9 +16,20 @@ const DEPT_INDEX = 'idx_customers_department_status_created_at'
 const DEPARTMENTS = ['sales', 'ops', 'support', 'eng', 'finance', 'legal', 'hr', 'marketing']
 const STATUSES = ['active', 'churned', 'trial']
 
+/**
+ * Settings of the engines here: no alert fires by itself (however slow a loaded machine
+ * makes a statement), so the alerts these tests see are the ones they cause.
+ */
+function quietConfig(t) {
+  const file = path.join(tempDir(t), 'cidb.toml')
+  fs.writeFileSync(file, `alert_slow_query_ms = ${QUIET_SLOW_MS}\nalert_min_window_calls = 1000000000\n`)
+  return file
+}
+const QUIET_SLOW_MS = 600_000
+
 /** An engine with `N` customers in tenant `acme` and fresh planner statistics. */
 function loaded(t) {
-  const db = cidb.open(tempDir(t))
+  const db = cidb.open(tempDir(t), { config: quietConfig(t) })
   t.after(() => db.close())
   const acme = db.tenant('acme')
   acme.upsertCustomers(Array.from({ length: N }, (_, i) => ({
@@ -152,12 +165,13 @@ test('health: ok with every index sampled, degraded by an active alert', async (
   const dept = h.indexes.find((c) => c.index === DEPT_INDEX)
   assert.ok(dept.rowsChecked > 0 && dept.entriesChecked > 0, JSON.stringify(dept))
 
-  cidb.__recordForTest(db, 'SELECT * FROM customers WHERE id = 7', 250)
+  cidb.__recordForTest(db, 'SELECT * FROM customers WHERE id = 7', QUIET_SLOW_MS + 1)
   const d = await db.healthAsync()
   assert.equal(d.healthy, true, 'alerts degrade, they do not make the engine unhealthy')
   assert.equal(d.status, 'degraded')
   assert.equal(d.activeAlerts.length, 1)
   assert.equal(d.activeAlerts[0].kind, 'slow_query')
+  assert.equal(d.activeAlerts[0].threshold, QUIET_SLOW_MS, 'the quiet settings apply')
   assert.deepEqual(d.problems, [`alert: ${d.activeAlerts[0].message}`])
 })
 

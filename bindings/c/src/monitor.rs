@@ -40,7 +40,8 @@ impl AlertCallbacks {
     }
 }
 
-fn open_engine<'a>(engine: *const cidb_engine) -> Result<&'a cidb_engine> {
+/// The engine behind a handle argument, or `CIDB_CLOSED` when it was closed.
+pub(crate) fn open_engine<'a>(engine: *const cidb_engine) -> Result<&'a cidb_engine> {
     let e = arg_ref(engine, "engine")?;
     if e.engine.is_closed() {
         return Err(Error::new(ErrorKind::Closed, "the engine is closed"));

@@ -68,7 +68,7 @@ static void test_advisor_recommends_builds_and_stops_recommending(void) {
     query_rows(t, BY_NAME, params, 1);
   }
   CHECK_OK(cidb_engine_advise_json(e, &json));
-  CHECK(json && strstr(json, "\"table\":\"customers\",\"columns\":[\"name\"]") &&
+  CHECK(json && strstr(json, "\"table\":\"customers\",\"columns\":[\"name\"") &&
         strstr(json, "\"create_sql\":\"CREATE INDEX CONCURRENTLY ") &&
         strstr(json, "\"query\":\"SELECT id, department FROM customers WHERE name = ?\",\"calls\":30,") &&
         strstr(json, "\"plan_before\":\"SCAN customers"));
@@ -82,7 +82,7 @@ static void test_advisor_recommends_builds_and_stops_recommending(void) {
   cidb_string_free(json);
 
   CHECK_OK(cidb_engine_advise_apply_json(e, 0.5, &json));
-  CHECK(json && json[0] == '[' && strstr(json, "\"table\":\"customers\",\"columns\":[\"name\"]"));
+  CHECK(json && json[0] == '[' && strstr(json, "\"table\":\"customers\",\"columns\":[\"name\""));
   /* The name of the index built, from `[{"name":"..."`. */
   char index[128] = "";
   const char *p = json ? strstr(json, "[{\"name\":\"") : NULL;
@@ -138,7 +138,7 @@ static void test_optimize_rebuilds_a_dropped_seed_index(void) {
   cidb_string_free(json);
   CHECK_OK(cidb_tenant_explain(t, "SELECT id FROM customers WHERE department = ? AND status = ? ORDER BY created_at",
                                "[\"hr\",\"trial\"]", false, false, &json));
-  CHECK(json && strstr(json, "SEARCH customers USING INDEX idx_customers_"));
+  CHECK(json && strstr(json, "SEARCH customers USING ") && strstr(json, "INDEX idx_customers_"));
   cidb_string_free(json);
   /* Nothing left to build. */
   CHECK_OK(cidb_engine_optimize_json(e, 0.5, &json));
@@ -158,9 +158,10 @@ static void test_health_and_metrics(void) {
   query_rows(t, BY_NAME, "[\"n7\"]", 1);
 
   CHECK_OK(cidb_engine_health_json(e, &json));
-  CHECK(json && strncmp(json, "{\"healthy\":true,\"status\":\"ok\",\"storage_writable\":true,", 55) == 0 &&
+  const char *healthy = "{\"healthy\":true,\"status\":\"ok\",\"storage_writable\":true,";
+  CHECK(json && strncmp(json, healthy, strlen(healthy)) == 0 &&
         strstr(json, "\"cache_open\":true") && strstr(json, "\"problems\":[]") &&
-        strstr(json, "\"name\":\"idx_customers_department_status_created_at\""));
+        strstr(json, "{\"index\":\"idx_customers_department_status_created_at\",\"rows_checked\":64,"));
   cidb_string_free(json);
 
   CHECK_OK(cidb_engine_metrics_json(e, &json));

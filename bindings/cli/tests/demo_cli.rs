@@ -75,7 +75,7 @@ fn demo_ends_with_top_statements_and_advice_on_its_own_workload() {
     let second = demo(&dir);
     assert!(second.contains("reused the existing dataset"), "{second}");
     let run = second.lines().find(|l| l.trim_start().starts_with("customer by name")).unwrap_or_else(|| panic!("{second}"));
-    assert!(run.contains(&format!("USING INDEX {index}")), "{run}");
+    assert!(run.contains("SEARCH customers USING ") && run.contains(&format!("INDEX {index}")), "{run}");
     let top = section(&second, "top statements");
     let row = top.iter().find(|l| l.ends_with(BY_NAME)).unwrap_or_else(|| panic!("{top:#?}"));
     assert!(row.trim_start().starts_with("40 "), "20 calls per run, kept across runs: {row}");

@@ -45,7 +45,7 @@ fn demo_ends_with_top_statements_and_advice_on_its_own_workload() {
     assert_eq!(cells[0], "20", "{row}");
     let (returned, examined): (f64, f64) = (cells[3].parse().unwrap(), cells[4].parse().unwrap());
     assert!(examined > returned * 5.0, "a scan examines far more rows than it returns: {row}");
-    assert!(top.iter().any(|l| l.contains("FROM customer_scores WHERE customer_id = ? AND score_type = ?")), "{top:#?}");
+    assert!(top.iter().any(|l| l.contains("SELECT COUNT(*), AVG(score) FROM customer_scores WHERE")), "{top:#?}");
 
     // The advisor: an index on customers(name) for that query, with its estimated gain.
     let adv = section(&first, "index advisor (");

@@ -158,7 +158,7 @@ mod tests {
         let mut e = std::ptr::null_mut();
         assert_eq!(cidb_engine_open(path.as_ptr(), &mut e), cidb_status::CIDB_OK);
         for bad in [f64::NAN, -0.1, 1.5, f64::INFINITY] {
-            let mut out = 0x1 as *mut c_char;
+            let mut out = std::ptr::dangling_mut::<c_char>(); // not NULL: the call must reset it
             assert_eq!(cidb_engine_advise_apply_json(e, bad, &mut out), cidb_status::CIDB_INVALID_INPUT, "{bad}");
             assert!(out.is_null());
             let msg = unsafe { CStr::from_ptr(crate::error::cidb_last_error_message()) }.to_str().unwrap().to_string();

@@ -89,7 +89,11 @@ pub fn run(args: DemoArgs) -> Result<()> {
     seed_patterns(&db, &args)?;
     println!("top statements (the statement monitor, by total time):");
     print!("{}", top_table(&db, 10));
-    print!("{}", advisor_text(&db.advise()?));
+    let advice = db.advise()?;
+    print!("{}", advisor_text(&advice));
+    if !advice.recommendations.is_empty() {
+        println!("  (build them online with `cidb advise --apply --dir {}`, see the plans with `cidb advise`)", dir.display());
+    }
     db.close()
 }
 

@@ -44,6 +44,7 @@ pub mod context;
 mod callback;
 pub mod feed;
 pub mod monitor;
+pub mod ops;
 pub mod backup;
 pub mod sql;
 pub mod stmt;

@@ -871,6 +871,48 @@ enum cidb_status cidb_engine_backup(const struct cidb_engine *engine,
                                     char **out_report_json);
 
 /**
+ * Imports the file at `path` into `table` (`"customers"`, `"customer_scores"` or
+ * `"conversation_messages"`) of the tenant. `format` is `"csv"`, `"jsonl"` or `"sqlite"`,
+ * or NULL to take it from the file name (`.csv`/`.tsv`, `.jsonl`/`.ndjson`/`.json`,
+ * `.sqlite`/`.sqlite3`/`.db`). `options_json` is NULL or `{"batch_size": n,
+ * "max_rejects": n, "ignore_unknown_columns": bool, "delimiter": "c"}`.
+ *
+ * Stores in `*out_report_json` `{"imported": n, "rejected": n, "rejects": [{"line": n,
+ * "kind": "invalid_score", "reason": "..."}], "batches": n, "elapsed_ms": x, "notes": [...],
+ * "stopped_early": false}`. Rejected rows do not fail the call.
+ *
+ * Errors: `CIDB_UNKNOWN_TABLE`, `CIDB_UNKNOWN_COLUMN` (a column the table lacks, unless
+ * `ignore_unknown_columns`; nothing is written), `CIDB_INVALID_INPUT` (NULL or non-UTF-8
+ * argument, `latest_scores` (derived by the engine), unreadable file, unknown format, bad
+ * options, a header lacking a required column), `CIDB_UNSUPPORTED` (SQLite files when the
+ * library was built without its `sqlite` feature), `CIDB_STORAGE`, `CIDB_UNAVAILABLE`,
+ * `CIDB_CLOSED`. Batches committed before a fatal error stay; the message says how many.
+ *
+ * Ownership: the string arguments are borrowed for the call. The caller owns
+ * `*out_report_json` and releases it with `cidb_string_free`.
+ */
+enum cidb_status cidb_tenant_import_file(const struct cidb_tenant *tenant,
+                                         const char *table,
+                                         const char *path,
+                                         const char *format,
+                                         const char *options_json,
+                                         char **out_report_json);
+
+/**
+ * Imports `len` bytes of CSV (header row first) or JSON Lines text at `data` into `table`
+ * of the tenant; `format` is `"csv"` or `"jsonl"`. Options, report, errors and ownership
+ * as for `cidb_tenant_import_file` (`data` is borrowed for the call and may hold invalid
+ * UTF-8: such rows are rejected and the import goes on).
+ */
+enum cidb_status cidb_tenant_import_buffer(const struct cidb_tenant *tenant,
+                                           const char *table,
+                                           const char *format,
+                                           const uint8_t *data,
+                                           size_t len,
+                                           const char *options_json,
+                                           char **out_report_json);
+
+/**
  * Runs one statement of the tenant with the parameters in `params_json` and stores the
  * result in `*out_json` as `{"columns": ["id", ...], "rows": [["c1", ...], ...]}`.
  *

@@ -46,6 +46,7 @@ pub mod feed;
 pub mod monitor;
 pub mod ops;
 pub mod backup;
+pub mod import;
 pub mod sql;
 pub mod stmt;
 pub mod column;

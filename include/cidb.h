@@ -725,7 +725,9 @@ enum cidb_status cidb_engine_events_since(const struct cidb_engine *engine,
  * "max_ms", "p50_ms", "p95_ms", "p99_ms", "rows_examined", "rows_returned", "index_scans",
  * "table_scans", "joins", "peak_mem_bytes"}, ...] (by total time, descending),
  * "evicted_fingerprints": n, "slow_queries": [{"at", "sql", "fingerprint", "elapsed_ms",
- * "plan"}, ...], "alerts": [alert objects as in cidb_alert_callback, oldest first]}`.
+ * "plan"}, ...], "alerts": [alert objects as in cidb_alert_callback, oldest first],
+ * "alerts_fired": n (since open; the log keeps only the newest), "warnings": ["...", ...]
+ * (things an operator should know, e.g. an unreadable saved statement table set aside)}`.
  * `CIDB_CLOSED` when closed.
  *
  * Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
@@ -770,6 +772,87 @@ enum cidb_status cidb_engine_on_alert(const struct cidb_engine *engine,
 enum cidb_status cidb_engine_remove_alert_callback(const struct cidb_engine *engine, uint64_t id);
 
 /**
+ * Stores in `*out_json` the index advisor's report on the recorded workload (the
+ * statements the monitor has seen, with their call counts), as a JSON object:
+ * `{"recommendations": [{"name", "table", "columns": [...], "predicate": text | null,
+ * "create_sql": "CREATE INDEX CONCURRENTLY ...", "cost_before", "cost_after", "gain": 0..1,
+ * "queries": [{"fingerprint", "query", "calls", "cost_before", "cost_after",
+ * "plan_before", "plan_after"}, ...]}, ...] (best first; a recommendation saves at least
+ * half the estimated cost of the queries it helps), "unindexed_foreign_keys": [{"table",
+ * "column", "references", "create_sql"}, ...], "unused_indexes": [{"name", "table",
+ * "entries", "unique", "drop_sql"}, ...] (empty until a SELECT has been recorded),
+ * "queries_considered": n}`. Nothing is built. `CIDB_CLOSED` when closed.
+ *
+ * Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_engine_advise_json(const struct cidb_engine *engine, char **out_json);
+
+/**
+ * Runs the advisor and builds, online (`CREATE INDEX CONCURRENTLY`: readers and writers go
+ * on meanwhile), every recommendation whose `gain` is at least `min_gain`, a fraction from
+ * 0 to 1 of the estimated cost of the queries it helps (0.5 is the advisor's default).
+ * Stores in `*out_json` the JSON array of the recommendations built, each as in
+ * `cidb_engine_advise_json` (`[]` when nothing qualified). Returns when every index is
+ * ready. Errors: `CIDB_INVALID_INPUT` when `min_gain` is NaN or outside 0..=1 (nothing is
+ * built), the error of a failed build (those built before it stay), `CIDB_CLOSED`.
+ *
+ * Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_engine_advise_apply_json(const struct cidb_engine *engine,
+                                               double min_gain,
+                                               char **out_json);
+
+/**
+ * Checks that the engine can do its job and stores the verdict in `*out_json`:
+ * `{"healthy": bool, "status": "ok" | "degraded" | "unhealthy", "storage_writable": bool
+ * (a real probe write went through the writer), "storage_error": text | null, "breaker":
+ * {"state", ...}, "cache_open": bool, "indexes": [sampled index checks], "active_alerts":
+ * [alert objects as in cidb_alert_callback], "problems": ["...", ...]}`. `degraded` means
+ * it works but alerts fired recently. An unhealthy engine is still `CIDB_OK` (the report
+ * says why); `CIDB_CLOSED` when closed.
+ *
+ * Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_engine_health_json(const struct cidb_engine *engine, char **out_json);
+
+/**
+ * Does what an operator would after reading the advisor: refreshes the planner's
+ * statistics (ANALYZE), builds online every recommendation with `gain >= min_gain` (a
+ * fraction from 0 to 1), and warms the cache from its persisted hot set. Stores the report
+ * in `*out_json`: `{"analyze_ms", "applied": [recommendations built], "skipped":
+ * [recommendations under min_gain], "failed": [{"recommendation", "error"}, ...],
+ * "unindexed_foreign_keys": [...], "unused_indexes": [...] (reported, never dropped),
+ * "warmed": n, "elapsed_ms"}`. Errors: `CIDB_INVALID_INPUT` when `min_gain` is NaN or
+ * outside 0..=1 (nothing is done), `CIDB_CLOSED`.
+ *
+ * Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_engine_optimize_json(const struct cidb_engine *engine,
+                                           double min_gain,
+                                           char **out_json);
+
+/**
+ * Stores in `*out_json` everything the engine can tell about itself as one JSON object:
+ * `{"engine": {as cidb_engine_stats}, "cache": {tier counters}, "monitor": {as
+ * cidb_engine_monitor_json}, "index_usage": [{"name", "table", "uses", ...}, ...]}`.
+ * `CIDB_CLOSED` when closed.
+ *
+ * Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_engine_metrics_json(const struct cidb_engine *engine, char **out_json);
+
+/**
+ * Stores in `*out_text` the same metrics in the Prometheus text exposition format 0.0.4
+ * (`cidb_rows{table="customers"} 400`, `cidb_commits_total`, cache and breaker families,
+ * `cidb_index_uses_total{index="..."}` and the statement families of
+ * `cidb_engine_prometheus`), each family once with `# HELP` and `# TYPE`.
+ * `CIDB_CLOSED` when closed.
+ *
+ * Ownership: the caller owns `*out_text` and must release it with `cidb_string_free`.
+ */
+enum cidb_status cidb_engine_metrics_prometheus(const struct cidb_engine *engine, char **out_text);
+
+/**
  * Writes a consistent copy of the database (every tenant, context and change-feed log, as
  * of one moment) into directory `dest_dir`, created if missing, while other threads keep
  * reading and writing. The copy is a complete cidb directory: open it with
@@ -786,6 +869,48 @@ enum cidb_status cidb_engine_remove_alert_callback(const struct cidb_engine *eng
 enum cidb_status cidb_engine_backup(const struct cidb_engine *engine,
                                     const char *dest_dir,
                                     char **out_report_json);
+
+/**
+ * Imports the file at `path` into `table` (`"customers"`, `"customer_scores"` or
+ * `"conversation_messages"`) of the tenant. `format` is `"csv"`, `"jsonl"` or `"sqlite"`,
+ * or NULL to take it from the file name (`.csv`/`.tsv`, `.jsonl`/`.ndjson`/`.json`,
+ * `.sqlite`/`.sqlite3`/`.db`). `options_json` is NULL or `{"batch_size": n,
+ * "max_rejects": n, "ignore_unknown_columns": bool, "delimiter": "c"}`.
+ *
+ * Stores in `*out_report_json` `{"imported": n, "rejected": n, "rejects": [{"line": n,
+ * "kind": "invalid_score", "reason": "..."}], "batches": n, "elapsed_ms": x, "notes": [...],
+ * "stopped_early": false}`. Rejected rows do not fail the call.
+ *
+ * Errors: `CIDB_UNKNOWN_TABLE`, `CIDB_UNKNOWN_COLUMN` (a column the table lacks, unless
+ * `ignore_unknown_columns`; nothing is written), `CIDB_INVALID_INPUT` (NULL or non-UTF-8
+ * argument, `latest_scores` (derived by the engine), unreadable file, unknown format, bad
+ * options, a header lacking a required column), `CIDB_UNSUPPORTED` (SQLite files when the
+ * library was built without its `sqlite` feature), `CIDB_STORAGE`, `CIDB_UNAVAILABLE`,
+ * `CIDB_CLOSED`. Batches committed before a fatal error stay; the message says how many.
+ *
+ * Ownership: the string arguments are borrowed for the call. The caller owns
+ * `*out_report_json` and releases it with `cidb_string_free`.
+ */
+enum cidb_status cidb_tenant_import_file(const struct cidb_tenant *tenant,
+                                         const char *table,
+                                         const char *path,
+                                         const char *format,
+                                         const char *options_json,
+                                         char **out_report_json);
+
+/**
+ * Imports `len` bytes of CSV (header row first) or JSON Lines text at `data` into `table`
+ * of the tenant; `format` is `"csv"` or `"jsonl"`. Options, report, errors and ownership
+ * as for `cidb_tenant_import_file` (`data` is borrowed for the call and may hold invalid
+ * UTF-8: such rows are rejected and the import goes on).
+ */
+enum cidb_status cidb_tenant_import_buffer(const struct cidb_tenant *tenant,
+                                           const char *table,
+                                           const char *format,
+                                           const uint8_t *data,
+                                           size_t len,
+                                           const char *options_json,
+                                           char **out_report_json);
 
 /**
  * Runs one statement of the tenant with the parameters in `params_json` and stores the

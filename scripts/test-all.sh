@@ -21,6 +21,8 @@ trap 'rm -rf "$demo_dir"' EXIT
 ./target/release/cidb demo --dir "$demo_dir/db" --customers 2000
 ./target/release/cidb demo --dir "$demo_dir/db" --customers 2000 | tee "$demo_dir/second.txt"
 grep -q "reused the existing dataset" "$demo_dir/second.txt"
+grep -q "^top statements" "$demo_dir/second.txt"
+grep -q " ON customers(name" "$demo_dir/second.txt"   # the advisor on the demo's unindexed pattern
 
 step "CLI: bench smoke run (every workload runs; cidb and SQLite return the same rows)"
 ./target/release/cidb bench --quick --vs sqlite --customers 2000 --dir "$demo_dir" \

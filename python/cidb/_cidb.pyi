@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Final, final
 
 from cidb.types import (
+    Advice,
     Alert,
     BackupReport,
     CacheStats,
@@ -21,11 +22,15 @@ from cidb.types import (
     EngineStats,
     Event,
     FingerprintStats,
+    Health,
     ImportProgress,
     ImportReport,
     Message,
     MessageInput,
+    Metrics,
     MonitorStats,
+    OptimizeReport,
+    Recommendation,
     Role,
     Score,
     ScoreInput,
@@ -166,6 +171,29 @@ class Engine:
         ``remove_alert_callback``."""
     def remove_alert_callback(self, id: int) -> bool:
         """Stop calling the alert callback ``id``; True when it was registered."""
+    def advise(self, *, min_gain: float = 0.5, min_calls: int = 1, max_recommendations: int = 10) -> Advice:
+        """The index advisor's report from the recorded statements: ``recommendations``
+        (best first, each with name, table, columns, predicate, create_sql, cost_before,
+        cost_after, gain and the queries it helps), ``unindexed_foreign_keys``,
+        ``unused_indexes``, ``queries_considered``. A recommendation must cut the estimated
+        cost of the queries it helps by at least ``min_gain`` (0 to 1); statements with
+        fewer than ``min_calls`` calls are ignored. Builds nothing. ``InvalidInputError``
+        for a bad argument."""
+    def advise_apply(self, min_gain: float = 0.5) -> list[Recommendation]:
+        """Advise, then build online every recommendation with a gain of at least
+        ``min_gain`` (0 to 1); returns those built."""
+    def health(self) -> Health:
+        """Whether the engine can do its job: a probe write, the breaker, the cache tiers, a
+        sampled check of every ready index, active alerts; ``status`` is ``"ok"``,
+        ``"degraded"`` (alerts) or ``"unhealthy"``, ``problems`` says why."""
+    def optimize(self, min_gain: float = 0.5) -> OptimizeReport:
+        """Run ANALYZE, build every recommendation with a gain of at least ``min_gain`` (0
+        to 1) online, warm the cache; returns what was applied, skipped and failed."""
+    def metrics(self) -> Metrics:
+        """Engine counters (as ``stats``), cache figures (as ``cache_stats``), statement
+        statistics (as ``monitor_stats``) and per-index usage, in one dict."""
+    def metrics_prometheus(self) -> str:
+        """``metrics()`` in the Prometheus text format (0.0.4)."""
     def backup(self, dest: _Path) -> BackupReport:
         """Write a consistent copy of the database into the new directory ``dest`` while
         reads and writes go on. ``AlreadyExistsError`` if ``dest`` holds a database."""

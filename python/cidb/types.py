@@ -42,6 +42,17 @@ __all__ = [
     "ImportReport",
     "ImportProgress",
     "BackupReport",
+    "HelpedQuery",
+    "Recommendation",
+    "UnindexedForeignKey",
+    "UnusedIndex",
+    "Advice",
+    "IndexSampleCheck",
+    "Health",
+    "FailedRecommendation",
+    "OptimizeReport",
+    "IndexUsage",
+    "Metrics",
 ]
 
 #: A point in time as cidb accepts it: ``int`` milliseconds since the Unix epoch (UTC) or a
@@ -366,3 +377,120 @@ class BackupReport(TypedDict):
     tables: int
     entries: int
     bytes: int
+
+
+class HelpedQuery(TypedDict):
+    """A recorded statement a recommendation helps, with its estimated cost per call."""
+
+    fingerprint: str  # the fingerprint id (hex), as FingerprintStats["id"]
+    query: str  # the normalised statement
+    calls: int
+    cost_before: float
+    cost_after: float
+    plan_before: str
+    plan_after: str
+
+
+class Recommendation(TypedDict):
+    """An index the advisor proposes (``Engine.advise``, ``advise_apply``, ``optimize``).
+    ``cost_before`` / ``cost_after`` are the estimated cost of the helped queries (per-call
+    cost times calls) without and with it; ``gain`` is ``1 - cost_after / cost_before``."""
+
+    name: str
+    table: str
+    columns: List[str]
+    predicate: Optional[str]  # set for a partial index
+    create_sql: str  # CREATE INDEX CONCURRENTLY ...
+    cost_before: float
+    cost_after: float
+    gain: float
+    queries: List[HelpedQuery]
+
+
+class UnindexedForeignKey(TypedDict):
+    """A ``customer_id`` column no index or primary key can search by."""
+
+    table: str
+    column: str
+    references: str
+    create_sql: str
+
+
+class UnusedIndex(TypedDict):
+    """An index no recorded statement used."""
+
+    name: str
+    table: str
+    entries: int
+    unique: bool
+    drop_sql: str
+
+
+class Advice(TypedDict):
+    """Returned by ``Engine.advise``."""
+
+    recommendations: List[Recommendation]
+    unindexed_foreign_keys: List[UnindexedForeignKey]
+    unused_indexes: List[UnusedIndex]
+    queries_considered: int
+
+
+class IndexSampleCheck(TypedDict):
+    """A sampled consistency check of one index, in ``Health``."""
+
+    index: str
+    rows_checked: int
+    entries_checked: int
+    missing: int
+    extra: int
+
+
+class Health(TypedDict):
+    """Returned by ``Engine.health``."""
+
+    healthy: bool
+    status: str  # "ok", "degraded" or "unhealthy"
+    storage_writable: bool
+    storage_error: Optional[str]
+    breaker: BreakerStats
+    cache_open: bool
+    indexes: List[IndexSampleCheck]
+    active_alerts: List[Alert]
+    problems: List[str]
+
+
+class FailedRecommendation(TypedDict):
+    """A recommendation ``Engine.optimize`` could not build, and why."""
+
+    recommendation: Recommendation
+    error: str
+
+
+class OptimizeReport(TypedDict):
+    """Returned by ``Engine.optimize``."""
+
+    analyze_ms: float
+    applied: List[Recommendation]
+    skipped: List[Recommendation]
+    failed: List[FailedRecommendation]
+    unindexed_foreign_keys: List[UnindexedForeignKey]
+    unused_indexes: List[UnusedIndex]
+    warmed: int
+    elapsed_ms: float
+
+
+class IndexUsage(TypedDict):
+    """How many recorded executions read one index, in ``Metrics``."""
+
+    name: str
+    table: str
+    uses: int
+
+
+class Metrics(TypedDict):
+    """Returned by ``Engine.metrics``."""
+
+    engine: EngineStats
+    cache: CacheStats
+    monitor: MonitorStats
+    index_usage: List[IndexUsage]

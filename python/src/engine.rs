@@ -2,7 +2,7 @@
 //! (an `Arc`, shared by every tenant handle taken from it) and adds the context-manager
 //! protocol; `close()` and leaving the `with` block close the database for every handle.
 //! Engine-wide operations live here as thin methods over the area modules (`cache`,
-//! `feed`, `monitor`); the SQL layer will attach here too (`query.rs`).
+//! `feed`, `monitor`, `ops`); the SQL layer will attach here too (`query.rs`).
 
 use crate::callback::Unlocked;
 use crate::errors::{py_err, run};
@@ -183,6 +183,80 @@ impl PyEngine {
     /// Stops calling the alert callback `id`; True when it was registered.
     fn remove_alert_callback(&self, id: u64) -> PyResult<bool> {
         Ok(self.open_core()?.monitor().remove_alert_callback(id))
+    }
+
+    /// The index advisor's report, from the statements the monitor recorded, as a dict:
+    /// `recommendations` (best first; each with name, table, columns, predicate,
+    /// create_sql, cost_before, cost_after, gain and the `queries` it helps, with their
+    /// plans before and after), `unindexed_foreign_keys`, `unused_indexes` and
+    /// `queries_considered`. A recommendation must cut the estimated cost of the queries it
+    /// helps by at least `min_gain` (a fraction from 0 to 1); statements with fewer than
+    /// `min_calls` calls are ignored; at most `max_recommendations` are returned. Nothing
+    /// is built: see `advise_apply` / `optimize`. Raises `InvalidInputError` for a bad
+    /// argument.
+    #[pyo3(signature = (*, min_gain = 0.5, min_calls = 1, max_recommendations = 10))]
+    fn advise<'py>(
+        &self,
+        py: Python<'py>,
+        min_gain: f64,
+        min_calls: i64,
+        max_recommendations: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let opts = crate::ops::advice_options(min_gain, min_calls, max_recommendations)?;
+        let e = self.open_core()?;
+        let advice = run(py, || e.advise_with(&opts))?;
+        crate::ops::advice_to_py(py, &advice)
+    }
+
+    /// Advises, then builds online (`CREATE INDEX CONCURRENTLY`) every recommendation with
+    /// a gain of at least `min_gain` (0 to 1); returns the recommendations built, as
+    /// `advise()` describes them.
+    #[pyo3(signature = (min_gain = 0.5))]
+    fn advise_apply<'py>(&self, py: Python<'py>, min_gain: f64) -> PyResult<Bound<'py, PyAny>> {
+        let min_gain = crate::ops::min_gain(min_gain)?;
+        let e = self.open_core()?;
+        let built = run(py, || e.advise_apply(min_gain))?;
+        crate::ops::recommendations_to_py(py, &built)
+    }
+
+    /// Whether the engine can do its job, as a dict: `healthy`, `status` ("ok",
+    /// "degraded" when alerts fired within the alert window, "unhealthy"),
+    /// `storage_writable` (a real probe write), `storage_error`, `breaker`, `cache_open`,
+    /// `indexes` (a sampled check of each ready index), `active_alerts` and `problems`
+    /// (readable reasons for not being "ok").
+    fn health<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let e = self.open_core()?;
+        let h = run(py, || e.health())?;
+        crate::ops::health_to_py(py, &h)
+    }
+
+    /// Runs ANALYZE, builds every advisor recommendation with a gain of at least
+    /// `min_gain` (0 to 1) and warms the cache; returns what it did as a dict: analyze_ms,
+    /// applied, skipped (below the threshold), failed (recommendation and error),
+    /// unindexed_foreign_keys, unused_indexes (reported, never dropped), warmed,
+    /// elapsed_ms.
+    #[pyo3(signature = (min_gain = 0.5))]
+    fn optimize<'py>(&self, py: Python<'py>, min_gain: f64) -> PyResult<Bound<'py, PyAny>> {
+        let min_gain = crate::ops::min_gain(min_gain)?;
+        let e = self.open_core()?;
+        let r = run(py, || e.optimize(min_gain))?;
+        crate::ops::optimize_to_py(py, &r)
+    }
+
+    /// Everything the engine can tell about itself, as a dict: `engine` (as `stats()`),
+    /// `cache` (as `cache_stats()`), `monitor` (as `monitor_stats()`) and `index_usage`
+    /// (name, table, uses: executions whose plan read each index).
+    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let e = self.open_core()?;
+        let m = run(py, || e.metrics())?;
+        crate::ops::metrics_to_py(py, &m)
+    }
+
+    /// `metrics()` in the Prometheus text format (0.0.4): the statement families of
+    /// `prometheus()` plus rows, writer, breaker, cache and index-usage families.
+    fn metrics_prometheus(&self, py: Python<'_>) -> PyResult<String> {
+        let e = self.open_core()?;
+        run(py, || e.metrics_prometheus())
     }
 
     /// Writes a consistent copy of the database into the new directory `dest` while reads

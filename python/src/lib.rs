@@ -6,7 +6,8 @@
 //! engine threads), `convert` (single values: timestamps, TTLs, JSON, text), `records`
 //! (dict <-> Customer / Score / Message / Context), `config` (`cidb.config`, the loading
 //! `cidb.open` uses), `engine` (`cidb.open`, `Engine`), `tenant` (`Tenant`), and one module
-//! per area: `cache` (`Cache`), `feed` (`Subscription`), `monitor`, `import`. New areas
+//! per area: `cache` (`Cache`), `feed` (`Subscription`), `monitor`, `ops` (advisor,
+//! health, optimize, metrics), `import`. New areas
 //! (the SQL layer: `query.rs` with prepared statements and Arrow results) get their own
 //! module, keep `Engine` / `Tenant` methods thin, and register classes in [`_cidb`] below.
 //!
@@ -31,6 +32,7 @@ mod errors;
 mod feed;
 mod import;
 mod monitor;
+mod ops;
 mod query;
 mod records;
 mod tenant;

@@ -41,7 +41,7 @@ static void test_config_json_reports_values_and_sources(void) {
   char *json = NULL;
 
   CHECK_OK(cidb_config_json(NULL, NULL, &json));
-  CHECK(json && json[0] == '[' && h_count(json, "\"key\":") == 15);
+  CHECK(json && json[0] == '[' && h_count(json, "\"key\":") == 28);
   check_setting(json, "profile", "development", "default");
   check_setting(json, "l1_max_items", "1000", "profile:development");
   check_setting(json, "feed_queue_capacity", "10000", "profile:development");
@@ -142,7 +142,7 @@ static void test_monitor_exports_and_alert_callbacks(void) {
   cidb_string_free(json);
   CHECK_OK(cidb_engine_monitor_json(e, &json));
   CHECK(json && strncmp(json, "{\"fingerprints\":[", 17) == 0 && strstr(json, "\"evicted_fingerprints\":0,") &&
-        strstr(json, "\"slow_queries\":[") && strstr(json, "\"alerts\":[]}"));
+        strstr(json, "\"slow_queries\":[") && strstr(json, "\"alerts\":[],\"alerts_fired\":0,\"warnings\":[]}"));
   cidb_string_free(json);
   CHECK_OK(cidb_engine_prometheus(e, &json));
   CHECK(json && strstr(json, "# TYPE cidb_statement_calls_total counter\n") &&

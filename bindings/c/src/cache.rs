@@ -36,7 +36,7 @@ fn ttl_arg(ttl_ms: i64) -> Result<Option<Duration>> {
 }
 
 /// `len` bytes at `p` (NULL allowed when `len` is 0).
-fn bytes_arg<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
+pub(crate) fn bytes_arg<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
     if len == 0 {
         return Ok(&[]);
     }

@@ -40,7 +40,8 @@ impl AlertCallbacks {
     }
 }
 
-fn open_engine<'a>(engine: *const cidb_engine) -> Result<&'a cidb_engine> {
+/// The engine behind a handle argument, or `CIDB_CLOSED` when it was closed.
+pub(crate) fn open_engine<'a>(engine: *const cidb_engine) -> Result<&'a cidb_engine> {
     let e = arg_ref(engine, "engine")?;
     if e.engine.is_closed() {
         return Err(Error::new(ErrorKind::Closed, "the engine is closed"));
@@ -53,7 +54,9 @@ fn open_engine<'a>(engine: *const cidb_engine) -> Result<&'a cidb_engine> {
 /// "max_ms", "p50_ms", "p95_ms", "p99_ms", "rows_examined", "rows_returned", "index_scans",
 /// "table_scans", "joins", "peak_mem_bytes"}, ...] (by total time, descending),
 /// "evicted_fingerprints": n, "slow_queries": [{"at", "sql", "fingerprint", "elapsed_ms",
-/// "plan"}, ...], "alerts": [alert objects as in cidb_alert_callback, oldest first]}`.
+/// "plan"}, ...], "alerts": [alert objects as in cidb_alert_callback, oldest first],
+/// "alerts_fired": n (since open; the log keeps only the newest), "warnings": ["...", ...]
+/// (things an operator should know, e.g. an unreadable saved statement table set aside)}`.
 /// `CIDB_CLOSED` when closed.
 ///
 /// Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.

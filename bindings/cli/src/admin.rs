@@ -190,7 +190,7 @@ pub struct TopArgs {
     json: bool,
 }
 
-/// The top-fingerprints table (shared with the demo).
+/// The top-fingerprints table of `cidb top`.
 pub fn top_table(e: &Engine, n: usize) -> String {
     let header: Vec<String> = ["calls", "errors", "total_ms", "mean_ms", "p95_ms", "examined/call", "returned/call", "scans", "query"]
         .map(String::from)
@@ -246,7 +246,7 @@ pub struct AdviseArgs {
     json: bool,
 }
 
-/// The advisor's report as text (shared with the demo).
+/// The advisor's report as text, with the plans before and after (`cidb advise`).
 pub fn advice_text(a: &cidb::Advice) -> String {
     let mut out = String::new();
     if a.recommendations.is_empty() {

@@ -1,7 +1,9 @@
 //! `cidb demo`: loads the deterministic generated dataset into a database directory (or
 //! reuses it when the same size and seed are already there), then prints counts per store,
-//! time per phase and a few sample lookups, runs the seven seed query patterns as SQL, and
-//! ends with the monitor's top fingerprints and the index advisor's report.
+//! time per phase and a few sample lookups, runs the seven seed query patterns as SQL plus
+//! one lookup no seed index covers (customers by name), and ends with the monitor's top
+//! fingerprints and the index advisor's report on that workload (recommended indexes with
+//! their estimated gain, unused indexes, unindexed foreign keys).
 
 use cidb::datagen::{generate, GenConfig, DAY_MS, DEPARTMENTS, SCORE_TYPES, STATUSES};
 use cidb::{Config, Engine, Result, Value};
@@ -85,11 +87,79 @@ pub fn run(args: DemoArgs) -> Result<()> {
     summary(&db)?;
     samples(&db, &args)?;
     seed_patterns(&db, &args)?;
-    println!("top statements:");
-    print!("{}", crate::admin::top_table(&db, 12));
-    println!("index advisor:");
-    print!("{}", crate::admin::advice_text(&db.advise()?));
+    println!("top statements (the statement monitor, by total time):");
+    print!("{}", top_table(&db, 10));
+    let advice = db.advise()?;
+    print!("{}", advisor_text(&advice));
+    if !advice.recommendations.is_empty() {
+        println!("  (build them online with `cidb advise --apply --dir {}`, see the plans with `cidb advise`)", dir.display());
+    }
     db.close()
+}
+
+/// The monitor's top fingerprints as a short table: calls, mean and p95 latency, rows
+/// returned and examined per call, and the normalised statement.
+fn top_table(db: &Engine, n: usize) -> String {
+    let header: Vec<String> = ["calls", "mean_ms", "p95_ms", "rows/call", "examined/call", "query"].map(String::from).to_vec();
+    let rows: Vec<Vec<String>> = db
+        .monitor()
+        .top(n)
+        .iter()
+        .map(|f| {
+            let per = |x: u64| format!("{:.1}", x as f64 / f.calls.max(1) as f64);
+            vec![
+                f.calls.to_string(),
+                format!("{:.3}", f.mean_ms),
+                format!("{:.3}", f.p95_ms),
+                per(f.rows_returned),
+                per(f.rows_examined),
+                f.query.clone(),
+            ]
+        })
+        .collect();
+    crate::table::render(&header, &rows)
+        .lines()
+        .map(|l| format!("  {l}\n"))
+        .collect()
+}
+
+/// The advisor's report, compact: each recommendation with its estimated gain, the
+/// statement that builds it and the queries it helps; then unused indexes and foreign keys
+/// without a usable index (each section says so when it is empty).
+fn advisor_text(a: &cidb::Advice) -> String {
+    let mut out = format!("index advisor ({} recorded queries considered):\n", a.queries_considered);
+    out.push_str("  recommended indexes:\n");
+    if a.recommendations.is_empty() {
+        out.push_str("    none\n");
+    }
+    for r in &a.recommendations {
+        out.push_str(&format!(
+            "    {};\n      estimated gain {:.1} % (cost {:.0} -> {:.0})\n",
+            r.create_sql,
+            r.gain * 100.0,
+            r.cost_before,
+            r.cost_after
+        ));
+        for q in &r.queries {
+            out.push_str(&format!("      helps {} calls of: {}\n", q.calls, q.query));
+        }
+    }
+    out.push_str("  unused indexes (no recorded statement read them):\n");
+    if a.unused_indexes.is_empty() {
+        out.push_str("    none\n");
+    }
+    for u in &a.unused_indexes {
+        let unique = if u.unique { ", UNIQUE" } else { "" };
+        out.push_str(&format!("    {} on {} ({} entries{unique}): {};\n", u.name, u.table, u.entries, u.drop_sql));
+    }
+    out.push_str("  unindexed foreign keys:\n");
+    if a.unindexed_foreign_keys.is_empty() {
+        out.push_str("    none (every customer_id column has a usable index)\n");
+    }
+    for f in &a.unindexed_foreign_keys {
+        out.push_str(&format!("    {}.{} -> {}: {};\n", f.table, f.column, f.references, f.create_sql));
+    }
+    out
 }
 
 /// The seven query patterns the seed indexes exist for, as prepared SQL, each run with
@@ -142,16 +212,30 @@ fn seed_patterns(db: &Engine, args: &DemoArgs) -> Result<()> {
     ];
     println!("seed query patterns (tenant_0, 20 runs each):");
     for (name, sql, params) in &patterns {
-        let stmt = t.prepare(sql)?;
-        let plan = t.explain(sql, &params(0), false)?;
-        let s = Instant::now();
-        let mut rows = 0;
-        for i in 0..20 {
-            rows += stmt.query(&params(i))?.rows.len();
-        }
-        let per = s.elapsed().as_secs_f64() * 1e6 / 20.0;
-        println!("  {name:<28} {per:>9.1} µs/run {rows:>6} rows  {}", plan.steps()[0].detail);
+        run_pattern(&t, name, sql, params)?;
     }
+    // A lookup no seed index serves, so the advisor at the end has real work to judge.
+    let names: Vec<Value> = mine.iter().filter_map(|g| g.customer.name.clone()).map(Value::Text).collect();
+    if !names.is_empty() {
+        println!("a pattern no seed index covers (customers.name), 20 runs:");
+        let by_name: Params = Box::new(move |i| vec![names[i % names.len()].clone()]);
+        run_pattern(&t, "customer by name", "SELECT id, email, status FROM customers WHERE name = ?", &by_name)?;
+    }
+    Ok(())
+}
+
+/// Runs `sql` 20 times as a prepared statement with `params(i)` and prints the time per
+/// run, the rows returned and the first step of its plan.
+fn run_pattern(t: &cidb::Tenant, name: &str, sql: &str, params: &dyn Fn(usize) -> Vec<Value>) -> Result<()> {
+    let stmt = t.prepare(sql)?;
+    let plan = t.explain(sql, &params(0), false)?;
+    let s = Instant::now();
+    let mut rows = 0;
+    for i in 0..20 {
+        rows += stmt.query(&params(i))?.rows.len();
+    }
+    let per = s.elapsed().as_secs_f64() * 1e6 / 20.0;
+    println!("  {name:<28} {per:>9.1} µs/run {rows:>6} rows  {}", plan.steps()[0].detail);
     Ok(())
 }
 

@@ -57,6 +57,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Like other command-line tools, end quietly when the reader of our output goes away
+    // (`cidb top | head`) instead of panicking on the failed print. Rust ignores SIGPIPE by
+    // default; restoring the default action is the usual fix.
+    // SAFETY: called first thing in main, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let ok = |r: cidb::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {

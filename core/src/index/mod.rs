@@ -95,6 +95,11 @@ impl IndexManager {
         })
     }
 
+    /// The newest catalog version known committed.
+    pub(crate) fn committed_version(&self) -> u64 {
+        self.committed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Publishes the committed catalog version (call after DDL returns).
     pub(crate) fn publish(&self, txn: &redb::ReadTransaction) -> Result<()> {
         let v = txn

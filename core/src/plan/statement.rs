@@ -215,30 +215,40 @@ impl Statement {
         }
     }
 
-    /// The plan for the snapshot `txn`: the cached one while still valid.
-    fn plan_for(&self, txn: &ReadTransaction) -> Result<Arc<Cached>> {
+    /// The plan for the snapshot `txn`: the cached one while still valid. `fast` is the
+    /// catalog version published before `txn` began, so the snapshot is at least that new;
+    /// when it equals the cached plan's version the catalog is not read at all. A DDL
+    /// committed but not yet published can only make that plan suboptimal (a new index it
+    /// does not use) or stale (an index it reads was dropped): execution reports the latter
+    /// as [`STALE_PLAN`] and [`Statement::execute_fresh`] re-plans with `fast = None`.
+    fn plan_for(&self, txn: &ReadTransaction, fast: Option<u64>) -> Result<Arc<Cached>> {
         let sel = self.bound().ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
         let engine = self.inner.tenant.engine();
         let commits = engine.inner.writer.stats.commits.load(Ordering::Acquire);
+        let cached = self.inner.cache.load_full();
+        let fresh_sizes = |c: &Cached| -> Result<bool> {
+            // Size drift only ever moves the plan's quality, not its correctness, so a
+            // commit count that has not moved is reason enough to skip re-reading sizes.
+            if c.commits_checked.load(Ordering::Relaxed) == commits {
+                return Ok(true);
+            }
+            for (t, n) in &c.rows_seen {
+                if drifted(*n, tenant_rows(txn, *t, self.inner.tenant.name())?) {
+                    return Ok(false);
+                }
+            }
+            c.commits_checked.store(commits, Ordering::Relaxed);
+            Ok(true)
+        };
+        if let (Some(c), Some(v)) = (&cached, fast) {
+            if c.version == v && fresh_sizes(c)? {
+                return Ok(c.clone());
+            }
+        }
         let snap = engine.inner.indexes.catalog.read(txn)?;
-        if let Some(c) = self.inner.cache.load_full() {
-            if c.version == snap.version {
-                // Size drift only ever moves the plan's quality, not its correctness, so a
-                // commit count that has not moved is reason enough to skip re-reading sizes.
-                if c.commits_checked.load(Ordering::Relaxed) == commits {
-                    return Ok(c);
-                }
-                let mut fresh = true;
-                for (t, n) in &c.rows_seen {
-                    if drifted(*n, tenant_rows(txn, *t, self.inner.tenant.name())?) {
-                        fresh = false;
-                        break;
-                    }
-                }
-                if fresh {
-                    c.commits_checked.store(commits, Ordering::Relaxed);
-                    return Ok(c);
-                }
+        if let Some(c) = cached {
+            if c.version == snap.version && fresh_sizes(&c)? {
+                return Ok(c);
             }
         }
         let mut stats = StatsView::new(txn, self.inner.tenant.name());
@@ -254,6 +264,25 @@ impl Statement {
         self.inner.cache.store(Some(c.clone()));
         self.inner.plans.fetch_add(1, Ordering::Relaxed);
         Ok(c)
+    }
+
+    /// A snapshot and the catalog version published before it began (see `plan_for`).
+    fn snapshot(&self) -> Result<(ReadTransaction, u64)> {
+        let engine = self.inner.tenant.engine();
+        let fast = engine.inner.indexes.committed_version();
+        Ok((engine.read()?, fast))
+    }
+
+    /// [`Statement::execute_on`], re-planning from the catalog once when the plan turns out
+    /// to read an index the snapshot no longer has.
+    fn execute_fresh(&self, txn: &ReadTransaction, cached: Arc<Cached>, params: &[Value], analyze: bool, count: bool) -> Result<(Arc<Plan>, Vec<Row>, RunStats)> {
+        match self.execute_on(txn, &cached, params, analyze, count) {
+            Err(e) if e.message() == super::exec::STALE_PLAN => {
+                let cached = self.plan_for(txn, None)?;
+                self.execute_on(txn, &cached, params, analyze, count)
+            }
+            other => other,
+        }
     }
 
     /// Executes the (chosen) plan of `cached` over `txn`; counts index usage when `count`.
@@ -284,9 +313,9 @@ impl Statement {
         let start = Instant::now();
         let sel = self.bound().ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
         check_params(&sel.params, params)?;
-        let txn = self.inner.tenant.engine().read()?;
-        let cached = self.plan_for(&txn)?;
-        let (plan, rows, stats) = self.execute_on(&txn, &cached, params, analyze, false)?;
+        let (txn, fast) = self.snapshot()?;
+        let cached = self.plan_for(&txn, Some(fast))?;
+        let (plan, rows, stats) = self.execute_fresh(&txn, cached, params, analyze, false)?;
         Ok((plan, rows, stats, start.elapsed().as_nanos() as u64))
     }
 
@@ -296,13 +325,13 @@ impl Statement {
         let sel = self.bound().ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
         check_params(&sel.params, params)?;
         let engine = self.inner.tenant.engine();
-        let txn = engine.read()?;
-        let cached = self.plan_for(&txn)?;
+        let (txn, fast) = self.snapshot()?;
+        let cached = self.plan_for(&txn, Some(fast))?;
         let opts = &engine.config().cache;
         if opts.result_cache && !self.inner.uses_now && cached.plan.est_cost >= opts.result_min_cost {
             return self.select_cached(params, txn, cached, start);
         }
-        let (plan, rows, st) = self.execute_on(&txn, &cached, params, false, true)?;
+        let (plan, rows, st) = self.execute_fresh(&txn, cached, params, false, true)?;
         Ok(self.finish(plan, rows, st, start))
     }
 
@@ -337,10 +366,10 @@ impl Statement {
         // The ticket must predate the snapshot the result is computed from.
         let ticket = rc.ticket(tenant, &self.inner.tables);
         drop(txn);
-        let txn = engine.read()?;
-        let cached = self.plan_for(&txn)?;
+        let (txn, fast) = self.snapshot()?;
+        let cached = self.plan_for(&txn, Some(fast))?;
         let exec_start = Instant::now();
-        let (plan, rows, st) = self.execute_on(&txn, &cached, params, false, true)?;
+        let (plan, rows, st) = self.execute_fresh(&txn, cached, params, false, true)?;
         let took = exec_start.elapsed();
         if rc.ttl_for(took).is_some() {
             let _ = rc.put(&ticket, self.inner.text_hash, &key, took, &super::rowcodec::encode_rows(&rows, width));
@@ -432,7 +461,7 @@ impl Statement {
         check_params(&sel.params, params)?;
         let engine = self.inner.tenant.engine();
         let txn = engine.read()?;
-        let c = self.plan_for(&txn)?;
+        let c = self.plan_for(&txn, None)?;
         let env = Env { params, now: engine.config().clock.now() };
         Ok(Explain::new(c.plan.choose(&env), None))
     }

@@ -1,6 +1,7 @@
 //! Shared by the SQL oracle tests: loads one synthetic dataset into cidb and into SQLite
 //! (same rows, same indexes where SQLite allows them), runs SQL on both and compares, and
-//! generates random queries over every supported construct.
+//! generates random queries over every supported construct. The second tenant reuses the
+//! first one's ids, so every oracle comparison also checks tenant isolation.
 #![allow(dead_code)]
 
 pub mod gen;
@@ -84,6 +85,23 @@ pub fn load(customers: usize, seed: u64, seed_indexes: bool) -> Fixture {
             if k % 7 == 3 {
                 s.model = None;
             }
+        }
+        if g.tenant != "tenant_0" {
+            // Tenant isolation under every generated construct: the other tenant reuses
+            // tenant_0's ids (customer, email, conversations) for different rows, so a
+            // query that leaked across tenants would disagree with the oracle.
+            let old = g.customer.id.clone();
+            let new = cidb::datagen::customer_id(i - i % gc.tenants);
+            let swap = |s: &str| s.replace(&old, &new);
+            g.customer.email = g.customer.email.as_deref().map(swap);
+            for s in g.scores.iter_mut() {
+                s.customer_id = new.clone();
+            }
+            for m in g.messages.iter_mut() {
+                m.customer_id = new.clone();
+                m.conversation_id = swap(&m.conversation_id);
+            }
+            g.customer.id = new;
         }
         let t = engine.tenant(&g.tenant).unwrap();
         t.upsert_customer(&g.customer).unwrap();

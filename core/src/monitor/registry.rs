@@ -192,8 +192,14 @@ impl Entry {
             self.errors.fetch_add(1, r);
         }
         self.total_ns.fetch_add(o.elapsed_ns, r);
-        self.min_ns.fetch_min(o.elapsed_ns, r);
-        self.max_ns.fetch_max(o.elapsed_ns, r);
+        // fetch_min/max are compare-and-swap loops on x86; once the extremes have settled
+        // almost every call can tell from a plain load that it changes neither.
+        if o.elapsed_ns < self.min_ns.load(r) {
+            self.min_ns.fetch_min(o.elapsed_ns, r);
+        }
+        if o.elapsed_ns > self.max_ns.load(r) {
+            self.max_ns.fetch_max(o.elapsed_ns, r);
+        }
         self.hist.record(o.elapsed_ns);
         if o.rows_examined > 0 {
             self.rows_examined.fetch_add(o.rows_examined, r);

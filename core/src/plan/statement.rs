@@ -407,7 +407,12 @@ impl Statement {
         }
         let start = Instant::now();
         let out = self.exec(params);
-        let elapsed_ns = start.elapsed().as_nanos() as u64;
+        // A success carries its own elapsed time (measured from the same point, inside
+        // `exec`); only failures need a second clock read.
+        let elapsed_ns = match &out {
+            Ok((r, _)) => r.stats.elapsed_ns,
+            Err(_) => start.elapsed().as_nanos() as u64,
+        };
         let guard = self.inner.entry.load();
         let fresh = match guard.as_deref() {
             Some(e) => m.replacement(e),

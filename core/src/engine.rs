@@ -492,8 +492,13 @@ impl Engine {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.bg.shutdown();
-        self.writer.shutdown();
-        let _ = self.cache.close();
+        // Drop may run anywhere, including inside a thread-local destructor, where a panic
+        // aborts the process. Every acknowledged write is already durable; what runs here saves
+        // warm-start state, so a failure (or a panic) is dropped rather than propagated.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.bg.shutdown();
+            self.writer.shutdown();
+            let _ = self.cache.close();
+        }));
     }
 }

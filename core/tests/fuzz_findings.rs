@@ -116,3 +116,30 @@ fn operator_chains_beyond_the_limit_are_refused_not_a_stack_overflow() {
     let r = t.query(&format!("SELECT id FROM customers WHERE id IN ({})", ids.join(", ")), &[]).unwrap();
     assert_eq!(r.rows.len(), 1, "a long IN list is not limited");
 }
+
+/// engine_model (which keeps its engine in a `thread_local!`): an engine dropped while its
+/// thread's locals were being destroyed aborted the process. Saving the cache's hot set at
+/// close took a papaya guard whose thread-local slot was already gone, and a panic in a
+/// thread-local destructor aborts. The engine must close cleanly and keep its data.
+#[test]
+fn engine_dropped_in_a_thread_local_destructor_closes_cleanly() {
+    use std::cell::RefCell;
+    thread_local! { static HELD: RefCell<Option<cidb::Engine>> = const { RefCell::new(None) }; }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    std::thread::spawn(move || {
+        // Registered first, so destroyed last: after the cache's own thread locals.
+        HELD.with(|_| {});
+        let db = common::open(&path);
+        let t = db.tenant("acme").unwrap();
+        t.upsert_customer(&common::customer("c1", "sales", "active")).unwrap();
+        for _ in 0..3 {
+            assert!(t.get_customer("c1").unwrap().is_some()); // through L1
+        }
+        HELD.with(|h| *h.borrow_mut() = Some(db));
+    })
+    .join()
+    .expect("the thread ends without a panic");
+    let db = common::open(dir.path());
+    assert_eq!(db.tenant("acme").unwrap().get_customer("c1").unwrap().unwrap().department, "sales");
+}

@@ -256,7 +256,10 @@ impl<V: Clone + Send + Sync + 'static> L1<V> {
 
     /// Up to `n` entries, most frequent first (the hot set), with their sketch frequency.
     pub fn hottest(&self, n: usize) -> Vec<(Evicted<V>, u8)> {
-        let guard = self.map.guard();
+        // An owned guard takes no thread-local slot: the hot set is saved when the engine
+        // closes, which may be while the thread's locals are being destroyed (an engine
+        // kept in a `thread_local!`), where a local guard panics.
+        let guard = self.map.owned_guard();
         let mut all: Vec<(Evicted<V>, u8)> = self
             .map
             .iter(&guard)

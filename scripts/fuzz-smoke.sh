@@ -8,6 +8,7 @@
 #   CIDB_FUZZ_RUNS=N        executions per target in the short mode (default 2000)
 #   CIDB_FUZZ_SECONDS=S     long mode: run each target for S seconds (no execution cap)
 #   CIDB_FUZZ_MAX_SECONDS=S time cap per target in the short mode (default 60)
+#   CIDB_FUZZ_SEED=N        libFuzzer seed of the short mode (default 1, so runs repeat)
 #   CIDB_FUZZ_INSTALL=0     do not `cargo install cargo-fuzz` when it is missing: skip instead
 #   CIDB_FUZZ_KEEP=1        keep new inputs in fuzz/corpus-work/<target> (for `cargo fuzz cmin`)
 #
@@ -53,8 +54,10 @@ if [ -n "${CIDB_FUZZ_SECONDS:-}" ]; then
   limits=(-runs=-1 "-max_total_time=$CIDB_FUZZ_SECONDS")
   mode="long: ${CIDB_FUZZ_SECONDS}s per target"
 else
-  limits=("-runs=${CIDB_FUZZ_RUNS:-2000}" "-max_total_time=${CIDB_FUZZ_MAX_SECONDS:-60}")
-  mode="short: ${CIDB_FUZZ_RUNS:-2000} executions (at most ${CIDB_FUZZ_MAX_SECONDS:-60}s) per target"
+  # A fixed seed makes the short mode repeatable: the same corpus and seed mutate the same
+  # way, so a run that passed here passes in CI (set CIDB_FUZZ_SEED to explore elsewhere).
+  limits=("-runs=${CIDB_FUZZ_RUNS:-2000}" "-max_total_time=${CIDB_FUZZ_MAX_SECONDS:-60}" "-seed=${CIDB_FUZZ_SEED:-1}")
+  mode="short: ${CIDB_FUZZ_RUNS:-2000} executions (at most ${CIDB_FUZZ_MAX_SECONDS:-60}s) per target, seed ${CIDB_FUZZ_SEED:-1}"
 fi
 echo "== mode $mode"
 

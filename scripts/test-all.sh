@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite of cidb: Rust (workspace), C (ASan + Valgrind), Python (venv +
-# pytest + stubtest), Node (npm ci + node --test), and smoke runs of the CLI.
+# pytest + stubtest), Node (npm ci + node --test), smoke runs of the CLI, and a bounded
+# run of every fuzz target (cargo-fuzz, installed when missing).
 # Installs what it needs into the repository (.venv, node/node_modules); safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,5 +33,8 @@ for suite in tests/c/run.sh python/run-tests.sh node/run-tests.sh; do
   step "$suite"
   bash "$root/$suite"
 done
+
+step "fuzz smoke (every cargo-fuzz target, 2,000 executions from the committed corpus, fixed seed)"
+bash "$root/scripts/fuzz-smoke.sh"
 
 step "all suites passed"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/fuzz-smoke.sh: runs every cidb fuzz target (fuzz/, cargo-fuzz + libFuzzer) for a
-# fixed number of executions, starting from the committed corpus, and fails on any crash,
+# fixed number of executions, starting from the corpus (fuzz/corpus, local) and the committed
+# seeds (fuzz/seeds), and fails on any crash,
 # panic, divergence, timeout or leak. Prints executions and exec/s per target.
 #
 # Usage: bash scripts/fuzz-smoke.sh [target...]        (default: all four targets)
@@ -72,7 +73,9 @@ for t in "${targets[@]}"; do
   log="fuzz/corpus-work/$t.log"
   echo "== $t"
   # New inputs go to the work directory (the first one); the committed corpus is only read.
-  cargo fuzz run -O --debug-assertions "$t" "$work" "fuzz/corpus/$t" -- \
+  corpora=("$work" "fuzz/corpus/$t")
+  [ -d "fuzz/seeds/$t" ] && corpora+=("fuzz/seeds/$t")
+  cargo fuzz run -O --debug-assertions "$t" "${corpora[@]}" -- \
     "${limits[@]}" -timeout=60 -rss_limit_mb=4096 -print_final_stats=1 "${extra[@]}" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

@@ -34,7 +34,7 @@ for suite in tests/c/run.sh python/run-tests.sh node/run-tests.sh; do
   bash "$root/$suite"
 done
 
-step "fuzz smoke (every cargo-fuzz target, 2,000 executions from the committed corpus, fixed seed)"
+step "fuzz smoke (every cargo-fuzz target, 2,000 executions from the committed seeds, fixed seed)"
 bash "$root/scripts/fuzz-smoke.sh"
 
 step "all suites passed"

@@ -1,0 +1,44 @@
+//! The Rust side of the bindings' per-call overhead benchmarks (`node/bench/overhead.js`,
+//! `python/benchmarks`): the same work as they do (production profile, `N` customers with a
+//! small attributes object, then `CALLS` synchronous `get_customer` calls cycling over the
+//! ids, all L1 hits after the first pass), timed in-process. Prints one line of JSON:
+//! `{"customers": n, "calls": n, "ns_per_call": x}`.
+//!
+//!   cargo run --release -p cidb --example get_customer_loop [customers=1000] [calls=1000000]
+
+use cidb::{Config, Customer, Engine, Profile};
+use std::time::Instant;
+
+fn main() -> cidb::Result<()> {
+    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>().expect("a number"));
+    let n = args.next().unwrap_or(1000);
+    let calls = args.next().unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Engine::open(dir.path(), Config::profile(Profile::Production))?;
+    let t = db.tenant("bench")?;
+    let now = 1_700_000_000_000;
+    let customers: Vec<Customer> = (0..n)
+        .map(|i| {
+            let mut c = Customer::new(&format!("c{i}"), now + i as i64);
+            c.email = Some(format!("c{i}@example.com"));
+            c.department = format!("d{}", i % 10);
+            c.status = "active".into();
+            c.attributes = serde_json::json!({"tier": if i % 2 == 1 { "gold" } else { "silver" }, "seats": i % 50});
+            c
+        })
+        .collect();
+    t.upsert_customers(&customers)?;
+    let ids: Vec<String> = (0..n).map(|i| format!("c{}", (i * 7919) % n)).collect();
+    for id in &ids {
+        t.get_customer(id)?; // warm L1
+    }
+    let start = Instant::now();
+    let mut found = 0usize;
+    for i in 0..calls {
+        found += t.get_customer(&ids[i % n])?.is_some() as usize;
+    }
+    let ns = start.elapsed().as_nanos() as f64 / calls as f64;
+    assert_eq!(found, calls);
+    println!("{{\"customers\": {n}, \"calls\": {calls}, \"ns_per_call\": {ns:.1}}}");
+    db.close()
+}

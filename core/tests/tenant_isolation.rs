@@ -75,6 +75,7 @@ fn every_sql_construct_stays_in_its_tenant() {
     }
     let top = "SELECT customer_id, score FROM latest_scores ORDER BY score DESC LIMIT 2";
     let ra = a.query(top, &[]).unwrap();
+    assert_eq!(ra.rows.len(), 2);
     assert!(ra.rows.iter().all(|r| matches!(r[1], cidb::Value::Real(s) if s < 0.5)), "{:?}", ra.rows);
     // One prepared statement per tenant, run alternately with the same parameter.
     let (pa, pb) = (a.prepare("SELECT department FROM customers WHERE id = ?").unwrap(), b.prepare("SELECT department FROM customers WHERE id = ?").unwrap());

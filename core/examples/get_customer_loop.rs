@@ -1,8 +1,9 @@
 //! The Rust side of the bindings' per-call overhead benchmarks (`node/bench/overhead.js`,
 //! `python/benchmarks`): the same work as they do (production profile, `N` customers with a
 //! small attributes object, then `CALLS` synchronous `get_customer` calls cycling over the
-//! ids, all L1 hits after the first pass), timed in-process. Prints one line of JSON:
-//! `{"customers": n, "calls": n, "ns_per_call": x}`.
+//! ids, all L1 hits after the first pass), timed in-process, then the same loop through
+//! `get_customer_shared` (no copy of the record). Prints one line of JSON:
+//! `{"customers": n, "calls": n, "ns_per_call": x, "ns_per_call_shared": y}`.
 //!
 //!   cargo run --release -p cidb --example get_customer_loop [customers=1000] [calls=1000000]
 
@@ -39,6 +40,13 @@ fn main() -> cidb::Result<()> {
     }
     let ns = start.elapsed().as_nanos() as f64 / calls as f64;
     assert_eq!(found, calls);
-    println!("{{\"customers\": {n}, \"calls\": {calls}, \"ns_per_call\": {ns:.1}}}");
+    let start = Instant::now();
+    let mut found = 0usize;
+    for i in 0..calls {
+        found += t.get_customer_shared(&ids[i % n])?.is_some() as usize;
+    }
+    let shared = start.elapsed().as_nanos() as f64 / calls as f64;
+    assert_eq!(found, calls);
+    println!("{{\"customers\": {n}, \"calls\": {calls}, \"ns_per_call\": {ns:.1}, \"ns_per_call_shared\": {shared:.1}}}");
     db.close()
 }

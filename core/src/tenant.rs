@@ -63,6 +63,14 @@ impl Tenant {
 
     /// Reads a customer; `None` when there is none with that id.
     pub fn get_customer(&self, id: &str) -> Result<Option<Customer>> {
+        Ok(self.get_customer_shared(id)?.map(Arc::unwrap_or_clone))
+    }
+
+    /// [`Tenant::get_customer`] without the copy: the record is shared with the cache
+    /// (immutable; a later write replaces it in the cache, never changes this one). For
+    /// callers that only read the record, such as the bindings converting it, this saves
+    /// the deep copy of its strings and attributes.
+    pub fn get_customer_shared(&self, id: &str) -> Result<Option<Arc<Customer>>> {
         check_id("customer id", id)?;
         self.engine.check_open()?;
         let engine = &self.engine;
@@ -110,6 +118,11 @@ impl Tenant {
 
     /// The latest score of a type for a customer (one key lookup).
     pub fn latest_score(&self, customer_id: &str, score_type: &str) -> Result<Option<Score>> {
+        Ok(self.latest_score_shared(customer_id, score_type)?.map(Arc::unwrap_or_clone))
+    }
+
+    /// [`Tenant::latest_score`] without the copy: the score is shared with the cache.
+    pub fn latest_score_shared(&self, customer_id: &str, score_type: &str) -> Result<Option<Arc<Score>>> {
         check_id("customer_id", customer_id)?;
         check_id("score_type", score_type)?;
         self.engine.check_open()?;

@@ -192,3 +192,34 @@ fn randomised_interleaving_never_returns_stale_records_or_results() {
     assert!(s.l1.hits > 0 && s.result_hits > 0, "the cache was exercised: {s:?}");
     db.close().unwrap();
 }
+
+#[test]
+fn shared_reads_return_the_cached_record_and_never_see_a_later_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Engine::open(dir.path(), Config::default()).unwrap();
+    let t = db.tenant("acme").unwrap();
+    assert!(t.get_customer_shared("c1").unwrap().is_none());
+    t.upsert_customer(&customer("c1", "sales", "active")).unwrap();
+    t.add_score(&score("c1", "churn", 0.25, T0)).unwrap();
+
+    let first = t.get_customer_shared("c1").unwrap().unwrap(); // miss: loaded and installed
+    let hits = db.cache_stats().l1.hits;
+    let second = t.get_customer_shared("c1").unwrap().unwrap(); // hit: the same record
+    assert_eq!(db.cache_stats().l1.hits, hits + 1);
+    assert!(Arc::ptr_eq(&first, &second), "a hit hands out the cached record, not a copy");
+    assert_eq!(*first, t.get_customer("c1").unwrap().unwrap(), "owned and shared forms agree");
+    let s1 = t.latest_score_shared("c1", "churn").unwrap().unwrap();
+    assert_eq!(*s1, t.latest_score("c1", "churn").unwrap().unwrap());
+
+    t.upsert_customer(&customer("c1", "support", "churned")).unwrap();
+    t.add_score(&score("c1", "churn", 0.75, T0 + 1)).unwrap();
+    assert_eq!(first.department, "sales", "a record already handed out is immutable");
+    assert_eq!(s1.score, 0.25);
+    assert_eq!(t.get_customer_shared("c1").unwrap().unwrap().department, "support", "read after write sees the write");
+    assert_eq!(t.latest_score_shared("c1", "churn").unwrap().unwrap().score, 0.75);
+    assert!(t.delete_customer("c1").unwrap());
+    assert!(t.get_customer_shared("c1").unwrap().is_none());
+    assert_eq!(t.get_customer_shared("").unwrap_err().kind(), cidb::ErrorKind::InvalidId);
+    db.close().unwrap();
+    assert_eq!(t.get_customer_shared("c1").unwrap_err().kind(), cidb::ErrorKind::Closed);
+}

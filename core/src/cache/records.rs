@@ -79,29 +79,29 @@ pub(crate) fn latest_key(tenant: &str, customer_id: &str, score_type: &str) -> R
 }
 
 impl Cache {
-    fn read_through<T: Clone>(
+    fn read_through<T>(
         &self,
         key: RecordKey,
         unwrap: impl Fn(&Cached) -> Option<&Arc<T>>,
         wrap: impl FnOnce(Arc<T>) -> Cached,
         weight: impl FnOnce(&T) -> usize,
         load: impl FnOnce() -> Result<Option<T>>,
-    ) -> Result<Option<T>> {
+    ) -> Result<Option<Arc<T>>> {
         let now = self.clock.now();
         self.counters.hourly.record(now);
         if let Lookup::Hit(item) = self.l1.get(&key, now) {
             if let Some(v) = unwrap(&item.val) {
                 self.counters.l1.hits.inc();
-                return Ok(Some(T::clone(v)));
+                return Ok(Some(v.clone()));
             }
         }
         self.counters.l1.misses.inc();
         let v0 = self.stripes.get(&key);
-        let loaded = load()?;
+        let loaded = load()?.map(Arc::new);
         if let Some(v) = &loaded {
             let key: Arc<[u8]> = Arc::from(&*key);
             let w = entry_weight(key.len(), weight(v));
-            let item = Item { val: wrap(Arc::new(v.clone())), ver: v0 };
+            let item = Item { val: wrap(v.clone()), ver: v0 };
             let r = self.l1.insert(key.clone(), item, w, NEVER, || self.stripes.get(&key) == v0);
             if !r.stored && self.stripes.get(&key) != v0 {
                 self.counters.stale_refused.inc();
@@ -113,7 +113,8 @@ impl Cache {
 
     /// A customer through L1; `load` reads the data store on a miss (and its result is
     /// installed only if no write to that customer committed since the lookup began).
-    pub fn customer(&self, tenant: &str, id: &str, load: impl FnOnce() -> Result<Option<Customer>>) -> Result<Option<Customer>> {
+    /// The record is shared with L1 (an `Arc`), never deep-copied here.
+    pub fn customer(&self, tenant: &str, id: &str, load: impl FnOnce() -> Result<Option<Customer>>) -> Result<Option<Arc<Customer>>> {
         self.read_through(
             customer_key(tenant, id),
             |c| if let Cached::Customer(c) = c { Some(c) } else { None },
@@ -131,7 +132,7 @@ impl Cache {
         customer_id: &str,
         score_type: &str,
         load: impl FnOnce() -> Result<Option<Score>>,
-    ) -> Result<Option<Score>> {
+    ) -> Result<Option<Arc<Score>>> {
         self.read_through(
             latest_key(tenant, customer_id, score_type),
             |c| if let Cached::Score(s) = c { Some(s) } else { None },

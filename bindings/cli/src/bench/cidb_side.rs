@@ -3,7 +3,9 @@
 //! statements for the rest, one statement per tenant handle. The join is one SQL join
 //! (customers with latest_scores, department and score filters) followed by the
 //! recent-message check through the messages fast path: the SQL subset allows one join
-//! and this question spans three tables.
+//! and this question spans three tables. Customer by id and latest score use the shared
+//! forms (`get_customer_shared`, `latest_score_shared`): the record comes back as the
+//! cache's own immutable `Arc`, as any caller that only reads it would take it.
 
 use super::queries::{Out, Q, QuerySide, HIGH, RECENT_ROLE};
 use cidb::{Statement, Tenant, Value};
@@ -96,13 +98,13 @@ impl QuerySide for CidbSide {
         match q {
             Q::ById(i) => {
                 let id = cidb::datagen::customer_id(*i as usize);
-                if let Some(c) = self.t(*i).get_customer(&id).map_err(e)? {
+                if let Some(c) = self.t(*i).get_customer_shared(&id).map_err(e)? {
                     o.add(c.id.as_bytes());
                 }
             }
             Q::Latest(i, st) => {
                 let id = cidb::datagen::customer_id(*i as usize);
-                if let Some(s) = self.t(*i).latest_score(&id, st).map_err(e)? {
+                if let Some(s) = self.t(*i).latest_score_shared(&id, st).map_err(e)? {
                     o.add(s.customer_id.as_bytes());
                 }
             }

@@ -40,11 +40,8 @@ impl Cache {
                 .name("cidb-cache".into())
                 .spawn(move || {
                     let (mut sweep, mut persist, mut durable) = (Instant::now(), Instant::now(), Instant::now());
-                    loop {
-                        match stop_rx.recv_timeout(TICK) {
-                            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                            _ => break,
-                        }
+                    // Every tick until the stop message (or the sender's drop).
+                    while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = stop_rx.recv_timeout(TICK) {
                         let _ = c.drain_demotions();
                         if sweep.elapsed() >= c.opts.sweep_interval {
                             let _ = c.sweep();

@@ -274,7 +274,7 @@ impl<V: Clone + Send + Sync + 'static> L1<V> {
                 (Evicted { key: k.clone(), value: node.value.clone(), expires_at: node.expires_at }, freq)
             })
             .collect();
-        all.sort_by(|a, b| b.1.cmp(&a.1));
+        all.sort_by_key(|a| std::cmp::Reverse(a.1));
         all.truncate(n);
         all
     }

@@ -142,7 +142,10 @@ impl ResultCache {
     }
 }
 
-fn decode(p: &[u8]) -> Option<(Vec<(Table, u64)>, &[u8])> {
+/// A decoded entry: the (table, version) pairs it depends on, and the result bytes.
+type Decoded<'a> = (Vec<(Table, u64)>, &'a [u8]);
+
+fn decode(p: &[u8]) -> Option<Decoded<'_>> {
     let n = *p.first()? as usize;
     let body = p.get(1..1 + 9 * n)?;
     let versions = body

@@ -267,7 +267,9 @@ impl Store {
         Ok(n)
     }
 
-    /// Writes one entry (see [`Store::put_many`]).
+    /// Writes one entry (see [`Store::put_many`]). A thin form of `put_many`, whose entry
+    /// tuple these arguments are.
+    #[allow(clippy::too_many_arguments)]
     pub fn put(&self, tier: Tier, key: &[u8], value: &[u8], expires_at: i64, level: i32, compress_over: usize, check: impl FnOnce() -> bool) -> Result<bool> {
         Ok(self.put_many([(tier, key, value, expires_at, level, Box::new(check) as Box<dyn FnOnce() -> bool>)], compress_over)? == 1)
     }
@@ -427,7 +429,7 @@ impl Store {
                 value: (v[9] == 1).then(|| v[10..].to_vec()),
             });
         }
-        out.sort_by(|a, b| b.freq.cmp(&a.freq));
+        out.sort_by_key(|a| std::cmp::Reverse(a.freq));
         Ok(out)
     }
 

@@ -37,6 +37,12 @@ pub enum Cached {
     Score(Arc<Score>),
 }
 
+/// In-flight `get_or_set` computations: key to the slot its waiters read.
+pub(crate) type Inflight = dashmap::DashMap<Arc<[u8]>, Arc<Mutex<Option<Arc<[u8]>>>>>;
+
+/// One L1 victim on its way down: tier, entry, stored bytes, expiry, zstd level.
+type Demotion<'a> = (Tier, &'a Evicted<Item>, &'a [u8], i64, i32);
+
 /// An L1 value with the stripe version it was filled under.
 #[derive(Debug, Clone)]
 pub struct Item {
@@ -113,7 +119,7 @@ pub struct Cache {
     demote_tx: Sender<Evicted<Item>>,
     demote_rx: Receiver<Evicted<Item>>,
     pub(crate) epoch: u64,
-    pub(crate) inflight: dashmap::DashMap<Arc<[u8]>, Arc<Mutex<Option<Arc<[u8]>>>>>,
+    pub(crate) inflight: Inflight,
     pub(crate) closed: AtomicBool,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) stop: Mutex<Option<Sender<()>>>,
@@ -333,7 +339,7 @@ impl Cache {
         let store = self.store()?;
         let now = self.clock.now();
         let o = &self.opts;
-        let live: Vec<(Tier, &Evicted<Item>, &[u8], i64, i32)> = batch
+        let live: Vec<Demotion<'_>> = batch
             .iter()
             .filter(|e| e.expires_at > now)
             .filter_map(|e| match &e.value.val {

@@ -9,10 +9,13 @@ pub fn escape(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
+/// A counter family: name, help text, and how to read it from a fingerprint's stats.
+type Counter = (&'static str, &'static str, fn(&super::FingerprintStats) -> f64);
+
 /// Renders the statistics.
 pub fn prometheus(s: &MonitorStats) -> String {
     let mut out = String::new();
-    let counters: [(&str, &str, fn(&super::FingerprintStats) -> f64); 7] = [
+    let counters: [Counter; 7] = [
         ("cidb_statement_calls_total", "Executions per statement fingerprint.", |f| f.calls as f64),
         ("cidb_statement_errors_total", "Failed executions per statement fingerprint.", |f| f.errors as f64),
         ("cidb_statement_rows_examined_total", "Rows examined per statement fingerprint.", |f| f.rows_examined as f64),

@@ -32,7 +32,7 @@ use std::time::Instant;
 enum Kind {
     Select(Arc<BoundSelect>),
     Explain { analyze: bool, sel: Arc<BoundSelect> },
-    Ddl(Ast, usize),
+    Ddl(Box<Ast>, usize),
 }
 
 struct Cached {
@@ -154,7 +154,7 @@ impl Statement {
                 (Kind::Select(b), cols)
             }
             Ast::Explain { analyze, query } => (Kind::Explain { analyze, sel: bind_select(&query, parsed.params)? }, vec!["plan".to_string()]),
-            other => (Kind::Ddl(other, parsed.params), Vec::new()),
+            other => (Kind::Ddl(Box::new(other), parsed.params), Vec::new()),
         };
         let (mut tables, now) = match &kind {
             Kind::Select(b) => (b.sources.iter().map(|s| s.table).collect::<Vec<_>>(), uses_now(b)),

@@ -257,7 +257,7 @@ impl From<std::io::Error> for Error {
 }
 
 macro_rules! storage_from {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $what:literal),*) => {$(
         impl From<$t> for Error {
             fn from(e: $t) -> Self {
                 let kind = if e.to_string().to_ascii_lowercase().contains("corrupt") {
@@ -265,19 +265,20 @@ macro_rules! storage_from {
                 } else {
                     ErrorKind::Storage
                 };
-                Error::with_source(kind, "storage error", e)
+                Error::with_source(kind, $what, e)
             }
         }
     )*};
 }
+// Each message says which step of the storage layer failed; the cause says why.
 storage_from!(
-    redb::Error,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError,
-    redb::CompactionError,
-    redb::SavepointError
+    redb::Error => "storage error",
+    redb::TransactionError => "cannot begin a storage transaction",
+    redb::TableError => "cannot open a storage table",
+    redb::StorageError => "storage read or write failed",
+    redb::CommitError => "storage commit failed",
+    redb::CompactionError => "storage compaction failed",
+    redb::SavepointError => "storage savepoint failed"
 );
 
 impl From<redb::DatabaseError> for Error {

@@ -134,11 +134,43 @@ fn caches_contexts_feeds_and_advice_stay_in_their_tenant() {
     assert!(b.get_customer("c8").unwrap().is_some());
     // The advisor's report carries normalised statements only: a constant from one tenant's
     // query text never reaches it. (The monitor's `top` keeps one example text per
-    // fingerprint, like auto_explain's log: an engine-wide administrative view.)
+    // fingerprint, like auto_explain's log: an engine-wide administrative view, unless
+    // `monitor_redact_examples` is on: see the next test.)
     for _ in 0..5 {
         b.query("SELECT id FROM customers WHERE name = 'secret-of-b'", &[]).unwrap();
     }
     let advice = serde_json::to_string(&db.advise().unwrap()).unwrap();
     assert!(!advice.contains("secret-of-b"), "{advice}");
     assert!(advice.contains("customers"), "the advisor saw the query: {advice}");
+}
+
+#[test]
+fn redacted_monitor_reports_carry_no_tenant_constants() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = cidb::config::load(None, None, vec![("CIDB_MONITOR_REDACT_EXAMPLES".into(), "true".into()), ("CIDB_ALERT_SLOW_QUERY_MS".into(), "0".into())]).unwrap().0;
+    cfg.monitor.persist = false;
+    let db = cidb::Engine::open(dir.path(), cfg).unwrap();
+    let b = db.tenant("b").unwrap();
+    b.upsert_customer(&customer("c1", "sales", "active")).unwrap();
+    for _ in 0..3 {
+        b.query("SELECT id FROM customers WHERE name = 'secret-of-b'", &[]).unwrap();
+    }
+    let top = db.monitor().top(10);
+    assert!(top.iter().any(|f| f.query.contains("customers")), "the statement was recorded: {top:?}");
+    let stats = db.monitor().stats();
+    assert!(!stats.slow_queries.is_empty(), "a 0 ms threshold logs every statement");
+    let everything = format!("{}{}{}", serde_json::to_string(&top).unwrap(), serde_json::to_string(&stats).unwrap(), db.monitor().prometheus());
+    assert!(!everything.contains("secret-of-b"), "{everything}");
+    assert!(top.iter().all(|f| f.example.is_none()));
+    // The advisor still works from its internal samples.
+    db.advise().unwrap();
+    db.close().unwrap();
+
+    // Off (the default): the example is shown.
+    let dir = tempfile::tempdir().unwrap();
+    let db = cidb::Engine::open(dir.path(), cidb::Config::default()).unwrap();
+    let b = db.tenant("b").unwrap();
+    b.query("SELECT id FROM customers WHERE name = 'visible'", &[]).unwrap();
+    assert!(db.monitor().top(10).iter().any(|f| f.example.as_deref().is_some_and(|e| e.contains("visible"))));
+    db.close().unwrap();
 }

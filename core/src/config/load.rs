@@ -23,7 +23,7 @@ pub struct Setting {
 }
 
 /// Every key, in print order.
-pub const KEYS: [&str; 28] = [
+pub const KEYS: [&str; 29] = [
     "profile",
     "l1_max_items",
     "l1_max_bytes",
@@ -43,6 +43,7 @@ pub const KEYS: [&str; 28] = [
     "monitor_max_fingerprints",
     "monitor_slow_log_size",
     "monitor_persist",
+    "monitor_redact_examples",
     "alert_slow_query_ms",
     "alert_table_scan_ratio",
     "alert_query_memory_bytes",
@@ -123,6 +124,7 @@ fn apply(cfg: &mut Config, key: &str, v: &str, source: &str) -> Result<()> {
         "monitor_max_fingerprints" => cfg.monitor.max_fingerprints = (parse_u64(key, source, v)? as usize).max(1),
         "monitor_slow_log_size" => cfg.monitor.slow_log_size = (parse_u64(key, source, v)? as usize).max(1),
         "monitor_persist" => cfg.monitor.persist = parse_bool(key, source, v)?,
+        "monitor_redact_examples" => cfg.monitor.redact_examples = parse_bool(key, source, v)?,
         "alert_slow_query_ms" => cfg.monitor.alerts.slow_query = parse_ms(key, source, v)?,
         "alert_table_scan_ratio" => cfg.monitor.alerts.table_scan_ratio = parse_ratio(key, source, v)?,
         "alert_query_memory_bytes" => cfg.monitor.alerts.query_memory_bytes = parse_u64(key, source, v)?,
@@ -159,6 +161,7 @@ fn value_of(cfg: &Config, key: &str) -> String {
         "monitor_max_fingerprints" => cfg.monitor.max_fingerprints.to_string(),
         "monitor_slow_log_size" => cfg.monitor.slow_log_size.to_string(),
         "monitor_persist" => cfg.monitor.persist.to_string(),
+        "monitor_redact_examples" => cfg.monitor.redact_examples.to_string(),
         "alert_slow_query_ms" => fmt_ms(cfg.monitor.alerts.slow_query),
         "alert_table_scan_ratio" => cfg.monitor.alerts.table_scan_ratio.to_string(),
         "alert_query_memory_bytes" => cfg.monitor.alerts.query_memory_bytes.to_string(),

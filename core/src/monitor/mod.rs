@@ -42,11 +42,16 @@ pub struct MonitorOptions {
     /// directory at close and load them at open, so `cidb top` / `cidb advise` see the
     /// workload of earlier processes (default on).
     pub persist: bool,
+    /// Leave statement texts out of every report (`top`, `stats`, the slow log, the export):
+    /// they show the fingerprint, whose constants are `?`, so one tenant's values never
+    /// reach a dashboard shared across tenants. The samples stay internal, for the advisor
+    /// (default off: an operator usually wants the example).
+    pub redact_examples: bool,
 }
 
 impl Default for MonitorOptions {
     fn default() -> Self {
-        MonitorOptions { enabled: true, max_fingerprints: 5000, slow_log_size: 100, alerts: AlertOptions::default(), persist: true }
+        MonitorOptions { enabled: true, max_fingerprints: 5000, slow_log_size: 100, alerts: AlertOptions::default(), persist: true, redact_examples: false }
     }
 }
 
@@ -176,7 +181,7 @@ impl Monitor {
         if o.elapsed_ns > self.opts.alerts.slow_query.as_nanos() as u64 {
             let q = SlowQuery {
                 at: self.clock.now(),
-                sql: sql.to_string(),
+                sql: if self.opts.redact_examples { entry.fingerprint.text.clone() } else { sql.to_string() },
                 fingerprint: entry.fingerprint.text.clone(),
                 elapsed_ms: o.elapsed_ns as f64 / 1e6,
                 plan: plan(),
@@ -230,15 +235,24 @@ impl Monitor {
 
     /// Fingerprints by total time, at most `n`.
     pub fn top(&self, n: usize) -> Vec<FingerprintStats> {
-        let mut v = self.registry.snapshot();
+        let mut v = self.snapshot();
         v.truncate(n);
+        v
+    }
+
+    /// The fingerprint table, without examples when they are redacted.
+    fn snapshot(&self) -> Vec<FingerprintStats> {
+        let mut v = self.registry.snapshot();
+        if self.opts.redact_examples {
+            v.iter_mut().for_each(|f| f.example = None);
+        }
         v
     }
 
     /// A full snapshot.
     pub fn stats(&self) -> MonitorStats {
         MonitorStats {
-            fingerprints: self.registry.snapshot(),
+            fingerprints: self.snapshot(),
             evicted_fingerprints: self.registry.evicted(),
             slow_queries: self.slow.lock().iter().cloned().collect(),
             alerts: self.alerts.log(),

@@ -2,7 +2,8 @@
 //! Prometheus text, and alert callbacks. Alerts fire on the thread that records the
 //! statement or on the engine's background thread; the callback is called attached to the
 //! interpreter for the call only, and an exception in it goes to `sys.unraisablehook`.
-//! `_record_statement` (private) feeds the monitor as the SQL layer will, for tests.
+//! `_record_statement` (private, for tests) feeds the monitor one observation with a chosen
+//! duration and counts, so alert and slow-log thresholds are tested without slow statements.
 
 use crate::callback::{callable, notify};
 use crate::convert::datetime;

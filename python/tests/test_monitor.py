@@ -1,6 +1,7 @@
-"""The statement monitor from Python: top / monitor_stats / prometheus over statements
-recorded as the SQL layer records them (cidb._cidb._record_statement until it lands), alert
-callbacks (on engine threads, exceptions to sys.unraisablehook), and every error path."""
+"""The statement monitor from Python: top / monitor_stats / prometheus over observations
+fed with chosen durations and counts (cidb._cidb._record_statement, so thresholds are hit
+without slow statements; test_ops.py checks statements run through SQL), alert callbacks (on
+engine threads, exceptions to sys.unraisablehook), and every error path."""
 
 from __future__ import annotations
 

@@ -208,6 +208,15 @@ test('text and JSON values of any alphabet and shape read back exactly', (t) => 
     assert.equal(m.content, s)
     assert.deepEqual(m.metadata, safe)
   })
+  // strings around the binding's 512-byte read buffer, ending in characters of 1 to 4 bytes
+  // of UTF-8 (and a lone surrogate, read as U+FFFD) that may straddle its end
+  for (const ch of ['a', 'é', '✓', '😀', '\ud800']) {
+    for (let bytes = 500; bytes <= 520; bytes++) {
+      const content = 'x'.repeat(bytes - 4 * Math.floor(bytes / 100)) + ch.repeat(Math.floor(bytes / 100))
+      const m = acme.appendMessage({ customerId: 'long', conversationId: 'long', role: 'user', content, timestamp: T0 })
+      assert.equal(m.content, content.replaceAll('\ud800', '\ufffd'), `${bytes} / ${JSON.stringify(ch)}`)
+    }
+  }
 })
 
 test('message queries filter by time range, role and limit', (t) => {

@@ -107,7 +107,8 @@ pub unsafe fn string(env: sys::napi_env, s: &str) -> napi::Result<sys::napi_valu
     Ok(out)
 }
 
-/// The factories of one JS environment (one per thread: the main thread or a worker).
+/// The factories of one JS environment. A thread usually has one environment (the main
+/// thread or a worker), more when two copies of the addon are loaded into it.
 struct Factories {
     env: sys::napi_env,
     /// A reference per shape; null when not compiled yet, `FAILED` when compiling failed.
@@ -118,19 +119,14 @@ struct Factories {
 const FAILED: sys::napi_ref = 1 as sys::napi_ref;
 
 thread_local! {
-    static FACTORIES: RefCell<Option<Factories>> = const { RefCell::new(None) };
+    static FACTORIES: RefCell<Vec<Factories>> = const { RefCell::new(Vec::new()) };
     /// The JSON text being passed, reused between calls.
     static JSON_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Forgets the factories when their environment is torn down (napi frees the references).
 unsafe extern "C" fn forget(env: *mut c_void) {
-    let _ = FACTORIES.try_with(|f| {
-        let mut f = f.borrow_mut();
-        if f.as_ref().is_some_and(|f| f.env.cast() == env) {
-            *f = None;
-        }
-    });
+    let _ = FACTORIES.try_with(|f| f.borrow_mut().retain(|f| f.env.cast::<c_void>() != env));
 }
 
 /// The JS source of a shape's factory: `(v0, v1, …) => ({ f0: v0, … })`, where a JSON field
@@ -184,13 +180,21 @@ unsafe fn compile(env: sys::napi_env, shape: &Shape) -> Option<sys::napi_ref> {
 unsafe fn factory(env: sys::napi_env, shape: &Shape) -> Option<sys::napi_value> {
     let reference = FACTORIES
         .try_with(|f| {
-            let mut f = f.borrow_mut();
-            if f.as_ref().is_none_or(|f| f.env != env) {
-                // SAFETY: env is live on this thread; the hook runs on it at teardown.
-                unsafe { sys::napi_add_env_cleanup_hook(env, Some(forget), env.cast()) };
-                *f = Some(Factories { env, refs: [ptr::null_mut(); SHAPES] });
-            }
-            let refs = &mut f.as_mut()?.refs;
+            let mut all = f.borrow_mut();
+            let at = match all.iter().position(|f| f.env == env) {
+                Some(at) => at,
+                None => {
+                    // Registered once per environment (napi refuses a second registration
+                    // of the same hook); it runs on this thread at the environment's teardown.
+                    // SAFETY: env is live on this thread.
+                    if unsafe { sys::napi_add_env_cleanup_hook(env, Some(forget), env.cast()) } != sys::Status::napi_ok {
+                        return None;
+                    }
+                    all.push(Factories { env, refs: [ptr::null_mut(); SHAPES] });
+                    all.len() - 1
+                }
+            };
+            let refs = &mut all[at].refs;
             if refs[shape.slot].is_null() {
                 // SAFETY: as above.
                 refs[shape.slot] = unsafe { compile(env, shape) }.unwrap_or(FAILED);

@@ -168,6 +168,22 @@ impl Val {
     }
 
     fn utf8(&self) -> Option<String> {
+        // Most strings read here are ids and labels: one call into a stack buffer reads them
+        // whole; longer ones are measured first. napi writes at most SHORT - 1 bytes and never
+        // part of a character (at most 4 bytes), so `written <= SHORT - 5` proves nothing was
+        // left out.
+        const SHORT: usize = 512;
+        let mut short = [0u8; SHORT];
+        let mut written = 0usize;
+        // SAFETY: raw is a string; `short` has room for SHORT bytes including the NUL.
+        if unsafe { sys::napi_get_value_string_utf8(self.env, self.raw, short.as_mut_ptr().cast(), SHORT, &mut written) }
+            != sys::Status::napi_ok
+        {
+            return None;
+        }
+        if written <= SHORT - 5 {
+            return std::str::from_utf8(&short[..written]).ok().map(str::to_owned);
+        }
         let mut len = 0usize;
         // SAFETY: raw is a string; a null buffer asks for the length.
         if unsafe { sys::napi_get_value_string_utf8(self.env, self.raw, ptr::null_mut(), 0, &mut len) }

@@ -8,7 +8,7 @@
 //! streams, the event log), `monitor` (statement statistics, alert callbacks), `advisor`
 //! (the index advisor: `advise`, `adviseApply`), `ops` (`health`, `optimize`, `metrics`,
 //! `metricsPrometheus`), `import` (bulk import, backup); then `records` (the record shapes
-//! `index.d.ts` declares), `convert` (reading JS values, with errors naming the field),
+//! `index.d.ts` declares), `shape` (building the output records as JS objects in one step), `convert` (reading JS values, with errors naming the field),
 //! `errors` (cidb errors as JS errors with `code` and `cause`, the error table), `task` (the
 //! sync and `…Async` forms of one operation), `callback` (calling JS from other threads),
 //! and `registry` (one shared engine per directory per process, for `worker_threads`;
@@ -40,6 +40,7 @@ mod ops;
 mod query;
 mod records;
 mod registry;
+mod shape;
 mod task;
 mod tenant;
 

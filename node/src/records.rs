@@ -1,11 +1,12 @@
 //! The record shapes JS sees, declared once as napi objects so `index.d.ts` is generated
 //! from them: inputs (`CustomerInput`, `ScoreInput`, `NewMessage`, `MessageQuery`) are
 //! read field by field by `convert` (so errors name the field), outputs (`Customer`,
-//! `Score`, `Message`) are built from the core model and converted by napi. Field names
+//! `Score`, `Message`) are built from the core model and made into JS objects by `shape`. Field names
 //! are camelCase; absent optional fields come back as `null`; timestamps come back as
 //! numbers of ms since the Unix epoch (UTC) and are accepted as a number, bigint or Date.
 
 use crate::convert::{self, json, number, object, opt_text, opt_timestamp, text, Val};
+use crate::shape::{self, Field};
 use cidb::{Millis, Role};
 use napi::bindgen_prelude::{sys, ToNapiValue};
 use napi_derive::napi;
@@ -43,7 +44,7 @@ pub struct CustomerInput {
 }
 
 /// A stored customer.
-#[napi(object, object_from_js = false, use_nullable = true)]
+#[napi(object, object_from_js = false, object_to_js = false, use_nullable = true)]
 pub struct Customer {
     /// Key within the tenant.
     pub id: String,
@@ -84,7 +85,7 @@ pub struct ScoreInput {
 }
 
 /// A stored score.
-#[napi(object, object_from_js = false, use_nullable = true)]
+#[napi(object, object_from_js = false, object_to_js = false, use_nullable = true)]
 pub struct Score {
     /// The customer scored.
     pub customer_id: String,
@@ -121,7 +122,7 @@ pub struct NewMessage {
 }
 
 /// A stored message.
-#[napi(object, object_from_js = false)]
+#[napi(object, object_from_js = false, object_to_js = false)]
 pub struct Message {
     /// Assigned by the engine, increasing in append order. A number while it is a safe
     /// integer (below 2^53), a bigint beyond: never rounded.
@@ -236,6 +237,23 @@ impl From<cidb::Customer> for Customer {
     }
 }
 
+impl ToNapiValue for Customer {
+    unsafe fn to_napi_value(env: sys::napi_env, c: Self) -> napi::Result<sys::napi_value> {
+        let fields = [
+            Field::text(env, &c.id)?,
+            Field::opt_text(env, c.email.as_deref())?,
+            Field::opt_text(env, c.name.as_deref())?,
+            Field::text(env, &c.department)?,
+            Field::text(env, &c.status)?,
+            Field::of(env, c.created_at)?,
+            Field::of(env, c.updated_at)?,
+            Field::Json(&c.attributes),
+        ];
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { shape::build(env, &shape::CUSTOMER, &fields) }
+    }
+}
+
 impl ScoreInput {
     /// Reads a score object.
     pub fn read(v: Val, what: &str) -> Result<ScoreInput> {
@@ -282,6 +300,21 @@ impl From<cidb::Score> for Score {
             created_at: s.created_at,
             model: s.model,
         }
+    }
+}
+
+impl ToNapiValue for Score {
+    unsafe fn to_napi_value(env: sys::napi_env, s: Self) -> napi::Result<sys::napi_value> {
+        let fields = [
+            Field::text(env, &s.customer_id)?,
+            Field::text(env, &s.score_type)?,
+            Field::of(env, s.score)?,
+            Field::of(env, s.confidence)?,
+            Field::of(env, s.created_at)?,
+            Field::opt_text(env, s.model.as_deref())?,
+        ];
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { shape::build(env, &shape::SCORE, &fields) }
     }
 }
 
@@ -332,6 +365,22 @@ impl From<cidb::Message> for Message {
             content: m.content,
             metadata: m.metadata,
         }
+    }
+}
+
+impl ToNapiValue for Message {
+    unsafe fn to_napi_value(env: sys::napi_env, m: Self) -> napi::Result<sys::napi_value> {
+        let fields = [
+            Field::of(env, m.id)?,
+            Field::text(env, &m.customer_id)?,
+            Field::text(env, &m.conversation_id)?,
+            Field::text(env, &m.role)?,
+            Field::of(env, m.timestamp)?,
+            Field::text(env, &m.content)?,
+            Field::Json(&m.metadata),
+        ];
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { shape::build(env, &shape::MESSAGE, &fields) }
     }
 }
 

@@ -153,6 +153,72 @@ test('attributes and metadata convert the way JSON.stringify sees them', (t) => 
   assert.deepEqual(msg.metadata, { when: '1970-01-01T00:00:00.000Z' })
 })
 
+/** The field names `index.d.ts` declares for `interface name`, in declaration order. */
+function declaredFields(name) {
+  const dts = fs.readFileSync(path.join(__dirname, '..', 'index.d.ts'), 'utf8')
+  const body = dts.match(new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`))[1]
+  return [...body.matchAll(/^  (\w+)\??:/gm)].map((m) => m[1])
+}
+
+test('records come back as plain objects with exactly the fields index.d.ts declares, in order', async (t) => {
+  const db = cidb.open(tempDir(t))
+  t.after(() => db.close())
+  const acme = db.tenant('acme')
+  acme.upsertCustomer({ id: 'c', email: 'c@example.com', createdAt: T0, updatedAt: T0, attributes: { a: 1 } })
+  acme.addScore({ customerId: 'c', scoreType: 'churn', score: 0.5, confidence: 0.9, createdAt: T0 })
+  const appended = acme.appendMessage({ customerId: 'c', conversationId: 'v', role: 'user', content: 'hi', timestamp: T0 })
+  const records = {
+    Customer: [acme.getCustomer('c'), await acme.getCustomerAsync('c')],
+    Score: [acme.latestScore('c', 'churn'), await acme.latestScoreAsync('c', 'churn'), ...acme.scoreHistory('c', 'churn')],
+    Message: [appended, ...acme.messagesForCustomer('c'), ...(await acme.messagesForConversationAsync('v'))],
+  }
+  for (const [name, objects] of Object.entries(records)) {
+    const fields = declaredFields(name)
+    assert.ok(fields.length >= 6, `${name}: found its fields in index.d.ts`)
+    for (const o of objects) {
+      assert.deepEqual(Object.keys(o), fields, name)
+      assert.equal(Object.getPrototypeOf(o), Object.prototype, name)
+      for (const f of fields) assert.ok(Object.getOwnPropertyDescriptor(o, f).writable, `${name}.${f} is a plain data property`)
+    }
+  }
+  // Each call returns a fresh object: changing one result does not change the next.
+  const first = acme.getCustomer('c')
+  first.attributes.a = 2
+  first.id = 'changed'
+  assert.deepEqual(acme.getCustomer('c'), { ...first, id: 'c', attributes: { a: 1 } })
+})
+
+test('text and JSON values of any alphabet and shape read back exactly', (t) => {
+  const db = cidb.open(tempDir(t))
+  t.after(() => db.close())
+  const acme = db.tenant('acme')
+  const texts = ['plain', '', 'héllo ✓', 'ключ', '漢字', '😀 astral', 'quote " backslash \\ newline \n tab \t', '\u007f\u0080\u00ff', '\u2028\u2029']
+  texts.forEach((s, i) => {
+    const attributes = { [s]: s, nested: { list: [s, i, -(i + 1) / 3, 1e300, 5e-324, null, true] }, big: 2n ** 53n + BigInt(i), n: Number.MAX_SAFE_INTEGER }
+    const id = `${s}#${i}`
+    acme.upsertCustomer({ id, email: s || null, name: s, department: s, status: s, createdAt: T0, updatedAt: T0, attributes })
+    const got = acme.getCustomer(id)
+    assert.deepEqual(got, { id, email: s || null, name: s, department: s, status: s, createdAt: T0, updatedAt: T0, attributes: { ...attributes, big: 2n ** 53n + BigInt(i) } })
+    // without the BigInt the attributes take the JSON text path; the values are the same
+    const { big, ...safe } = attributes
+    acme.upsertCustomer({ id, attributes: safe, createdAt: T0, updatedAt: T0 })
+    assert.deepEqual(acme.getCustomer(id).attributes, safe)
+    const m = acme.appendMessage({ customerId: id, conversationId: s || 'empty', role: 'tool', content: s, timestamp: T0, metadata: safe })
+    assert.deepEqual(acme.messagesForCustomer(id).at(-1), m)
+    assert.equal(m.content, s)
+    assert.deepEqual(m.metadata, safe)
+  })
+  // strings around the binding's 512-byte read buffer, ending in characters of 1 to 4 bytes
+  // of UTF-8 (and a lone surrogate, read as U+FFFD) that may straddle its end
+  for (const ch of ['a', 'é', '✓', '😀', '\ud800']) {
+    for (let bytes = 500; bytes <= 520; bytes++) {
+      const content = 'x'.repeat(bytes - 4 * Math.floor(bytes / 100)) + ch.repeat(Math.floor(bytes / 100))
+      const m = acme.appendMessage({ customerId: 'long', conversationId: 'long', role: 'user', content, timestamp: T0 })
+      assert.equal(m.content, content.replaceAll('\ud800', '\ufffd'), `${bytes} / ${JSON.stringify(ch)}`)
+    }
+  }
+})
+
 test('message queries filter by time range, role and limit', (t) => {
   const db = cidb.open(tempDir(t))
   t.after(() => db.close())

@@ -226,3 +226,42 @@ test('an engine whose handles are all garbage-collected is closed', () => {
   )
   assert.equal(out, 'CIDB_ALREADY_OPEN:1 opened')
 })
+
+test('two copies of the addon in one thread, and workers, each build their own records', async (t) => {
+  // A second copy of the addon file is a second module instance with its own JS environment
+  // on this thread; each keeps its own record factories, used alternately here.
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const copyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cidb-copy-'))
+  t.after(() => fs.rmSync(copyDir, { recursive: true, force: true }))
+  const native = require.resolve(path.join(PKG, `cidb.${process.platform}-${process.arch}-gnu.node`))
+  const copyPath = path.join(copyDir, 'copy.node')
+  fs.copyFileSync(native, copyPath)
+  const other = require(copyPath)
+  assert.notEqual(other.open, cidb.open)
+  const a = cidb.open(tempDir(t))
+  const b = other.open(tempDir(t))
+  t.after(() => { a.close(); b.close() })
+  const [ta, tb] = [a.tenant('t'), b.tenant('t')]
+  ta.upsertCustomer({ id: 'a', createdAt: 1, updatedAt: 1, attributes: { from: 'a' } })
+  tb.upsertCustomer({ id: 'b', createdAt: 2, updatedAt: 2, attributes: { from: 'b' } })
+  for (let i = 0; i < 3; i++) {
+    assert.deepEqual(ta.getCustomer('a'), { id: 'a', email: null, name: null, department: '', status: '', createdAt: 1, updatedAt: 1, attributes: { from: 'a' } })
+    assert.deepEqual(tb.getCustomer('b'), { id: 'b', email: null, name: null, department: '', status: '', createdAt: 2, updatedAt: 2, attributes: { from: 'b' } })
+  }
+  // workers come and go, each with its own environment, while this thread keeps reading
+  const dir = tempDir(t)
+  for (let round = 0; round < 2; round++) {
+    const got = await result(inWorker(`async (cidb, { dir, round }) => {
+      const db = cidb.open(dir)
+      const t = db.tenant('w')
+      t.upsertCustomer({ id: 'w' + round, createdAt: round, updatedAt: round, attributes: { round } })
+      const got = [t.getCustomer('w' + round), await t.getCustomerAsync('w' + round)]
+      db.close()
+      return got
+    }`, { dir, round }))
+    assert.equal(got.length, 2)
+    for (const c of got) assert.deepEqual(c, { id: 'w' + round, email: null, name: null, department: '', status: '', createdAt: round, updatedAt: round, attributes: { round } })
+    assert.deepEqual(ta.getCustomer('a').attributes, { from: 'a' })
+  }
+})

@@ -54,6 +54,22 @@ fn check(f: &Fixture, q: &GenQuery) -> Result<(), String> {
         .tenant
         .query(&q.sql, &q.params)
         .map_err(|e| format!("cidb failed on {} {:?}: {e}", q.sql, q.params))?;
+    // The column-wise form of the same statement holds the same values in the same order
+    // and of the same types (INTEGER stays INTEGER, JSON stays JSON).
+    let cols = f
+        .tenant
+        .query_columns(&q.sql, &q.params)
+        .map_err(|e| format!("cidb query_columns failed on {} {:?}: {e}", q.sql, q.params))?;
+    let back: Vec<Vec<cidb::Value>> = (0..cols.rows).map(|i| cols.row(i)).collect();
+    let typed = |rows: &[Vec<cidb::Value>]| -> Vec<Vec<String>> {
+        rows.iter().map(|r| r.iter().map(|v| format!("{v:?}")).collect()).collect()
+    };
+    if cols.names != got.columns || typed(&back) != typed(&got.rows) {
+        return Err(format!(
+            "query_columns differs from query for {} {:?}\n rows:    {:?}\n columns: {:?}",
+            q.sql, q.params, got.rows, back
+        ));
+    }
     let (mut e, mut g) = (norm_rows(&expected), norm_rows(&got.rows));
     if q.total_order {
         if e != g {

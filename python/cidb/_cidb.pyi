@@ -406,7 +406,8 @@ class Result:
     def __next__(self) -> tuple[Any, ...]: ...
     def __len__(self) -> int: ...
     def to_arrow(self) -> Any:
-        """A ``pyarrow.Table`` built column-wise: int64, float64, string (JSON as text),
+        """A ``pyarrow.Table`` (pyarrow >= 14) sharing the result's column buffers (no
+        copy, through the Arrow C Data Interface): int64, float64, string (JSON as text),
         null; NULLs preserved."""
     def to_pandas(self) -> Any:
         """A ``pandas.DataFrame`` (through ``to_arrow``)."""

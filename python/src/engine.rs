@@ -78,7 +78,7 @@ impl PyEngine {
     /// Runs one DDL statement (`CREATE INDEX [CONCURRENTLY] ...`, `DROP INDEX ...`,
     /// `ANALYZE`) and returns its `Result`.
     fn execute(&self, py: Python<'_>, sql: &str) -> PyResult<PyQueryResult> {
-        run(py, || self.inner.execute(sql)).map(PyQueryResult::new)
+        run(py, || self.inner.execute(sql)).map(PyQueryResult::from_rows)
     }
 
     /// Every index as a dict: name, table, columns, unique, predicate, ready, entries, ...

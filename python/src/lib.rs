@@ -23,6 +23,10 @@
 
 #![deny(unsafe_code)]
 
+// The one module with `unsafe`: zero-copy Arrow buffers and the C Data Interface export,
+// each block with its safety argument.
+#[allow(unsafe_code)]
+mod arrow;
 mod cache;
 mod callback;
 mod config;
@@ -52,6 +56,7 @@ fn _cidb(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<feed::PySubscription>()?;
     m.add_class::<query::PyQueryResult>()?;
     m.add_class::<query::PyStatement>()?;
+    m.add_class::<arrow::PyArrowArray>()?;
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(errors::_error_table, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_raise_error, m)?)?;

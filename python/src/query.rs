@@ -5,20 +5,24 @@
 //! `tenant.rs` / `engine.rs` over the functions here. Execution always runs through
 //! [`crate::errors::run`] (GIL released, panics caught).
 //!
-//! `to_arrow` builds each column's Arrow buffers (values, validity bitmap, string offsets)
-//! in Rust straight from the rows and hands them to `pyarrow.Array.from_buffers`: no
-//! Python object per value. Column types: all-integer -> int64, numbers -> float64, text
-//! or JSON -> string (JSON as its text), all-NULL -> null; any other mix falls back to
-//! `pyarrow.array` on the Python values.
+//! Queries run column-wise (`Statement::query_columns`): the engine appends every result
+//! row straight into Arrow-layout columns, and `to_arrow` hands those buffers to pyarrow
+//! through the Arrow C Data Interface (`arrow.rs`) without a copy or a Python object per
+//! value. Column types: all-integer -> int64, numbers -> float64, text or JSON -> string
+//! (JSON as its text), all-NULL -> null; any other mix falls back to `pyarrow.array` on
+//! the Python values.
 
 use crate::callback::Unlocked;
 use crate::convert::{json_any, json_to_py, timestamp, type_name};
 use crate::errors::{py_err, run};
-use cidb::schema::{Row, Value};
+use crate::arrow::{column_array, PyArrowArray};
+use cidb::plan::{Columns, ValueRef};
+use cidb::schema::Value;
 use cidb::{ErrorKind, QueryResult};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Converts the `params` argument (None, or a list / tuple of values) to core values.
 /// bool -> 0/1, int -> INTEGER, float -> REAL, str -> TEXT, datetime -> INTEGER ms,
@@ -82,47 +86,57 @@ fn param(v: &Bound<'_, PyAny>, n: usize) -> PyResult<Value> {
 
 /// One value as a Python object: NULL -> None, INTEGER -> int, REAL -> float, TEXT -> str,
 /// JSON -> the parsed dict / list / scalar.
-pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+pub fn value_to_py<'py>(py: Python<'py>, v: ValueRef<'_>) -> PyResult<Bound<'py, PyAny>> {
     Ok(match v {
-        Value::Null => py.None().into_bound(py),
-        Value::Int(i) => i.into_pyobject(py)?.into_any(),
-        Value::Real(f) => f.into_pyobject(py)?.into_any(),
-        Value::Text(s) => PyString::new(py, s).into_any(),
-        Value::Json(s) => match serde_json::from_str::<serde_json::Value>(s) {
+        ValueRef::Null => py.None().into_bound(py),
+        ValueRef::Int(i) => i.into_pyobject(py)?.into_any(),
+        ValueRef::Real(f) => f.into_pyobject(py)?.into_any(),
+        ValueRef::Text(s) => PyString::new(py, s).into_any(),
+        ValueRef::Json(s) => match serde_json::from_str::<serde_json::Value>(s) {
             Ok(j) => json_to_py(py, &j)?,
             Err(_) => PyString::new(py, s).into_any(),
         },
     })
 }
 
-fn row_to_py<'py>(py: Python<'py>, row: &Row) -> PyResult<Bound<'py, PyTuple>> {
-    let items = row
+fn row_to_py<'py>(py: Python<'py>, cols: &Columns, i: usize) -> PyResult<Bound<'py, PyTuple>> {
+    let items = cols
+        .columns
         .iter()
-        .map(|v| value_to_py(py, v))
+        .map(|c| value_to_py(py, c.get(i)))
         .collect::<PyResult<Vec<_>>>()?;
     PyTuple::new(py, items)
 }
 
 /// The rows of one statement. Iterate it (tuples), or fetch with `fetchone`, `fetchmany`,
 /// `fetchall` (which share one cursor), or export every row column-wise with `to_arrow`,
-/// `to_pandas`, `to_polars` (independent of the cursor).
+/// `to_pandas`, `to_polars` (independent of the cursor). The rows are held column by
+/// column in Arrow's layout ([`Columns`]), so `to_arrow` shares them without a copy.
 #[pyclass(name = "Result", module = "cidb", frozen)]
 pub struct PyQueryResult {
-    inner: QueryResult,
+    inner: Arc<Columns>,
     pos: AtomicUsize,
 }
 
 impl PyQueryResult {
-    pub fn new(inner: QueryResult) -> PyQueryResult {
+    pub fn new(inner: Columns) -> PyQueryResult {
         PyQueryResult {
-            inner,
+            inner: Arc::new(inner),
             pos: AtomicUsize::new(0),
         }
     }
 
+    /// A result from rows (DDL through `Engine.execute`).
+    pub fn from_rows(r: QueryResult) -> PyQueryResult {
+        let mut c = Columns::new(r.columns);
+        c.extend_rows(&r.rows);
+        c.stats = r.stats;
+        PyQueryResult::new(c)
+    }
+
     /// Claims up to `n` rows from the cursor; returns their range.
     fn take(&self, n: usize) -> std::ops::Range<usize> {
-        let len = self.inner.rows.len();
+        let len = self.inner.rows;
         let mut start = self.pos.load(Ordering::Relaxed);
         loop {
             let end = start.saturating_add(n).min(len);
@@ -141,9 +155,8 @@ impl PyQueryResult {
         py: Python<'py>,
         r: std::ops::Range<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let rows = self.inner.rows[r]
-            .iter()
-            .map(|row| row_to_py(py, row))
+        let rows = r
+            .map(|i| row_to_py(py, &self.inner, i))
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, rows)
     }
@@ -154,13 +167,13 @@ impl PyQueryResult {
     /// Output column names, in order.
     #[getter]
     fn columns(&self) -> Vec<String> {
-        self.inner.columns.clone()
+        self.inner.names.clone()
     }
 
     /// Number of rows the statement returned.
     #[getter]
     fn rowcount(&self) -> usize {
-        self.inner.rows.len()
+        self.inner.rows
     }
 
     /// Execution statistics: rows_examined, rows_returned, index_scans, table_scans,
@@ -176,7 +189,7 @@ impl PyQueryResult {
         let r = self.take(1);
         match r.is_empty() {
             true => Ok(None),
-            false => row_to_py(py, &self.inner.rows[r.start]).map(Some),
+            false => row_to_py(py, &self.inner, r.start).map(Some),
         }
     }
 
@@ -207,23 +220,32 @@ impl PyQueryResult {
     }
 
     fn __len__(&self) -> usize {
-        self.inner.rows.len()
+        self.inner.rows
     }
 
-    /// Every row as a `pyarrow.Table` (needs pyarrow), built column by column. INTEGER ->
-    /// int64, REAL (or INTEGER mixed with REAL) -> float64, TEXT and JSON -> string (JSON
-    /// as text), all NULL -> null; NULLs are preserved.
+    /// Every row as a `pyarrow.Table` (needs pyarrow >= 14). The columns' buffers are
+    /// shared with this result, not copied. INTEGER -> int64, REAL (or INTEGER mixed with
+    /// REAL) -> float64, TEXT and JSON -> string (JSON as text), all NULL -> null; NULLs
+    /// are preserved.
     fn to_arrow<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let pa = py.import("pyarrow")?;
-        let ncols = self.inner.columns.len();
-        let rows = &self.inner.rows;
-        let columns = (0..ncols)
-            .map(|c| {
-                let built = py.detach(|| build_column(rows, c));
-                column_to_arrow(py, &pa, built, rows, c)
+        let array = pa.getattr("array")?;
+        let columns = self
+            .inner
+            .columns
+            .iter()
+            .map(|c| match column_array(&self.inner, c) {
+                Some(data) => array.call1((PyArrowArray::new(data),)),
+                // No single Arrow type (numbers mixed with text): let pyarrow try the values.
+                None => {
+                    let vals = (0..c.len())
+                        .map(|i| value_to_py(py, c.get(i)))
+                        .collect::<PyResult<Vec<_>>>()?;
+                    array.call1((PyList::new(py, vals)?,))
+                }
             })
             .collect::<PyResult<Vec<_>>>()?;
-        let names = PyList::new(py, &self.inner.columns)?;
+        let names = PyList::new(py, &self.inner.names)?;
         pa.getattr("Table")?
             .call_method1("from_arrays", (PyList::new(py, columns)?, names))
     }
@@ -242,132 +264,8 @@ impl PyQueryResult {
     fn __repr__(&self) -> String {
         format!(
             "<cidb.Result columns={:?} rows={}>",
-            self.inner.columns,
-            self.inner.rows.len()
+            self.inner.names, self.inner.rows
         )
-    }
-}
-
-/// One column's Arrow buffers, built without Python.
-enum Column {
-    Null,
-    Int(Vec<u8>, Vec<u8>, usize),
-    Real(Vec<u8>, Vec<u8>, usize),
-    /// validity, offsets (i64), data, nulls
-    Str(Vec<u8>, Vec<u8>, Vec<u8>, usize),
-    /// A mix Arrow has no single type for: fall back to Python values.
-    Mixed,
-}
-
-fn build_column(rows: &[Row], c: usize) -> Column {
-    let (mut ints, mut reals, mut texts) = (false, false, false);
-    for r in rows {
-        match &r[c] {
-            Value::Null => {}
-            Value::Int(_) => ints = true,
-            Value::Real(_) => reals = true,
-            Value::Text(_) | Value::Json(_) => texts = true,
-        }
-    }
-    let n = rows.len();
-    let mut validity = vec![0u8; n.div_ceil(8)];
-    let mut nulls = 0;
-    let mut valid = |i: usize, ok: bool, nulls: &mut usize| {
-        if ok {
-            validity[i / 8] |= 1 << (i % 8);
-        } else {
-            *nulls += 1;
-        }
-    };
-    match (ints, reals, texts) {
-        (false, false, false) => Column::Null,
-        (true, false, false) => {
-            let mut data = Vec::with_capacity(n * 8);
-            for (i, r) in rows.iter().enumerate() {
-                let v = match r[c] {
-                    Value::Int(v) => v,
-                    _ => 0,
-                };
-                valid(i, !matches!(r[c], Value::Null), &mut nulls);
-                data.extend_from_slice(&v.to_le_bytes());
-            }
-            Column::Int(validity, data, nulls)
-        }
-        (_, true, false) => {
-            let mut data = Vec::with_capacity(n * 8);
-            for (i, r) in rows.iter().enumerate() {
-                let v = match r[c] {
-                    Value::Int(v) => v as f64,
-                    Value::Real(v) => v,
-                    _ => 0.0,
-                };
-                valid(i, !matches!(r[c], Value::Null), &mut nulls);
-                data.extend_from_slice(&v.to_le_bytes());
-            }
-            Column::Real(validity, data, nulls)
-        }
-        (false, false, true) => {
-            let mut offsets = Vec::with_capacity((n + 1) * 8);
-            let mut data = Vec::new();
-            offsets.extend_from_slice(&0i64.to_le_bytes());
-            for (i, r) in rows.iter().enumerate() {
-                match &r[c] {
-                    Value::Text(s) | Value::Json(s) => {
-                        data.extend_from_slice(s.as_bytes());
-                        valid(i, true, &mut nulls);
-                    }
-                    _ => valid(i, false, &mut nulls),
-                }
-                offsets.extend_from_slice(&(data.len() as i64).to_le_bytes());
-            }
-            Column::Str(validity, offsets, data, nulls)
-        }
-        _ => Column::Mixed,
-    }
-}
-
-fn column_to_arrow<'py>(
-    py: Python<'py>,
-    pa: &Bound<'py, PyModule>,
-    col: Column,
-    rows: &[Row],
-    c: usize,
-) -> PyResult<Bound<'py, PyAny>> {
-    let n = rows.len();
-    let buf = |b: &[u8]| pa.call_method1("py_buffer", (PyBytes::new(py, b),));
-    let from_buffers = |ty: Bound<'py, PyAny>, bufs: Vec<Bound<'py, PyAny>>, nulls: usize| {
-        pa.getattr("Array")?
-            .call_method1("from_buffers", (ty, n, PyList::new(py, bufs)?, nulls))
-    };
-    match col {
-        Column::Null => pa.call_method1("nulls", (n,)),
-        Column::Int(v, d, nulls) => {
-            from_buffers(pa.call_method0("int64")?, vec![buf(&v)?, buf(&d)?], nulls)
-        }
-        Column::Real(v, d, nulls) => {
-            from_buffers(pa.call_method0("float64")?, vec![buf(&v)?, buf(&d)?], nulls)
-        }
-        Column::Str(v, o, d, nulls) => {
-            // Built with 64-bit offsets (no size limit), then narrowed to `string` when it
-            // fits, which is what pandas and polars expect.
-            let big = from_buffers(
-                pa.call_method0("large_string")?,
-                vec![buf(&v)?, buf(&o)?, buf(&d)?],
-                nulls,
-            )?;
-            if d.len() < i32::MAX as usize {
-                big.call_method1("cast", (pa.call_method0("string")?,))
-            } else {
-                Ok(big)
-            }
-        }
-        Column::Mixed => {
-            let vals = rows
-                .iter()
-                .map(|r| value_to_py(py, &r[c]))
-                .collect::<PyResult<Vec<_>>>()?;
-            pa.call_method1("array", (PyList::new(py, vals)?,))
-        }
     }
 }
 
@@ -392,7 +290,7 @@ impl PyStatement {
     #[pyo3(signature = (params = None))]
     fn query(&self, py: Python<'_>, params: Option<&Bound<'_, PyAny>>) -> PyResult<PyQueryResult> {
         let p = params_from_py(params)?;
-        run(py, || self.inner.query(&p)).map(PyQueryResult::new)
+        run(py, || self.inner.query_columns(&p)).map(PyQueryResult::new)
     }
 
     /// Number of `?` parameters.

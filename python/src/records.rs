@@ -11,6 +11,7 @@ use cidb::{Context, ContextEntry, Customer, ErrorKind, Message, Millis, NewMessa
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyMapping, PyString};
 
 /// Field names of a customer, in output order.
@@ -284,7 +285,8 @@ pub fn many<'py, T>(
 
 /// A customer as a dict.
 pub fn customer_to_py<'py>(py: Python<'py>, c: &Customer) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
+    static TEMPLATE: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+    let d = keyed_dict(py, &TEMPLATE, CUSTOMER_FIELDS)?;
     d.set_item(intern!(py, "id"), &c.id)?;
     d.set_item(intern!(py, "email"), c.email.as_deref())?;
     d.set_item(intern!(py, "name"), c.name.as_deref())?;
@@ -294,6 +296,25 @@ pub fn customer_to_py<'py>(py: Python<'py>, c: &Customer) -> PyResult<Bound<'py,
     d.set_item(intern!(py, "updated_at"), datetime(py, c.updated_at)?)?;
     d.set_item(intern!(py, "attributes"), json_to_py(py, &c.attributes)?)?;
     Ok(d)
+}
+
+/// A dict holding `fields` (interned, values None, in order), copied from a template made
+/// once. CPython copies a template's key table in one step, where inserting eight keys
+/// into a new dict resizes its table twice on the way; the `set_item`s that follow then
+/// only replace values. Same keys, same order, same dict type as building it afresh.
+fn keyed_dict<'py>(
+    py: Python<'py>,
+    template: &'static PyOnceLock<Py<PyDict>>,
+    fields: &[&str],
+) -> PyResult<Bound<'py, PyDict>> {
+    let t = template.get_or_try_init(py, || {
+        let d = PyDict::new(py);
+        for f in fields {
+            d.set_item(PyString::intern(py, f), py.None())?;
+        }
+        Ok::<_, PyErr>(d.unbind())
+    })?;
+    t.bind(py).copy()
 }
 
 /// A score as a dict.

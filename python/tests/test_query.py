@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import cidb
+from conftest import T0
 
 DAY = 86_400_000
 DEPTS = ["sales", "support", "eng", "ops"]
@@ -424,3 +425,48 @@ def test_closed_engine(db: cidb.Engine, acme: cidb.Tenant) -> None:
         acme.query("SELECT id FROM customers")
     with pytest.raises(cidb.ClosedError):
         st.query()
+
+
+def test_to_arrow_shares_buffers_that_outlive_the_result(acme: cidb.Tenant) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import gc
+
+    # More rows than the engine samples before sizing its column buffers (1024), with
+    # NULLs scattered through text and integer-free columns.
+    acme.upsert_customers([
+        {"id": f"k{i:05}", "email": None if i % 3 == 0 else f"k{i}@x.io",
+         "name": None if i % 7 == 0 else f"Näme {i}", "department": f"d{i % 5}",
+         "created_at": T0 + i, "attributes": {"n": i, "tags": ["a"] if i % 2 else []}}
+        for i in range(3000)
+    ])
+    sql = "SELECT id, email, name, created_at, attributes FROM customers ORDER BY id"
+    r = acme.query(sql)
+    rows = r.fetchall()
+    tbl = r.to_arrow()
+    again = r.to_arrow()
+    del r
+    gc.collect()
+    _ = [bytes(100) for _ in range(10_000)]  # reuse freed memory, if any was freed
+    assert tbl.num_rows == 3000 and tbl.equals(again)
+    assert [f.type for f in tbl.schema] == [pa.string(), pa.string(), pa.string(), pa.int64(),
+                                           pa.string()]
+    assert tbl.column("email").null_count == 1000
+    assert tbl.column("name").null_count == len(range(0, 3000, 7))
+    got = tbl.to_pylist()
+    for row, d in zip(rows, got):
+        assert (d["id"], d["email"], d["name"], d["created_at"]) == row[:4]
+        assert json.loads(d["attributes"]) == row[4]
+    limited = acme.query(sql + " LIMIT 1500 OFFSET 10").to_arrow()
+    assert limited.to_pylist() == got[10:1510]
+
+
+def test_result_reads_the_same_before_and_after_export(acme: cidb.Tenant) -> None:
+    pytest.importorskip("pyarrow")
+    acme.upsert_customers([{"id": f"r{i}", "department": "d", "created_at": T0 + i} for i in range(5)])
+    r = acme.query("SELECT id, created_at, name FROM customers ORDER BY id")
+    first = r.fetchone()
+    t = r.to_arrow()
+    assert first == ("r0", T0, None)
+    assert r.fetchall() == [(f"r{i}", T0 + i, None) for i in range(1, 5)]
+    assert str(t.column("name").type) == "null"
+    assert t.column("id").to_pylist() == [f"r{i}" for i in range(5)]

@@ -6,6 +6,7 @@
 //! hash table built from the inner side.
 
 use super::access::{AccessPlan, PathKind};
+use super::columns::Columns;
 use super::decode::{decode_index_key, decode_pk, index_pk_offset, set_text, RowDecoder};
 use super::eval::{all_true, resolve_pred, Env};
 use super::keyrange::{key_ranges, KeyRange};
@@ -376,8 +377,32 @@ impl<'p> AccessRun<'p> {
 
 /// Runs `plan`; returns the result rows and counters.
 pub fn execute(rt: &Runtime, plan: &Plan) -> Result<(Vec<Row>, RunStats)> {
+    let mut consumer = Consumer::new(&plan.sel, &rt.env, plan.sort)?;
+    let mut stats = drive(rt, plan, &mut consumer)?;
+    let t = Instant::now();
+    let (rows, peak) = consumer.finish()?;
+    stats.finish_ns = t.elapsed().as_nanos() as u64;
+    stats.peak_bytes = stats.peak_bytes.max(peak);
+    Ok((rows, stats))
+}
+
+/// Runs `plan` into columns named `names` (see [`Columns`]): rows that stream out are
+/// appended to the columns straight from the row buffer, without a row of their own.
+pub fn execute_columns(rt: &Runtime, plan: &Plan, names: Vec<String>) -> Result<(Columns, RunStats)> {
+    // The estimate sizes the buffers (capped, so a wild one cannot reserve gigabytes).
+    let expect = plan.est_rows.clamp(0.0, (1u64 << 24) as f64) as usize;
+    let mut consumer = Consumer::new(&plan.sel, &rt.env, plan.sort)?.into_columns(names, expect);
+    let mut stats = drive(rt, plan, &mut consumer)?;
+    let t = Instant::now();
+    let (cols, peak) = consumer.finish_columns()?;
+    stats.finish_ns = t.elapsed().as_nanos() as u64;
+    stats.peak_bytes = stats.peak_bytes.max(peak);
+    Ok((cols, stats))
+}
+
+/// Runs the accesses and joins of `plan`, pushing every row that passes into `consumer`.
+fn drive(rt: &Runtime, plan: &Plan, consumer: &mut Consumer) -> Result<RunStats> {
     let sel = &plan.sel;
-    let mut consumer = Consumer::new(sel, &rt.env, plan.sort)?;
     let mut stats = RunStats::default();
     let mut row: Vec<Value> = vec![Value::Null; sel.width];
     let residual: Vec<Pred> = plan
@@ -460,9 +485,5 @@ pub fn execute(rt: &Runtime, plan: &Plan) -> Result<(Vec<Row>, RunStats)> {
         }
     }
     stats.outer = outer.stats;
-    let t = Instant::now();
-    let (rows, peak) = consumer.finish()?;
-    stats.finish_ns = t.elapsed().as_nanos() as u64;
-    stats.peak_bytes = stats.peak_bytes.max(peak);
-    Ok((rows, stats))
+    Ok(stats)
 }

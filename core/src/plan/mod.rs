@@ -4,6 +4,7 @@
 //! `index`).
 
 pub mod access;
+pub mod columns;
 pub mod cost;
 pub mod decode;
 pub mod eval;
@@ -18,6 +19,7 @@ pub mod rowcodec;
 pub mod statement;
 pub mod terms;
 
+pub use columns::{Column, ColumnData, Columns, Offsets, ValueRef};
 pub use explain::{Explain, ExplainStep};
 pub use hypo::{cost_with_hypothetical, parse_index_def, HypotheticalCost};
 pub use result::{ExecStats, QueryResult};

@@ -4,6 +4,7 @@
 //! an integer and SUM of nothing is NULL, AVG is REAL, sums of reals are compensated like
 //! SQLite's), then projected into the result columns.
 
+use super::columns::{Columns, ValueRef};
 use super::eval::{const_value, Env};
 use crate::error::{err, ErrorKind, Result};
 use crate::schema::{Row, Value};
@@ -222,6 +223,10 @@ pub struct Consumer<'a> {
     keybuf: Key,
     /// Rows produced so far (or collected).
     pub out: Vec<Row>,
+    /// Where streamed rows go instead of `out` when the result is wanted column-wise.
+    cols: Option<Columns>,
+    /// Rows streamed out so far (to `out` or `cols`).
+    emitted: u64,
     /// Bytes held by sort buffers and groups.
     pub mem: u64,
     /// Peak of `mem`.
@@ -263,9 +268,20 @@ impl<'a> Consumer<'a> {
             groups: BTreeMap::new(),
             keybuf: Key::new(),
             out: Vec::new(),
+            cols: None,
+            emitted: 0,
             mem: 0,
             peak: 0,
         })
+    }
+
+    /// The same consumer producing columns named `names` (see `finish_columns`), sized for
+    /// about `expect` rows (an estimate; LIMIT caps it).
+    pub fn into_columns(mut self, names: Vec<String>, expect: usize) -> Consumer<'a> {
+        let mut c = Columns::new(names);
+        c.expect_rows(self.take.map_or(expect, |t| expect.min(t as usize)));
+        self.cols = Some(c);
+        self
     }
 
     /// True when LIMIT 0 makes reading pointless.
@@ -323,12 +339,33 @@ impl<'a> Consumer<'a> {
             self.skip -= 1;
             return Ok(true);
         }
-        if self.take.is_some_and(|t| self.out.len() as u64 >= t) {
+        if self.take.is_some_and(|t| self.emitted >= t) {
             return Ok(false);
         }
-        let r = self.project(row);
-        self.out.push(r);
-        Ok(self.take.is_none_or(|t| (self.out.len() as u64) < t))
+        match &mut self.cols {
+            // The projection of `project`, appended in place.
+            Some(cols) => cols.push_row(self.sel.outputs.iter().zip(&self.consts).map(|(o, c)| match (o, c) {
+                (OutExpr::Post(p), _) => ValueRef::from(&row[*p]),
+                (_, Some(v)) => ValueRef::from(v),
+                _ => ValueRef::Null,
+            })),
+            None => {
+                let r = self.project(row);
+                self.out.push(r);
+            }
+        }
+        self.emitted += 1;
+        Ok(self.take.is_none_or(|t| self.emitted < t))
+    }
+
+    /// [`Consumer::finish`] for a consumer made with `into_columns`: the columns (rows
+    /// that were sorted or grouped are appended at the end) and the peak memory.
+    pub fn finish_columns(mut self) -> Result<(Columns, u64)> {
+        let cols = self.cols.take();
+        let (rows, peak) = self.finish()?;
+        let mut cols = cols.ok_or_else(|| err(ErrorKind::Internal, "not a column-wise consumer"))?;
+        cols.extend_rows(&rows);
+        Ok((cols, peak))
     }
 
     /// Finishes groups and sorts; returns the result rows.

@@ -4,6 +4,7 @@
 //! round-trips bit for bit; text with a u32 length). Decoding checks every length and
 //! returns None on anything malformed, so a damaged cache entry is a miss, never a panic.
 
+use super::columns::{ColumnData, Columns, ValueRef};
 use crate::schema::{Row, Value};
 
 const NULL: u8 = 0;
@@ -13,18 +14,22 @@ const TEXT: u8 = 3;
 const JSON: u8 = 4;
 
 fn put_value(out: &mut Vec<u8>, v: &Value) {
+    put_ref(out, ValueRef::from(v))
+}
+
+fn put_ref(out: &mut Vec<u8>, v: ValueRef<'_>) {
     match v {
-        Value::Null => out.push(NULL),
-        Value::Int(i) => {
+        ValueRef::Null => out.push(NULL),
+        ValueRef::Int(i) => {
             out.push(INT);
             out.extend_from_slice(&i.to_le_bytes());
         }
-        Value::Real(r) => {
+        ValueRef::Real(r) => {
             out.push(REAL);
             out.extend_from_slice(&r.to_bits().to_le_bytes());
         }
-        Value::Text(s) | Value::Json(s) => {
-            out.push(if matches!(v, Value::Text(_)) { TEXT } else { JSON });
+        ValueRef::Text(s) | ValueRef::Json(s) => {
+            out.push(if matches!(v, ValueRef::Text(_)) { TEXT } else { JSON });
             out.extend_from_slice(&(s.len() as u32).to_le_bytes());
             out.extend_from_slice(s.as_bytes());
         }
@@ -80,6 +85,34 @@ pub fn encode_rows(rows: &[Row], width: usize) -> Vec<u8> {
         out.resize(out.len() + width.saturating_sub(r.len()), NULL);
     }
     out
+}
+
+/// Encodes column-wise rows: the same bytes as [`encode_rows`] of the same rows.
+pub fn encode_columns(c: &Columns) -> Vec<u8> {
+    let width = c.columns.len();
+    let mut out = Vec::with_capacity(encoded_len(c));
+    out.extend_from_slice(&(c.rows as u32).to_le_bytes());
+    out.extend_from_slice(&(width as u32).to_le_bytes());
+    for i in 0..c.rows {
+        for col in &c.columns {
+            put_ref(&mut out, col.get(i));
+        }
+    }
+    out
+}
+
+/// An upper bound of `encode_columns(c).len()`, without encoding.
+pub fn encoded_len(c: &Columns) -> usize {
+    let text: usize = c
+        .columns
+        .iter()
+        .map(|col| match col.data() {
+            ColumnData::Text { data, .. } => data.len(),
+            ColumnData::Mixed(v) => v.iter().map(|v| v.as_str().map_or(0, str::len)).sum(),
+            _ => 0,
+        })
+        .sum();
+    8 + c.rows * c.columns.len() * 9 + text
 }
 
 /// Decodes rows; None when the bytes are not rows of `width` columns.
@@ -145,6 +178,17 @@ mod tests {
                     let _ = decode_rows(&bytes[..cut], 3);
                 }
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn columns_encode_like_rows(rows in proptest::collection::vec(proptest::collection::vec(value(), 3), 0..20)) {
+            let mut c = Columns::new(vec!["a".into(), "b".into(), "c".into()]);
+            c.extend_rows(&rows);
+            let bytes = encode_columns(&c);
+            prop_assert_eq!(&bytes, &encode_rows(&rows, 3));
+            prop_assert!(bytes.len() <= encoded_len(&c));
         }
     }
 

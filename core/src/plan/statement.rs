@@ -10,9 +10,10 @@
 //! SELECTs whose estimated cost is at least `CacheOptions::result_min_cost` go through the
 //! query-result cache (see [`crate::cache::ResultCache`] for why they are never stale).
 
+use super::columns::Columns;
 use super::cost::StatsView;
 use super::eval::Env;
-use super::exec::{execute, RunStats, Runtime};
+use super::exec::{execute, execute_columns, RunStats, Runtime};
 use super::explain::Explain;
 use super::planner::{plan, Plan, PlanInput};
 use super::result::{ExecStats, QueryResult};
@@ -62,6 +63,61 @@ struct Inner {
     tables: Vec<Table>,
     /// The result depends on the clock (CURRENT_TIMESTAMP): never cached.
     uses_now: bool,
+}
+
+/// What an execution produces: rows, or the same rows column-wise (`query_columns`).
+enum Out {
+    Rows(Vec<Row>),
+    Columns(Columns),
+}
+
+impl Out {
+    fn len(&self) -> usize {
+        match self {
+            Out::Rows(r) => r.len(),
+            Out::Columns(c) => c.rows,
+        }
+    }
+
+    fn into_rows(self) -> Vec<Row> {
+        match self {
+            Out::Rows(r) => r,
+            Out::Columns(c) => (0..c.rows).map(|i| c.row(i)).collect(),
+        }
+    }
+
+    fn into_columns(self, names: &[String]) -> Columns {
+        match self {
+            Out::Columns(c) => c,
+            Out::Rows(r) => {
+                let mut c = Columns::new(names.to_vec());
+                c.extend_rows(&r);
+                c
+            }
+        }
+    }
+
+    /// The result-cache payload, or None when it would be over `max` bytes (checked
+    /// before encoding, so a large result costs no encoding just to be refused).
+    fn encode(&self, width: usize, max: usize) -> Option<Vec<u8>> {
+        let bytes = match self {
+            Out::Rows(r) => r.iter().map(|r| super::output::row_bytes(r) as usize).sum::<usize>(),
+            Out::Columns(c) => super::rowcodec::encoded_len(c),
+        };
+        if bytes > max {
+            return None;
+        }
+        Some(match self {
+            Out::Rows(r) => super::rowcodec::encode_rows(r, width),
+            Out::Columns(c) => super::rowcodec::encode_columns(c),
+        })
+    }
+}
+
+/// A finished execution: its output and statistics.
+struct Done {
+    out: Out,
+    stats: ExecStats,
 }
 
 /// What one SELECT execution did, beyond its result (for the slow-query log).
@@ -275,22 +331,26 @@ impl Statement {
 
     /// [`Statement::execute_on`], re-planning from the catalog once when the plan turns out
     /// to read an index the snapshot no longer has.
-    fn execute_fresh(&self, txn: &ReadTransaction, cached: Arc<Cached>, params: &[Value], analyze: bool, count: bool) -> Result<(Arc<Plan>, Vec<Row>, RunStats)> {
-        match self.execute_on(txn, &cached, params, analyze, count) {
+    fn execute_fresh(&self, txn: &ReadTransaction, cached: Arc<Cached>, params: &[Value], analyze: bool, count: bool, cols: bool) -> Result<(Arc<Plan>, Out, RunStats)> {
+        match self.execute_on(txn, &cached, params, analyze, count, cols) {
             Err(e) if e.message() == super::exec::STALE_PLAN => {
                 let cached = self.plan_for(txn, None)?;
-                self.execute_on(txn, &cached, params, analyze, count)
+                self.execute_on(txn, &cached, params, analyze, count, cols)
             }
             other => other,
         }
     }
 
-    /// Executes the (chosen) plan of `cached` over `txn`; counts index usage when `count`.
-    fn execute_on(&self, txn: &ReadTransaction, cached: &Cached, params: &[Value], analyze: bool, count: bool) -> Result<(Arc<Plan>, Vec<Row>, RunStats)> {
+    /// Executes the (chosen) plan of `cached` over `txn`; counts index usage when `count`;
+    /// produces columns instead of rows when `cols`.
+    fn execute_on(&self, txn: &ReadTransaction, cached: &Cached, params: &[Value], analyze: bool, count: bool, cols: bool) -> Result<(Arc<Plan>, Out, RunStats)> {
         let engine = self.inner.tenant.engine();
         let rt = Runtime { txn, tenant: self.inner.tenant.name(), env: Env { params, now: engine.config().clock.now() }, analyze };
         let chosen = cached.plan.choose(&rt.env);
-        let (rows, stats) = execute(&rt, chosen)?;
+        let (rows, stats) = match cols {
+            true => execute_columns(&rt, chosen, self.inner.columns.clone()).map(|(c, s)| (Out::Columns(c), s))?,
+            false => execute(&rt, chosen).map(|(r, s)| (Out::Rows(r), s))?,
+        };
         if count {
             let mut p: Option<&Plan> = Some(&cached.plan);
             let mut depth = 0;
@@ -309,18 +369,18 @@ impl Statement {
         Ok((chosen, rows, stats))
     }
 
-    fn run(&self, params: &[Value], analyze: bool) -> Result<(Arc<Plan>, Vec<Row>, RunStats, u64)> {
+    fn run(&self, params: &[Value], analyze: bool) -> Result<(Arc<Plan>, Out, RunStats, u64)> {
         let start = Instant::now();
         let sel = self.bound().ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
         check_params(&sel.params, params)?;
         let (txn, fast) = self.snapshot()?;
         let cached = self.plan_for(&txn, Some(fast))?;
-        let (plan, rows, stats) = self.execute_fresh(&txn, cached, params, analyze, false)?;
+        let (plan, rows, stats) = self.execute_fresh(&txn, cached, params, analyze, false, false)?;
         Ok((plan, rows, stats, start.elapsed().as_nanos() as u64))
     }
 
     /// A SELECT, through the result cache when its estimated cost is high enough.
-    fn select(&self, params: &[Value]) -> Result<(QueryResult, Option<RunInfo>)> {
+    fn select(&self, params: &[Value], cols: bool) -> Result<(Done, Option<RunInfo>)> {
         let start = Instant::now();
         let sel = self.bound().ok_or_else(|| err(ErrorKind::Internal, "not a query"))?;
         check_params(&sel.params, params)?;
@@ -329,22 +389,22 @@ impl Statement {
         let cached = self.plan_for(&txn, Some(fast))?;
         let opts = &engine.config().cache;
         if opts.result_cache && !self.inner.uses_now && cached.plan.est_cost >= opts.result_min_cost {
-            return self.select_cached(params, txn, cached, start);
+            return self.select_cached(params, txn, cached, start, cols);
         }
-        let (plan, rows, st) = self.execute_fresh(&txn, cached, params, false, true)?;
+        let (plan, rows, st) = self.execute_fresh(&txn, cached, params, false, true, cols)?;
         Ok(self.finish(plan, rows, st, start))
     }
 
-    fn finish(&self, plan: Arc<Plan>, rows: Vec<Row>, st: RunStats, start: Instant) -> (QueryResult, Option<RunInfo>) {
+    fn finish(&self, plan: Arc<Plan>, out: Out, st: RunStats, start: Instant) -> (Done, Option<RunInfo>) {
         let ns = start.elapsed().as_nanos() as u64;
-        let stats = exec_stats(&plan, &st, rows.len(), ns);
-        let info = RunInfo { plan, stats: st, rows: rows.len() as u64, ns };
-        (QueryResult { columns: self.inner.columns.clone(), stats, rows }, Some(info))
+        let stats = exec_stats(&plan, &st, out.len(), ns);
+        let info = RunInfo { plan, stats: st, rows: out.len() as u64, ns };
+        (Done { out, stats }, Some(info))
     }
 
     /// The result-cache protocol: get; on a miss take the ticket, then a new snapshot,
     /// execute, put. Cache failures never fail the statement (it runs uncached).
-    fn select_cached(&self, params: &[Value], txn: ReadTransaction, cached: Arc<Cached>, start: Instant) -> Result<(QueryResult, Option<RunInfo>)> {
+    fn select_cached(&self, params: &[Value], txn: ReadTransaction, cached: Arc<Cached>, start: Instant, cols: bool) -> Result<(Done, Option<RunInfo>)> {
         let engine = self.inner.tenant.engine();
         let tenant = self.inner.tenant.name();
         let rc = engine.result_cache();
@@ -360,7 +420,7 @@ impl Statement {
                     from_cache: true,
                     ..Default::default()
                 };
-                return Ok((QueryResult { columns: self.inner.columns.clone(), rows, stats }, None));
+                return Ok((Done { out: Out::Rows(rows), stats }, None));
             }
         }
         // The ticket must predate the snapshot the result is computed from.
@@ -369,23 +429,25 @@ impl Statement {
         let (txn, fast) = self.snapshot()?;
         let cached = self.plan_for(&txn, Some(fast))?;
         let exec_start = Instant::now();
-        let (plan, rows, st) = self.execute_fresh(&txn, cached, params, false, true)?;
+        let (plan, rows, st) = self.execute_fresh(&txn, cached, params, false, true, cols)?;
         let took = exec_start.elapsed();
         if rc.ttl_for(took).is_some() {
-            let _ = rc.put(&ticket, self.inner.text_hash, &key, took, &super::rowcodec::encode_rows(&rows, width));
+            if let Some(payload) = rows.encode(width, engine.config().cache.max_value) {
+                let _ = rc.put(&ticket, self.inner.text_hash, &key, took, &payload);
+            }
         }
         Ok(self.finish(plan, rows, st, start))
     }
 
-    fn exec(&self, params: &[Value]) -> Result<(QueryResult, Option<RunInfo>)> {
+    fn exec(&self, params: &[Value], cols: bool) -> Result<(Done, Option<RunInfo>)> {
         match &self.inner.kind {
-            Kind::Select(_) => self.select(params),
+            Kind::Select(_) => self.select(params, cols),
             Kind::Explain { analyze, .. } => {
                 let start = Instant::now();
                 let e = self.explain(params, *analyze)?;
                 let stats = ExecStats { elapsed_ns: start.elapsed().as_nanos() as u64, ..Default::default() };
                 let rows: Vec<Row> = e.lines().into_iter().map(|l| vec![Value::Text(l)]).collect();
-                Ok((QueryResult { columns: self.inner.columns.clone(), stats: ExecStats { rows_returned: rows.len() as u64, ..stats }, rows }, None))
+                Ok((Done { stats: ExecStats { rows_returned: rows.len() as u64, ..stats }, out: Out::Rows(rows) }, None))
             }
             Kind::Ddl(stmt, n) => {
                 if !params.is_empty() {
@@ -394,19 +456,34 @@ impl Statement {
                 let start = Instant::now();
                 let mut r = super::run_ddl(self.inner.tenant.engine(), stmt, *n)?.unwrap_or_default();
                 r.stats.elapsed_ns = start.elapsed().as_nanos() as u64;
-                Ok((r, None))
+                Ok((Done { out: Out::Rows(r.rows), stats: r.stats }, None))
             }
         }
     }
 
     /// Runs the statement with `params`, recording it in the monitor.
     pub fn query(&self, params: &[Value]) -> Result<QueryResult> {
+        let d = self.query_out(params, false)?;
+        Ok(QueryResult { columns: self.inner.columns.clone(), rows: d.out.into_rows(), stats: d.stats })
+    }
+
+    /// [`Statement::query`] with the rows returned column by column ([`Columns`], Arrow's
+    /// layout): rows that stream out of the scan go straight into the columns, without
+    /// an allocation per row or per text value. The way to export a large result.
+    pub fn query_columns(&self, params: &[Value]) -> Result<Columns> {
+        let d = self.query_out(params, true)?;
+        let mut c = d.out.into_columns(&self.inner.columns);
+        c.stats = d.stats;
+        Ok(c)
+    }
+
+    fn query_out(&self, params: &[Value], cols: bool) -> Result<Done> {
         let m = self.inner.tenant.engine().monitor();
         if !m.enabled() {
-            return self.exec(params).map(|(r, _)| r);
+            return self.exec(params, cols).map(|(r, _)| r);
         }
         let start = Instant::now();
-        let out = self.exec(params);
+        let out = self.exec(params, cols);
         // A success carries its own elapsed time (measured from the same point, inside
         // `exec`); only failures need a second clock read.
         let elapsed_ns = match &out {
@@ -513,6 +590,12 @@ impl Tenant {
     /// line per row), or CREATE INDEX / DROP INDEX / ANALYZE (no rows).
     pub fn query(&self, sql: &str, params: &[Value]) -> Result<QueryResult> {
         Statement::prepare(self, sql)?.query(params)
+    }
+
+    /// [`Tenant::query`] with the rows returned column by column (see
+    /// [`Statement::query_columns`]).
+    pub fn query_columns(&self, sql: &str, params: &[Value]) -> Result<Columns> {
+        Statement::prepare(self, sql)?.query_columns(params)
     }
 
     /// Parses, binds and (on first run) plans a statement for repeated use.

@@ -1,0 +1,54 @@
+//! The Rust side of `python/benchmarks/bench_to_arrow.py`: the same customers (production
+//! profile, `N` rows with a small attributes object, every other name NULL), then the same
+//! full-table SELECT of eight columns through `Tenant::query` (rows) and through
+//! `Tenant::query_columns` (what the Python binding runs), timed in-process, best of
+//! `RUNS` each. Prints one line of JSON:
+//! `{"rows": n, "rows_ms": x, "columns_ms": y}`.
+//!
+//!   cargo run --release -p cidb --example scan_rows [rows=1000000] [runs=3]
+
+use cidb::{Config, Customer, Engine, Profile};
+use std::time::Instant;
+
+/// The SELECT both sides run.
+const SQL: &str = "SELECT id, email, name, department, status, created_at, updated_at, attributes FROM customers";
+
+fn main() -> cidb::Result<()> {
+    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>().expect("a number"));
+    let n = args.next().unwrap_or(1_000_000);
+    let runs = args.next().unwrap_or(3);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Engine::open(dir.path(), Config::profile(Profile::Production))?;
+    let t = db.tenant("bench")?;
+    let now = 1_700_000_000_000;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(50_000) {
+        let customers: Vec<Customer> = chunk
+            .iter()
+            .map(|&i| {
+                let mut c = Customer::new(&format!("c{i:07}"), now + i as i64);
+                c.email = Some(format!("c{i}@example.com"));
+                c.name = (i % 2 == 0).then(|| format!("Customer {i}"));
+                c.department = format!("d{}", i % 10);
+                c.status = "active".into();
+                c.attributes = serde_json::json!({"tier": if i % 2 == 1 { "gold" } else { "silver" }, "seats": i % 50});
+                c
+            })
+            .collect();
+        t.upsert_customers(&customers)?;
+    }
+    let mut rows_s = f64::MAX;
+    let mut cols_s = f64::MAX;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let r = t.query(SQL, &[])?;
+        rows_s = rows_s.min(start.elapsed().as_secs_f64());
+        assert_eq!(r.rows.len(), n);
+        drop(r);
+        let start = Instant::now();
+        let c = t.query_columns(SQL, &[])?;
+        cols_s = cols_s.min(start.elapsed().as_secs_f64());
+        assert_eq!(c.rows, n);
+    }
+    println!("{{\"rows\": {n}, \"rows_ms\": {:.1}, \"columns_ms\": {:.1}}}", rows_s * 1e3, cols_s * 1e3);
+    db.close()
+}

@@ -2,7 +2,7 @@
 # Builds and installs the `cidb` Python package from this checkout, then checks the type
 # stubs against the built module (mypy's stubtest) and runs the pytest suite.
 # Idempotent; works on a fresh machine: creates <repo>/.venv if missing and installs
-# maturin, pytest and mypy (and pandas, pyarrow and prometheus_client, which the tests
+# maturin, pytest and mypy (and pandas, pyarrow, polars and prometheus_client, which the tests
 # use) into it from PyPI. Extra arguments go to pytest.
 #   bash python/run-tests.sh            # everything
 #   bash python/run-tests.sh -k thread  # a subset of the pytest tests
@@ -20,9 +20,9 @@ if [ ! -x "$py" ]; then
     "${PYTHON:-python3}" -m venv "$venv"
 fi
 
-echo "== tools (maturin, pytest, mypy; pandas, pyarrow, prometheus_client for the tests)"
+echo "== tools (maturin, pytest, mypy; pandas, pyarrow, polars, prometheus_client for the tests)"
 "$py" -m pip install --quiet --upgrade "pip>=23" "maturin>=1.9.4,<2.0" pytest mypy \
-    pandas pyarrow prometheus_client
+    pandas pyarrow polars prometheus_client
 
 # A fresh build each time, into its own target dir so it neither churns nor is churned by
 # `cargo build` / `cargo test` in target/ (different profile and environment).

@@ -130,7 +130,8 @@ impl PyTenant {
         py: Python<'py>,
         id: String,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let c = run(py, || self.inner.get_customer(&id))?;
+        // The shared form: the dict is built from the cache's record, with no copy in between.
+        let c = run(py, || self.inner.get_customer_shared(&id))?;
         c.map(|c| customer_to_py(py, &c)).transpose()
     }
 
@@ -175,7 +176,7 @@ impl PyTenant {
         customer_id: String,
         score_type: String,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let s = run(py, || self.inner.latest_score(&customer_id, &score_type))?;
+        let s = run(py, || self.inner.latest_score_shared(&customer_id, &score_type))?;
         s.map(|s| score_to_py(py, &s)).transpose()
     }
 

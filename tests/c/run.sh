@@ -27,7 +27,7 @@ export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 VALGRIND=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,possible
   --suppressions="$ROOT/tests/c/valgrind.supp")
-PROGRAMS=(test_api test_threads test_context test_feed test_admin test_ops test_import test_sql test_sql_patterns test_cache test_cpp)
+PROGRAMS=(test_api test_threads test_bad_input test_context test_feed test_admin test_ops test_import test_sql test_sql_patterns test_cache test_cpp)
 
 passed=0
 failed=0

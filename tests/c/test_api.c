@@ -522,7 +522,7 @@ static void test_validation_rules_give_their_status(void) {
   CHECK_FAILS(cidb_tenant_upsert_customer(t, "{\"id\":"), CIDB_INVALID_INPUT, "customer_json is not valid JSON");
   CHECK_FAILS(cidb_tenant_upsert_customer(t, "[]"), CIDB_INVALID_INPUT, "customer_json must be a JSON object");
   CHECK_FAILS(cidb_tenant_upsert_customer(t, "{\"name\":\"x\"}"), CIDB_INVALID_INPUT, "missing field `id`");
-  CHECK_FAILS(cidb_tenant_upsert_customer(t, "{\"id\":7}"), CIDB_INVALID_INPUT, "customer_json: invalid type");
+  CHECK_FAILS(cidb_tenant_upsert_customer(t, "{\"id\":7}"), CIDB_INVALID_INPUT, "customer_json: field `id`: invalid type");
   CHECK_FAILS(cidb_tenant_add_score(t, "{\"customer_id\":\"c1\"}"), CIDB_INVALID_INPUT, "score_json: missing field");
   CHECK_FAILS(cidb_tenant_upsert_customer(t, "{\"id\":\"c1\",\"emial\":\"a@b.c\"}"), CIDB_INVALID_INPUT,
               "customer_json: unknown field `emial`");

@@ -7,7 +7,7 @@ use crate::ffi::invalid;
 use cidb::feed::{Filter, CONTEXT_TABLE};
 use cidb::{Error, NewMessage, Result, Role};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -43,9 +43,33 @@ fn from_value<T: DeserializeOwned + Checked>(arg: &str, v: Value) -> Result<T> {
     }
     check_fields::<T>(arg, &v)?;
     T::precheck(&v).map_err(|e| prefixed(arg, e))?;
-    let t: T = serde_json::from_value(v).map_err(|e| invalid(format!("{arg}: {e}")))?;
+    let t = T::deserialize(&v).map_err(|e| {
+        let msg = e.to_string();
+        match culprit::<T>(&v, &msg) {
+            Some(k) => invalid(format!("{arg}: field `{k}`: {msg}")),
+            None => invalid(format!("{arg}: {msg}")),
+        }
+    })?;
     t.check().map_err(|e| prefixed(arg, e))?;
     Ok(t)
+}
+
+/// The field a serde error is about (serde's own message for a wrong type, e.g. "invalid
+/// type: integer `5`, expected a string", does not say): the key whose removal leaves a
+/// valid record, or one that only lacks that key. None for a missing field (the message
+/// names it). Only runs on the error path.
+fn culprit<T: DeserializeOwned>(v: &Value, msg: &str) -> Option<String> {
+    if msg.starts_with("missing field") {
+        return None;
+    }
+    let obj = v.as_object()?;
+    obj.keys()
+        .find(|k| {
+            let mut o = obj.clone();
+            o.remove(k.as_str());
+            T::deserialize(&Value::Object(o)).map_or_else(|e| e.to_string() == format!("missing field `{k}`"), |_| true)
+        })
+        .cloned()
 }
 
 /// Rejects keys the record type does not have: serde would drop them silently, and a
@@ -219,6 +243,10 @@ mod tests {
         let e = parse_one::<Customer>("customer_json", "[1]").unwrap_err();
         assert!(e.message().contains("must be a JSON object, got an array"), "{e}");
 
+        let e = parse_one::<cidb::Score>("score_json", r#"{"customer_id":"c"}"#).unwrap_err();
+        assert!(e.message().starts_with("score_json: missing field `score_type`"), "{e}");
+        let e = parse_one::<Customer>("customer_json", r#"{"id":"c","email":1}"#).unwrap_err();
+        assert!(e.message().starts_with("customer_json: field `email`: invalid type"), "{e}");
         let e = parse_many::<Customer>("customers_json", r#"[{"id":"a"},{"name":"x"}]"#).unwrap_err();
         assert!(e.message().starts_with("customers_json[1]: missing field `id`"), "{e}");
 
@@ -233,6 +261,16 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidRole);
 
+        // a wrong type names the field (serde's message alone does not)
+        let e = parse_one::<NewMessage>(
+            "message_json",
+            r#"{"customer_id":"c","conversation_id":"v","role":5,"timestamp":1,"content":""}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.message().starts_with("message_json: field `role`: invalid type: integer `5`"), "{e}");
+        let e = parse_many::<cidb::Score>("scores_json", r#"[{"customer_id":"c","score_type":"t","score":"high","confidence":0,"created_at":0}]"#).unwrap_err();
+        assert!(e.message().starts_with("scores_json[0]: field `score`: invalid type"), "{e}");
         let e = parse_one::<Customer>("customer_json", r#"{"id":"c1","emial":"a@b.c"}"#).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert!(e.message().starts_with("customer_json: unknown field `emial`; expected one of "), "{e}");

@@ -383,8 +383,10 @@ impl<V: Clone + Send + Sync + 'static> L1<V> {
     /// sketch frequency is chosen; the others go back to the front in their order.
     fn main_victim(&self, p: &mut Policy<V>) -> Option<Arc<Node<V>>> {
         let mut budget = p.main.len() * 2 + 1;
-        let mut picked: Vec<Arc<Node<V>>> = Vec::new();
-        while picked.len() < VICTIM_SAMPLE {
+        // A fixed array, not a Vec: this runs on every eviction, under the policy lock.
+        let mut picked: [Option<Arc<Node<V>>>; VICTIM_SAMPLE] = Default::default();
+        let mut k = 0;
+        while k < VICTIM_SAMPLE {
             let Some(n) = p.main.pop_front() else { break };
             if n.queue.load(Ordering::Relaxed) != MAIN {
                 continue;
@@ -394,17 +396,15 @@ impl<V: Clone + Send + Sync + 'static> L1<V> {
                 p.main.push_back(n);
                 continue;
             }
-            picked.push(n);
+            picked[k] = Some(n);
+            k += 1;
         }
-        if picked.is_empty() {
-            return None;
-        }
-        let best = (0..picked.len()).min_by_key(|&i| self.sketch.frequency(picked[i].hash)).unwrap_or(0);
-        let victim = picked.remove(best);
-        for n in picked.into_iter().rev() {
+        let best = (0..k).min_by_key(|&i| picked[i].as_ref().map_or(u8::MAX, |n| self.sketch.frequency(n.hash)))?;
+        let victim = picked[best].take();
+        for n in picked[..k].iter_mut().rev().filter_map(Option::take) {
             p.main.push_front(n);
         }
-        Some(victim)
+        victim
     }
 
     fn pop_window(p: &mut Policy<V>) -> Option<Arc<Node<V>>> {

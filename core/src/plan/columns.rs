@@ -222,7 +222,7 @@ impl Column {
     }
 
     /// Turns the column into a list of values (when a second type shows up).
-    fn to_mixed(&mut self) {
+    fn make_mixed(&mut self) {
         let vals: Vec<Value> = (0..self.len).map(|i| self.get(i).to_value()).collect();
         self.data = ColumnData::Mixed(vals);
     }
@@ -313,7 +313,7 @@ impl Column {
             _ => false,
         };
         if !fits {
-            self.to_mixed();
+            self.make_mixed();
             if let ColumnData::Mixed(d) = &mut self.data {
                 d.push(v.to_value());
             }

@@ -168,10 +168,15 @@ impl Val {
     }
 
     fn utf8(&self) -> Option<String> {
-        // Most strings read here are ids and labels: one call into a stack buffer reads them
-        // whole; longer ones are measured first. napi writes at most SHORT - 1 bytes and never
-        // part of a character (at most 4 bytes), so `written <= SHORT - 5` proves nothing was
-        // left out.
+        self.with_utf8(str::to_owned)
+    }
+
+    /// Runs `f` on the string's UTF-8 text. Most strings read here are ids and labels: one
+    /// call into a stack buffer reads them whole, with no allocation; longer ones are
+    /// measured first and read into a heap buffer. napi writes at most SHORT - 1 bytes and
+    /// never part of a character (at most 4 bytes), so `written <= SHORT - 5` proves
+    /// nothing was left out.
+    fn with_utf8<R>(&self, f: impl FnOnce(&str) -> R) -> Option<R> {
         const SHORT: usize = 512;
         let mut short = [0u8; SHORT];
         let mut written = 0usize;
@@ -182,7 +187,7 @@ impl Val {
             return None;
         }
         if written <= SHORT - 5 {
-            return std::str::from_utf8(&short[..written]).ok().map(str::to_owned);
+            return std::str::from_utf8(&short[..written]).ok().map(f);
         }
         let mut len = 0usize;
         // SAFETY: raw is a string; a null buffer asks for the length.
@@ -200,9 +205,8 @@ impl Val {
         if status != sys::Status::napi_ok {
             return None;
         }
-        buf.truncate(written);
         // napi writes valid UTF-8 (lone surrogates become U+FFFD).
-        String::from_utf8(buf).ok()
+        std::str::from_utf8(&buf[..written]).ok().map(f)
     }
 
     fn f64(&self) -> f64 {
@@ -302,6 +306,15 @@ fn string_value(env: sys::napi_env, s: &str) -> Option<sys::napi_value> {
 pub fn text(v: Val, what: &str) -> Result<String> {
     match v.kind() {
         Kind::String => v.utf8().ok_or_else(|| napi_failed(what)),
+        other => Err(type_error(what, "a string", other)),
+    }
+}
+
+/// [`text`] without the copy: runs `f` on the string read into a stack buffer (short
+/// strings, like ids) — for sync reads whose argument is only looked up.
+pub fn with_text<R>(v: Val, what: &str, f: impl FnOnce(&str) -> Result<R>) -> Result<R> {
+    match v.kind() {
+        Kind::String => v.with_utf8(f).ok_or_else(|| napi_failed(what))?,
         other => Err(type_error(what, "a string", other)),
     }
 }

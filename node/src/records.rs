@@ -8,7 +8,8 @@
 use crate::convert::{self, json, number, object, opt_text, opt_timestamp, text, Val};
 use crate::shape::{self, Field};
 use cidb::{Millis, Role};
-use napi::bindgen_prelude::{sys, ToNapiValue};
+use napi::bindgen_prelude::{sys, ToNapiValue, TypeName, ValueType};
+use std::sync::Arc;
 use napi_derive::napi;
 
 type Result<T> = cidb::Result<T>;
@@ -222,6 +223,22 @@ impl CustomerInput {
     }
 }
 
+/// The fields of a customer (owned or shared) in [`shape::CUSTOMER`]'s order.
+macro_rules! customer_fields {
+    ($env:expr, $c:expr) => {
+        [
+            Field::text($env, &$c.id)?,
+            Field::opt_text($env, $c.email.as_deref())?,
+            Field::opt_text($env, $c.name.as_deref())?,
+            Field::text($env, &$c.department)?,
+            Field::text($env, &$c.status)?,
+            Field::of($env, $c.created_at)?,
+            Field::of($env, $c.updated_at)?,
+            Field::Json(&$c.attributes),
+        ]
+    };
+}
+
 impl From<cidb::Customer> for Customer {
     fn from(c: cidb::Customer) -> Self {
         Customer {
@@ -239,20 +256,36 @@ impl From<cidb::Customer> for Customer {
 
 impl ToNapiValue for Customer {
     unsafe fn to_napi_value(env: sys::napi_env, c: Self) -> napi::Result<sys::napi_value> {
-        let fields = [
-            Field::text(env, &c.id)?,
-            Field::opt_text(env, c.email.as_deref())?,
-            Field::opt_text(env, c.name.as_deref())?,
-            Field::text(env, &c.department)?,
-            Field::text(env, &c.status)?,
-            Field::of(env, c.created_at)?,
-            Field::of(env, c.updated_at)?,
-            Field::Json(&c.attributes),
-        ];
+        let fields = customer_fields!(env, c);
         // SAFETY: forwarded from the caller's contract.
         unsafe { shape::build(env, &shape::CUSTOMER, &fields) }
     }
 }
+
+/// A customer record shared with the engine's cache (`Tenant::get_customer_shared`): made
+/// into the same JS object as [`Customer`], straight from the cached record, with no copy
+/// of its strings and attributes in between. What `getCustomer` returns.
+pub struct SharedCustomer(pub Arc<cidb::Customer>);
+
+impl ToNapiValue for SharedCustomer {
+    unsafe fn to_napi_value(env: sys::napi_env, c: Self) -> napi::Result<sys::napi_value> {
+        let c = &*c.0;
+        let fields = customer_fields!(env, c);
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { shape::build(env, &shape::CUSTOMER, &fields) }
+    }
+}
+
+impl TypeName for SharedCustomer {
+    fn type_name() -> &'static str {
+        "Customer"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
 
 impl ScoreInput {
     /// Reads a score object.

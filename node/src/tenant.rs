@@ -5,10 +5,10 @@
 //! rejects with the same error. The handle keeps its engine lease alive, and fails with
 //! `CIDB_CLOSED` once the `Engine` handle it came from is closed.
 
-use crate::convert::{list, opt_timestamp, text, Val};
-use crate::records::{Customer, CustomerInput, Message, MessageQuery, NewMessage, Score, ScoreInput};
+use crate::convert::{list, opt_timestamp, text, with_text, Val};
+use crate::records::{CustomerInput, SharedCustomer, Message, MessageQuery, NewMessage, Score, ScoreInput};
 use crate::registry::Lease;
-use crate::task::{job, run_async, run_future, run_sync, Job, Op};
+use crate::task::{job, run_async, run_future, run_now, run_sync, Job, Op};
 use cidb::model::time::MAX_TIMESTAMP;
 use cidb::{AsyncTenant, Millis, Role};
 use napi::bindgen_prelude::{AsyncTask, Env, PromiseRaw, Unknown};
@@ -92,12 +92,12 @@ impl Tenant {
         Ok(self.upsert_customers_write(customers)?.future(|t, cs| async move { t.upsert_customers(&cs).await }))
     }
 
-    fn get_customer_job(&self, id: &Unknown<'_>) -> Result<Job<Option<Customer>>> {
+    fn get_customer_job(&self, id: &Unknown<'_>) -> Result<Job<Option<SharedCustomer>>> {
         let id = text(Val::of(id), "id")?;
         let (t, lease) = self.live()?;
         Ok(job(move || {
             let _keep = lease;
-            Ok(t.get_customer(&id)?.map(Customer::from))
+            Ok(t.get_customer_shared(&id)?.map(SharedCustomer))
         }))
     }
 
@@ -263,14 +263,20 @@ impl Tenant {
     }
 
     /// Reads a customer; `null` when there is none with that id.
-    #[napi]
-    pub fn get_customer(&self, env: Env, #[napi(ts_arg_type = "string")] id: Unknown<'_>) -> napi::Result<Option<Customer>> {
-        run_sync(&env, || self.get_customer_job(&id))
+    // The hottest read, so it runs in place rather than as a boxed job: the id is read into
+    // a stack buffer and the record comes from the cache uncopied.
+    #[napi(ts_return_type = "Customer | null")]
+    pub fn get_customer(&self, env: Env, #[napi(ts_arg_type = "string")] id: Unknown<'_>) -> napi::Result<Option<SharedCustomer>> {
+        run_now(&env, || {
+            self.lease.engine()?;
+            with_text(Val::of(&id), "id", |id| self.tenant.get_customer_shared(id))
+        })
+        .map(|c| c.map(SharedCustomer))
     }
 
     /// Promise form of `getCustomer`.
     #[napi(ts_return_type = "Promise<Customer | null>")]
-    pub fn get_customer_async(&self, #[napi(ts_arg_type = "string")] id: Unknown<'_>) -> AsyncTask<Op<Option<Customer>>> {
+    pub fn get_customer_async(&self, #[napi(ts_arg_type = "string")] id: Unknown<'_>) -> AsyncTask<Op<Option<SharedCustomer>>> {
         run_async(|| self.get_customer_job(&id))
     }
 

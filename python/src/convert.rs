@@ -6,6 +6,7 @@
 //! `records.rs`; this module knows no record.
 
 use crate::errors::py_err;
+use crate::pydatetime::Capi;
 use cidb::{ErrorKind, Millis};
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
@@ -239,6 +240,10 @@ pub fn datetime<'py>(py: Python<'py>, ms: Millis) -> PyResult<Bound<'py, PyAny>>
         in_day % 1000,
     );
     if (1..=9999).contains(&year) {
+        if let Some(capi) = Capi::get(py) {
+            let hms = [h as u32, m as u32, s as u32];
+            return capi.utc_datetime(py, year as i32, month, day, hms, (milli * 1000) as u32);
+        }
         let text = iso_utc(year as u32, month, day, [h as u32, m as u32, s as u32], milli as u32);
         // Valid ASCII by construction (digits and separators only).
         let text = std::str::from_utf8(&text).unwrap_or_default();

@@ -23,7 +23,7 @@
 
 #![deny(unsafe_code)]
 
-// The one module with `unsafe`: zero-copy Arrow buffers and the C Data Interface export,
+// Modules with `unsafe`: zero-copy Arrow buffers and the C Data Interface export,
 // each block with its safety argument.
 #[allow(unsafe_code)]
 mod arrow;
@@ -37,6 +37,9 @@ mod feed;
 mod import;
 mod monitor;
 mod ops;
+// `unsafe` for the datetime C API capsule (see the module's layout check).
+#[allow(unsafe_code)]
+mod pydatetime;
 mod query;
 mod records;
 mod tenant;

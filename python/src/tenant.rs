@@ -128,10 +128,11 @@ impl PyTenant {
     fn get_customer<'py>(
         &self,
         py: Python<'py>,
-        id: String,
+        id: &str,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         // The shared form: the dict is built from the cache's record, with no copy in between.
-        let c = run(py, || self.inner.get_customer_shared(&id))?;
+        // `id` is a view of the str's UTF-8 (abi3 >= 3.10), not a copy.
+        let c = run(py, || self.inner.get_customer_shared(id))?;
         c.map(|c| customer_to_py(py, &c)).transpose()
     }
 

@@ -14,7 +14,7 @@ def test_metadata() -> None:
     meta = importlib.metadata.metadata("cidb")
     assert meta["Version"] == "0.1.0" == cidb.__version__
     assert meta["License-Expression"] == "Apache-2.0" or meta["License"] == "Apache-2.0"
-    assert meta["Requires-Python"] == ">=3.9"
+    assert meta["Requires-Python"] == ">=3.10"
     body = meta.get_payload()  # type: ignore[attr-defined]
     assert "embedded customer-intelligence data engine" in body
 

@@ -414,6 +414,7 @@ impl<'p> AccessRun<'p> {
 /// Runs `plan`; returns the result rows and counters.
 pub fn execute(rt: &Runtime, plan: &Plan) -> Result<(Vec<Row>, RunStats)> {
     let mut consumer = Consumer::new(&plan.sel, &rt.env, plan.sort)?;
+    consumer.expect_rows(plan.est_rows);
     let mut stats = drive(rt, plan, &mut consumer)?;
     let t = Instant::now();
     let (rows, peak) = consumer.finish()?;

@@ -110,6 +110,26 @@ pub fn pk_cols(t: Table) -> Vec<usize> {
         .collect()
 }
 
+/// True when `p` reads no column of the combined row (`width` slots) but the tenant_id
+/// column of `table` at `offset`. Such a conjunct is constant for a statement: a tenant
+/// handle only ever reads its own tenant's rows (the tenant is the key prefix), so the
+/// executor evaluates it once instead of per row, and it filters out no row on its own.
+pub fn tenant_only(p: &Pred, table: Table, offset: Slot, width: usize) -> bool {
+    let Some(t) = table.column_index("tenant_id") else { return false };
+    let mut m = vec![false; width];
+    mark_pred(p, &mut m);
+    m.iter().enumerate().all(|(i, b)| !*b || i == offset + t) && m.get(offset + t).copied().unwrap_or(false)
+}
+
+/// Estimated fraction of rows `p` keeps (a tenant-only conjunct keeps them all).
+fn filter_selectivity(p: &Pred, info: &SourceInfo) -> f64 {
+    if tenant_only(p, info.table, info.offset, info.row_width) {
+        1.0
+    } else {
+        selectivity(p)
+    }
+}
+
 /// Whether equality on every pk column identifies one row.
 fn pk_unique(t: Table) -> bool {
     !matches!(t, Table::Scores)
@@ -279,7 +299,7 @@ pub fn build(
     // Estimates.
     let (n, total) = stats.rows(table)?;
     let n = n as f64;
-    let filter_sel: f64 = filter.iter().map(selectivity).product();
+    let filter_sel: f64 = filter.iter().map(|p| filter_selectivity(p, info)).product();
     let (examined, cost) = match &kind {
         PathKind::Scan => (n, SEEK + n * STEP_ROW),
         PathKind::Pk => {
@@ -312,7 +332,7 @@ pub fn build(
                     mark_pred(p, &mut m);
                     (0..table.columns().len()).all(|c| !m[info.offset + c] || from_key(c))
                 })
-                .map(selectivity)
+                .map(|p| filter_selectivity(p, info))
                 .product();
             let fetch = if covering {
                 rows * KEY_DECODE

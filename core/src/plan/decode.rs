@@ -148,10 +148,10 @@ pub fn decode_pk(table: Table, pk: &[u8], out: &mut [Value]) -> Result<()> {
     let mut r = KeyReader::new(pk);
     for part in pk_layout(table) {
         match part {
-            PkPart::Str(c) => {
-                let s = r.str()?;
-                out[*c] = Value::Text(s);
-            }
+            PkPart::Str(c) => match &mut out[*c] {
+                Value::Text(t) => r.str_into(t)?,
+                slot => *slot = Value::Text(r.str()?),
+            },
             PkPart::I64(c) => out[*c] = Value::Int(r.i64()?),
             PkPart::U64(c) => out[*c] = Value::Int(r.u64()? as i64),
             PkPart::Seq => {

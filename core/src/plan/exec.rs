@@ -105,6 +105,10 @@ struct AccessRun<'p> {
     offset: usize,
     tenant_key: Vec<u8>,
     fetch_key: Vec<u8>,
+    /// A tenant-only conjunct is false: the access produces nothing.
+    empty: bool,
+    /// The key filter reads primary-key columns, so they are decoded before it runs.
+    filter_reads_pk: bool,
     stats: StepStats,
 }
 
@@ -149,7 +153,21 @@ impl<'p> AccessRun<'p> {
             .map(|p| resolve_pred(p, &rt.env))
             .collect::<Result<_>>()?;
         let (mut key_filter, mut row_filter) = (Vec::new(), Vec::new());
+        let mut empty = false;
+        let mut scratch: Vec<Value> = Vec::new();
         for p in resolved {
+            // A conjunct on tenant_id alone is decided once: this access only reads the
+            // handle's tenant, so it keeps every row or none.
+            if super::access::tenant_only(&p, acc.table, src.offset, sel.width) {
+                if scratch.is_empty() {
+                    scratch = vec![Value::Null; sel.width];
+                    if let Some(t) = tenant_col {
+                        scratch[src.offset + t] = Value::Text(rt.tenant.to_string());
+                    }
+                }
+                empty |= !all_true(std::slice::from_ref(&p), &scratch);
+                continue;
+            }
             let mut m = vec![false; sel.width];
             mark_pred(&p, &mut m);
             let on_key = (0..width)
@@ -161,6 +179,12 @@ impl<'p> AccessRun<'p> {
             }
         }
         let key_types = acc.index().map(|d| d.column_types()).unwrap_or_default();
+        // Whether the key filter reads a primary-key column that is not an index column.
+        let filter_reads_pk = acc.index().is_some_and(|d| {
+            let mut m = vec![false; sel.width];
+            key_filter.iter().for_each(|p| mark_pred(p, &mut m));
+            pk.iter().any(|c| m[src.offset + c] && !d.columns.contains(c))
+        });
         Ok(AccessRun {
             acc,
             base,
@@ -173,6 +197,8 @@ impl<'p> AccessRun<'p> {
             offset: src.offset,
             tenant_key: Key::tenant(rt.tenant).0,
             fetch_key: Vec::with_capacity(64),
+            empty,
+            filter_reads_pk,
             stats: StepStats::default(),
         })
     }
@@ -229,6 +255,9 @@ impl<'p> AccessRun<'p> {
         sink: &mut Sink,
     ) -> Result<bool> {
         let acc = self.acc;
+        if self.empty {
+            return Ok(true);
+        }
         let ranges = match acc.kind {
             PathKind::Scan => {
                 let k = Key(self.tenant_key.clone());
@@ -340,12 +369,19 @@ impl<'p> AccessRun<'p> {
             let slots = &mut row[self.offset..self.offset + w];
             let pk_at = if self.acc.covering || !self.key_filter.is_empty() {
                 let at = decode_index_key(key, &def.columns, &self.key_types, slots)?;
-                decode_pk(self.acc.table, &key[at..], slots)?;
+                // Entries the index columns already reject cost no primary-key decoding.
+                if !self.filter_reads_pk && !all_true(&self.key_filter, row) {
+                    continue;
+                }
+                if self.acc.covering || self.filter_reads_pk {
+                    let slots = &mut row[self.offset..self.offset + w];
+                    decode_pk(self.acc.table, &key[at..], slots)?;
+                }
                 at
             } else {
                 index_pk_offset(key, &self.key_types)?
             };
-            if !all_true(&self.key_filter, row) {
+            if self.filter_reads_pk && !all_true(&self.key_filter, row) {
                 continue;
             }
             if !self.acc.covering {
@@ -378,6 +414,7 @@ impl<'p> AccessRun<'p> {
 /// Runs `plan`; returns the result rows and counters.
 pub fn execute(rt: &Runtime, plan: &Plan) -> Result<(Vec<Row>, RunStats)> {
     let mut consumer = Consumer::new(&plan.sel, &rt.env, plan.sort)?;
+    consumer.expect_rows(plan.est_rows);
     let mut stats = drive(rt, plan, &mut consumer)?;
     let t = Instant::now();
     let (rows, peak) = consumer.finish()?;

@@ -284,6 +284,20 @@ impl<'a> Consumer<'a> {
         self
     }
 
+    /// Reserves room for the rows that will stream out: LIMIT's count when there is one,
+    /// else the estimate `expect`; both capped, so a wild figure cannot reserve much.
+    pub fn expect_rows(&mut self, expect: f64) {
+        if self.sort || self.sel.group.is_some() {
+            return;
+        }
+        // A small LIMIT is the better guess: queries with one usually fill it.
+        let n = match self.take {
+            Some(t) => (t as usize).min(1024),
+            None => expect.clamp(0.0, 4096.0) as usize,
+        };
+        self.out.reserve(n);
+    }
+
     /// True when LIMIT 0 makes reading pointless.
     pub fn done(&self) -> bool {
         self.take == Some(0) && self.sel.group.is_none()

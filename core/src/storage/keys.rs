@@ -142,6 +142,22 @@ impl<'a> KeyReader<'a> {
         self.buf
     }
 
+    /// Reads a string component into `out` (cleared first), reusing its allocation.
+    pub fn str_into(&mut self, out: &mut String) -> Result<()> {
+        let rest = self.buf;
+        let z = rest.iter().position(|&b| b == 0).ok_or_else(|| corrupt("unterminated string"))?;
+        if rest.get(z + 1) == Some(&0x00) {
+            // No escape: the common case, validated and copied in place.
+            let s = std::str::from_utf8(&rest[..z]).map_err(|_| corrupt("string is not UTF-8"))?;
+            out.clear();
+            out.push_str(s);
+            self.buf = &rest[z + 2..];
+            return Ok(());
+        }
+        *out = self.str()?;
+        Ok(())
+    }
+
     /// Reads a string component.
     pub fn str(&mut self) -> Result<String> {
         let mut out: Vec<u8> = Vec::new();
@@ -209,6 +225,20 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn str_into_reads_what_str_reads(a in ".{0,12}", b in ".{0,12}", junk in ".{0,20}") {
+            let mut k = Key::new();
+            k.str(&a).str(&b).i64(7);
+            let mut r1 = KeyReader::new(&k.0);
+            let mut r2 = KeyReader::new(&k.0);
+            let mut out = junk.clone(); // a reused buffer with stale content
+            r2.str_into(&mut out).unwrap();
+            prop_assert_eq!(&out, &r1.str().unwrap());
+            r2.str_into(&mut out).unwrap();
+            prop_assert_eq!(&out, &r1.str().unwrap());
+            prop_assert_eq!(r2.i64().unwrap(), 7);
+        }
+
         #[test]
         fn byte_order_is_logical_order(a in ".{0,6}", b in ".{0,6}", i in any::<i64>(), j in any::<i64>(),
                                        x in -1e9f64..1e9, y in -1e9f64..1e9) {

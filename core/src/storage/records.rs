@@ -133,6 +133,24 @@ fn role_code(r: Role) -> u8 {
     Role::ALL.iter().position(|x| *x == r).unwrap_or(0) as u8
 }
 
+/// Decodes a stored message when its role is `role` (any role when None): the role is read
+/// from the validated archive first, so a message of another role costs no deserialising
+/// and no JSON parsing.
+pub fn decode_message_if(bytes: &[u8], role: Option<Role>) -> Result<Option<Message>> {
+    let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(bytes.len());
+    aligned.extend_from_slice(bytes);
+    let corrupt = |e: rkyv::rancor::Error| err(ErrorKind::Corrupted, format!("stored record failed validation: {e}"));
+    let archived = rkyv::access::<ArchivedMessageRec, rkyv::rancor::Error>(&aligned).map_err(corrupt)?;
+    if let Some(want) = role {
+        // An unknown code falls through to `into_model`, which reports it as corruption.
+        if archived.role != role_code(want) && (archived.role as usize) < Role::ALL.len() {
+            return Ok(None);
+        }
+    }
+    let rec = rkyv::deserialize::<MessageRec, rkyv::rancor::Error>(archived).map_err(corrupt)?;
+    rec.into_model().map(Some)
+}
+
 impl MessageRec {
     /// From the model type.
     pub fn from_model(m: &Message) -> MessageRec {
@@ -161,5 +179,48 @@ impl MessageRec {
             timestamp: self.timestamp,
             content: self.content,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_message_if_filters_on_the_role_and_keeps_the_rest() {
+        for (i, &role) in Role::ALL.iter().enumerate() {
+            let m = Message {
+                id: i as u64 + 1,
+                customer_id: "c1".into(),
+                conversation_id: "conv".into(),
+                role,
+                timestamp: 1_000 + i as i64,
+                content: format!("hello {i}"),
+                metadata: serde_json::json!({ "n": i }),
+            };
+            let bytes = encode(&MessageRec::from_model(&m)).unwrap();
+            assert_eq!(decode_message_if(&bytes, None).unwrap().as_ref(), Some(&m));
+            for want in Role::ALL {
+                let got = decode_message_if(&bytes, Some(want)).unwrap();
+                assert_eq!(got.as_ref(), (want == role).then_some(&m), "{role:?} filtered by {want:?}");
+            }
+        }
+        // An unknown role code is corruption whatever the filter.
+        let mut rec = MessageRec::from_model(&Message {
+            id: 9,
+            customer_id: "c".into(),
+            conversation_id: "v".into(),
+            role: Role::User,
+            timestamp: 0,
+            content: String::new(),
+            metadata: serde_json::json!({}),
+        });
+        rec.role = 200;
+        let bytes = encode(&rec).unwrap();
+        for f in [None, Some(Role::User), Some(Role::Tool)] {
+            let e = decode_message_if(&bytes, f).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Corrupted);
+        }
+        assert_eq!(decode_message_if(b"garbage", Some(Role::User)).unwrap_err().kind(), ErrorKind::Corrupted);
     }
 }

@@ -250,12 +250,14 @@ pub fn messages_for_customer(
         r.str()?;
         r.i64()?;
         let id = r.u64()?;
-        if let Some(m) = message_by_id(&msgs, tenant, id)? {
-            if role.is_none_or(|want| m.role == want) {
-                out.push(m);
-                if limit > 0 && out.len() >= limit {
-                    break;
-                }
+        let mut k = Key::tenant(tenant);
+        k.u64(id);
+        let Some(v) = msgs.get(k.as_bytes())? else { continue };
+        // Messages of another role are skipped before they are deserialised.
+        if let Some(m) = crate::storage::records::decode_message_if(v.value(), role)? {
+            out.push(m);
+            if limit > 0 && out.len() >= limit {
+                break;
             }
         }
     }

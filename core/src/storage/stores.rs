@@ -33,18 +33,23 @@ pub fn upsert_customer(txn: &WriteTransaction, tenant: &Arc<str>, c: &Customer, 
 /// Inserts or replaces customers, in order (the table is opened once).
 pub fn upsert_customers(txn: &WriteTransaction, tenant: &Arc<str>, cs: &[Customer], ch: &mut ChangeSet) -> Result<()> {
     let mut t = txn.open_table(CUSTOMERS)?;
+    ch.changes.reserve(cs.len());
+    let mut key = Key::tenant(tenant);
+    let tlen = key.0.len();
     for c in cs {
-        let pk = customer_pk(&c.id);
-        let key = full_key(tenant, &pk);
-        let bytes = encode(&CustomerRec::from_model(c))?;
+        key.0.truncate(tlen);
+        key.str(&c.id);
+        let rec = CustomerRec::from_model(c);
+        let bytes = encode(&rec)?;
         // insert hands back the replaced record: one B-tree descent for read and write. A
         // failure after it (an undecodable old record) fails the operation, and the writer
         // then aborts the whole transaction, so nothing half-done lands.
-        let old = match t.insert(key.as_slice(), bytes.as_slice())? {
-            Some(v) => Some(decode::<CustomerRec>(v.value())?.into_model()?),
+        let old = match t.insert(key.as_bytes(), bytes.as_slice())? {
+            Some(v) => Some(customer_row(tenant, &decode::<CustomerRec>(v.value())?.into_model()?)),
             None => None,
         };
-        ch.push(Table::Customers, tenant, pk, old.map(|o| customer_row(tenant, &o)), Some(customer_row(tenant, c)));
+        // The new row takes the record's strings (no second copy, no second JSON text).
+        ch.push(Table::Customers, tenant, key.0[tlen..].to_vec(), old, Some(rec.into_row(tenant)));
     }
     Ok(())
 }

@@ -51,9 +51,10 @@ impl Tenant {
         for c in cs {
             c.validate()?;
         }
-        let cs: Arc<[Customer]> = cs.into();
+        // Encoded here, on the caller's thread: the writer thread only inserts.
+        let mut cs = stores::PreparedCustomers::new(&self.name, cs)?;
         let t = self.name.clone();
-        Ok(Box::new(move |txn, ch| stores::upsert_customers(txn, &t, &cs, ch)))
+        Ok(Box::new(move |txn, ch| stores::upsert_prepared(txn, &t, &mut cs, ch)))
     }
 
     /// This tenant's application key-value cache (keys are namespaced by the tenant).

@@ -38,7 +38,7 @@ impl AsyncTenant {
     /// See [`Tenant::upsert_customers`].
     pub async fn upsert_customers(&self, cs: &[Customer]) -> Result<()> {
         let op = self.t.op_upsert_customers(cs)?;
-        self.t.engine().write_async(op).await
+        self.t.engine().write_store_async(op).await
     }
 
     /// See [`Tenant::get_customer`].
@@ -50,7 +50,7 @@ impl AsyncTenant {
     /// See [`Tenant::delete_customer`].
     pub async fn delete_customer(&self, id: &str) -> Result<bool> {
         let op = self.t.op_delete_customer(id)?;
-        self.t.engine().write_async(op).await
+        self.t.engine().write_store_async(op).await
     }
 
     /// See [`Tenant::count_customers`].
@@ -66,7 +66,7 @@ impl AsyncTenant {
     /// See [`Tenant::add_scores`].
     pub async fn add_scores(&self, ss: &[Score]) -> Result<()> {
         let op = self.t.op_add_scores(ss)?;
-        self.t.engine().write_async(op).await
+        self.t.engine().write_store_async(op).await
     }
 
     /// See [`Tenant::latest_score`].
@@ -90,7 +90,7 @@ impl AsyncTenant {
     /// See [`Tenant::append_messages`].
     pub async fn append_messages(&self, ms: &[NewMessage]) -> Result<Vec<Message>> {
         let op = self.t.op_append_messages(ms)?;
-        self.t.engine().write_async(op).await
+        self.t.engine().write_store_async(op).await
     }
 
     /// See [`Tenant::messages_for_customer`].
@@ -121,7 +121,7 @@ impl AsyncTenant {
         max_history: usize,
     ) -> Result<Context> {
         let op = self.t.op_update_context(conversation_id, entries, ttl, max_history)?;
-        self.t.engine().write_async(op).await
+        self.t.engine().write_store_async(op).await
     }
 
     /// See [`Tenant::get_context`].
@@ -133,6 +133,6 @@ impl AsyncTenant {
     /// See [`Tenant::delete_context`].
     pub async fn delete_context(&self, conversation_id: &str) -> Result<bool> {
         let op = self.t.op_delete_context(conversation_id)?;
-        self.t.engine().write_async(op).await
+        self.t.engine().write_store_async(op).await
     }
 }

@@ -374,20 +374,6 @@ impl Engine {
         Ok(self.database()?.begin_read()?)
     }
 
-    /// Runs a write operation in the next group commit; resolves when it is durable, without
-    /// blocking a thread while it waits.
-    pub(crate) async fn write_async<T: Send + 'static>(
-        &self,
-        op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        self.check_open()?;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.inner.writer.submit_with(op, move |r| {
-            let _ = tx.send(r);
-        });
-        rx.await.unwrap_or_else(|_| Err(err(ErrorKind::Internal, "writer stopped without replying")))
-    }
-
     /// Runs blocking read work on the engine's blocking pool and awaits it.
     pub(crate) async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
         self.check_open()?;
@@ -397,6 +383,31 @@ impl Engine {
             .spawn_blocking(f)
             .await
             .unwrap_or_else(|e| Err(err(ErrorKind::Internal, format!("background task failed: {e}"))))
+    }
+
+    /// [`Engine::write`] for an operation on the base stores only (the tenant's upserts,
+    /// deletes, appends and context updates): its index and feed hooks may run together
+    /// with its neighbours' (see `Writer::submit_store_with`).
+    pub(crate) fn write_store<T: Send + 'static>(
+        &self,
+        op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.check_open()?;
+        self.inner.writer.submit_store(op)
+    }
+
+    /// [`Engine::write_store`] that resolves when the operation is durable, without blocking
+    /// a thread while it waits.
+    pub(crate) async fn write_store_async<T: Send + 'static>(
+        &self,
+        op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.check_open()?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.inner.writer.submit_store_with(op, move |r| {
+            let _ = tx.send(r);
+        });
+        rx.await.unwrap_or_else(|_| Err(err(ErrorKind::Internal, "writer stopped without replying")))
     }
 
     /// Runs a write operation in the next group commit and waits until it is durable.

@@ -44,16 +44,17 @@ impl Tenant {
 
     /// Inserts or replaces many customers in one transaction: all land or none.
     pub fn upsert_customers(&self, cs: &[Customer]) -> Result<()> {
-        self.engine.write(self.op_upsert_customers(cs)?)
+        self.engine.write_store(self.op_upsert_customers(cs)?)
     }
 
     pub(crate) fn op_upsert_customers(&self, cs: &[Customer]) -> Result<Op<()>> {
         for c in cs {
             c.validate()?;
         }
-        let cs: Arc<[Customer]> = cs.into();
+        // Encoded here, on the caller's thread: the writer thread only inserts.
+        let mut cs = stores::PreparedCustomers::new(&self.name, cs)?;
         let t = self.name.clone();
-        Ok(Box::new(move |txn, ch| stores::upsert_customers(txn, &t, &cs, ch)))
+        Ok(Box::new(move |txn, ch| stores::upsert_prepared(txn, &t, &mut cs, ch)))
     }
 
     /// This tenant's application key-value cache (keys are namespaced by the tenant).
@@ -83,7 +84,7 @@ impl Tenant {
 
     /// Deletes a customer; true when it existed. Its scores and messages stay (history).
     pub fn delete_customer(&self, id: &str) -> Result<bool> {
-        self.engine.write(self.op_delete_customer(id)?)
+        self.engine.write_store(self.op_delete_customer(id)?)
     }
 
     pub(crate) fn op_delete_customer(&self, id: &str) -> Result<Op<bool>> {
@@ -104,7 +105,7 @@ impl Tenant {
 
     /// Appends many scores in one transaction: all land or none.
     pub fn add_scores(&self, ss: &[Score]) -> Result<()> {
-        self.engine.write(self.op_add_scores(ss)?)
+        self.engine.write_store(self.op_add_scores(ss)?)
     }
 
     pub(crate) fn op_add_scores(&self, ss: &[Score]) -> Result<Op<()>> {
@@ -157,7 +158,7 @@ impl Tenant {
 
     /// Appends many messages in one transaction; ids are assigned in order.
     pub fn append_messages(&self, ms: &[NewMessage]) -> Result<Vec<Message>> {
-        self.engine.write(self.op_append_messages(ms)?)
+        self.engine.write_store(self.op_append_messages(ms)?)
     }
 
     pub(crate) fn op_append_messages(&self, ms: &[NewMessage]) -> Result<Op<Vec<Message>>> {
@@ -208,7 +209,7 @@ impl Tenant {
         ttl: Duration,
         max_history: usize,
     ) -> Result<Context> {
-        self.engine.write(self.op_update_context(conversation_id, entries, ttl, max_history)?)
+        self.engine.write_store(self.op_update_context(conversation_id, entries, ttl, max_history)?)
     }
 
     pub(crate) fn op_update_context(
@@ -251,7 +252,7 @@ impl Tenant {
 
     /// Deletes the conversation's context; true when a live one existed.
     pub fn delete_context(&self, conversation_id: &str) -> Result<bool> {
-        self.engine.write(self.op_delete_context(conversation_id)?)
+        self.engine.write_store(self.op_delete_context(conversation_id)?)
     }
 
     pub(crate) fn op_delete_context(&self, conversation_id: &str) -> Result<Op<bool>> {

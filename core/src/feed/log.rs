@@ -51,12 +51,11 @@ fn put_row(k: &mut Key, row: Option<&Row>) {
 
 /// The stored form: at, table, tenant, then (flag, row values) for new and old. Rows use the
 /// key encoding of values, so no JSON is built on the write path.
-fn encode_change(at: Millis, c: &crate::storage::Change) -> Vec<u8> {
-    let mut k = Key::new();
+fn encode_change(at: Millis, c: &crate::storage::Change, k: &mut Key) {
+    k.0.clear();
     k.i64(at).raw(&[table_code(c.table)]).str(&c.tenant);
-    put_row(&mut k, c.new.as_ref());
-    put_row(&mut k, c.old.as_ref());
-    k.0
+    put_row(k, c.new.as_ref());
+    put_row(k, c.old.as_ref());
 }
 
 fn encode_context(at: Millis, c: &ContextChange) -> Vec<u8> {
@@ -147,8 +146,10 @@ pub fn record(txn: &WriteTransaction, ch: &mut ChangeSet, now: Millis, persist: 
     if persist {
         let mut t = txn.open_table(FEED)?;
         let mut seq = first;
+        let mut buf = Key::new();
         for c in &ch.changes {
-            t.insert(seq, encode_change(now, c).as_slice())?;
+            encode_change(now, c, &mut buf);
+            t.insert(seq, buf.as_bytes())?;
             seq += 1;
         }
         for c in &ch.contexts {

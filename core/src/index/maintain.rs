@@ -72,25 +72,7 @@ impl<'a> EntryWriter<'a> {
         let Some(shared) = self.neighbours(t, key)? else { return Ok(false) };
         let full = self.def.columns.len() + 1;
         if self.def.unique && shared >= full {
-            let has_null = self.def.columns.iter().any(|&c| row[c].is_null());
-            if !has_null {
-                let vals: Vec<String> = self
-                    .def
-                    .columns
-                    .iter()
-                    .map(|&c| row[c].to_string())
-                    .collect();
-                return Err(err(
-                    ErrorKind::ConstraintViolation,
-                    format!(
-                        "UNIQUE index {} on {}({}) already has ({}) for this tenant",
-                        self.def.name,
-                        self.def.table.name(),
-                        self.def.column_names().join(", "),
-                        vals.join(", ")
-                    ),
-                ));
-            }
+            self.unique_check(row)?;
         }
         for (j, d) in self.distinct.iter_mut().enumerate() {
             if j + 1 > shared {
@@ -99,6 +81,109 @@ impl<'a> EntryWriter<'a> {
         }
         t.insert(key, ())?;
         Ok(true)
+    }
+
+    /// Inserts a batch of entries (`keys` sorted ascending, no duplicates; `row_of(i)` is
+    /// the row of `keys[i]`, read only for the UNIQUE message), ascending. The result is
+    /// what [`EntryWriter::insert`] called on each key in that order gives: the neighbours
+    /// of a key are the tree's entries and the batch keys before it. One forward cursor
+    /// over the tree finds them (re-seeking when the next key is far ahead), and the
+    /// inserts run in key order after the reads, which keeps redb on the same pages.
+    pub fn insert_sorted<'r>(
+        &mut self,
+        t: &mut RTable<&'static [u8], ()>,
+        keys: &[&[u8]],
+        row_of: impl Fn(usize) -> &'r [Value],
+    ) -> Result<bool> {
+        const RESEEK_AFTER: usize = 16;
+        let full = self.def.columns.len() + 1;
+        let mut fresh = Vec::with_capacity(keys.len());
+        {
+            let mut it: Option<redb::Range<'_, &'static [u8], ()>> = None;
+            let mut cur: Option<redb::AccessGuard<'_, &'static [u8]>> = None;
+            let mut below: Option<redb::AccessGuard<'_, &'static [u8]>> = None;
+            let mut prev: Option<&[u8]> = None;
+            for (i, &key) in keys.iter().enumerate() {
+                let mut steps = 0;
+                let mut seek = it.is_none();
+                while !seek {
+                    match &cur {
+                        Some(c) if c.value() < key => {
+                            if steps >= RESEEK_AFTER {
+                                seek = true;
+                                break;
+                            }
+                            below = cur.take();
+                            cur = match it.as_mut().and_then(|r| r.next()) {
+                                Some(item) => Some(item?.0),
+                                None => None,
+                            };
+                            steps += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                if seek {
+                    cur = None;
+                    let mut r = t.range::<&[u8]>(key..)?;
+                    if let Some(item) = r.next() {
+                        cur = Some(item?.0);
+                    }
+                    it = Some(r);
+                    below = match t.range::<&[u8]>(..key)?.next_back() {
+                        Some(item) => Some(item?.0),
+                        None => None,
+                    };
+                }
+                if cur.as_ref().is_some_and(|c| c.value() == key) {
+                    continue; // present already
+                }
+                component_ends(key, &self.types, &mut self.ends)?;
+                let mut shared = 0;
+                if let Some(c) = &cur {
+                    shared = shared.max(shared_components(key, &self.ends, c.value()));
+                }
+                if let Some(b) = &below {
+                    shared = shared.max(shared_components(key, &self.ends, b.value()));
+                }
+                if let Some(p) = prev {
+                    shared = shared.max(shared_components(key, &self.ends, p));
+                }
+                if self.def.unique && shared >= full {
+                    self.unique_check(row_of(i))?;
+                }
+                for (j, d) in self.distinct.iter_mut().enumerate() {
+                    if j + 1 > shared {
+                        *d += 1;
+                    }
+                }
+                fresh.push(key);
+                prev = Some(key);
+            }
+        }
+        for key in &fresh {
+            t.insert(*key, ())?;
+        }
+        Ok(!fresh.is_empty())
+    }
+
+    /// Fails with `ConstraintViolation` when `row` (whose full entry prefix is taken
+    /// already) has no NULL among the indexed columns.
+    fn unique_check(&self, row: &[Value]) -> Result<()> {
+        if self.def.columns.iter().any(|&c| row[c].is_null()) {
+            return Ok(());
+        }
+        let vals: Vec<String> = self.def.columns.iter().map(|&c| row[c].to_string()).collect();
+        Err(err(
+            ErrorKind::ConstraintViolation,
+            format!(
+                "UNIQUE index {} on {}({}) already has ({}) for this tenant",
+                self.def.name,
+                self.def.table.name(),
+                self.def.column_names().join(", "),
+                vals.join(", ")
+            ),
+        ))
     }
 
     /// Removes an entry (no-op when absent).
@@ -148,6 +233,35 @@ fn update_counts(txn: &WriteTransaction, changes: &[Change]) -> Result<()> {
     Ok(())
 }
 
+/// Inserts the entries of every covered new row of `def`'s table, sorted. Only for
+/// changes that remove no entry of `def`: then every change with an entry has its own
+/// primary key (a second change of the same key would remove the first one's entry), so
+/// insertion order does not change the result.
+fn insert_batch(def: &IndexDef, w: &mut EntryWriter<'_>, t: &mut RTable<&'static [u8], ()>, changes: &[Change], now: i64) -> Result<bool> {
+    let mut buf = Key::new();
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    let mut one = Key::new();
+    for (i, ch) in changes.iter().enumerate() {
+        if ch.table != def.table {
+            continue;
+        }
+        if let Some(r) = ch.new.as_deref().filter(|r| def.covers(r, now)) {
+            def.entry_key(&ch.tenant, r, &ch.pk, &mut one);
+            let start = buf.0.len();
+            buf.raw(one.as_bytes());
+            spans.push((start, buf.0.len(), i));
+        }
+    }
+    if spans.is_empty() {
+        return Ok(false);
+    }
+    let bytes = buf.as_bytes();
+    spans.sort_unstable_by(|a, b| bytes[a.0..a.1].cmp(&bytes[b.0..b.1]));
+    spans.dedup_by(|a, b| bytes[a.0..a.1] == bytes[b.0..b.1]);
+    let keys: Vec<&[u8]> = spans.iter().map(|s| &bytes[s.0..s.1]).collect();
+    w.insert_sorted(t, &keys, |i| changes[spans[i].2].new.as_deref().unwrap_or_default())
+}
+
 /// The in-transaction hook: keeps every index and the row counts in step with `changes`.
 pub fn apply(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change]) -> Result<()> {
     if changes.is_empty() {
@@ -169,6 +283,20 @@ pub fn apply(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change]) -> 
         let mut t = txn.open_table(entries_def(&name))?;
         let mut w = EntryWriter::new(txn, def)?;
         let mut dirty = false;
+        let removes = changes
+            .iter()
+            .filter(|c| c.table == def.table)
+            .any(|c| c.old.as_deref().is_some_and(|r| def.covers(r, now)));
+        if !removes {
+            // Inserts only (the ingest case): distinct primary keys, so the entries can go
+            // in key order in one pass.
+            dirty = insert_batch(def, &mut w, &mut t, changes, now)?;
+            drop(t);
+            if dirty {
+                w.finish(txn)?;
+            }
+            continue;
+        }
         for ch in changes.iter().filter(|c| c.table == def.table) {
             let old = ch.old.as_deref().filter(|r| def.covers(r, now));
             let new = ch.new.as_deref().filter(|r| def.covers(r, now));

@@ -87,6 +87,23 @@ impl CustomerRec {
         }
     }
 
+    /// Into the `customers` row of `tenant` (what `schema::customer_row` gives for the
+    /// model), moving the strings instead of copying them.
+    pub fn into_row(self, tenant: &str) -> crate::schema::Row {
+        use crate::schema::Value;
+        vec![
+            Value::Text(self.id),
+            Value::Text(tenant.to_string()),
+            self.email.map_or(Value::Null, Value::Text),
+            self.name.map_or(Value::Null, Value::Text),
+            Value::Text(self.department),
+            Value::Text(self.status),
+            Value::Int(self.created_at),
+            Value::Int(self.updated_at),
+            Value::Json(self.attributes),
+        ]
+    }
+
     /// Into the model type.
     pub fn into_model(self) -> Result<Customer> {
         Ok(Customer {
@@ -222,5 +239,25 @@ mod tests {
             assert_eq!(e.kind(), ErrorKind::Corrupted);
         }
         assert_eq!(decode_message_if(b"garbage", Some(Role::User)).unwrap_err().kind(), ErrorKind::Corrupted);
+    }
+
+    #[test]
+    fn customer_into_row_is_customer_row() {
+        let mut c = Customer {
+            id: "c1".into(),
+            email: Some("a@b.c".into()),
+            name: None,
+            department: "sales".into(),
+            status: "active".into(),
+            created_at: 5,
+            updated_at: 7,
+            attributes: serde_json::json!({"plan": "pro", "seats": 3, "ratio": 0.25}),
+        };
+        for _ in 0..2 {
+            let rec = CustomerRec::from_model(&c);
+            assert_eq!(rec.into_row("t1"), crate::schema::customer_row("t1", &c));
+            c.email = None;
+            c.name = Some("Ann".into());
+        }
     }
 }

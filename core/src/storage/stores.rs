@@ -32,19 +32,72 @@ pub fn upsert_customer(txn: &WriteTransaction, tenant: &Arc<str>, c: &Customer, 
 
 /// Inserts or replaces customers, in order (the table is opened once).
 pub fn upsert_customers(txn: &WriteTransaction, tenant: &Arc<str>, cs: &[Customer], ch: &mut ChangeSet) -> Result<()> {
+    upsert_prepared(txn, tenant, &mut PreparedCustomers::new(tenant, cs)?, ch)
+}
+
+/// Customers encoded ahead of the write transaction (on the caller's thread, so the
+/// single writer thread only inserts): per customer its primary key, its stored record,
+/// and its `customers` row for the change set.
+pub struct PreparedCustomers {
+    pks: Vec<Vec<u8>>,
+    records: Vec<Vec<u8>>,
+    /// Taken by the first run; a re-run (the writer retries a group without a failed
+    /// neighbour) rebuilds them from `records`.
+    rows: Option<Vec<Row>>,
+}
+
+impl PreparedCustomers {
+    /// Encodes `cs` (already validated) for `tenant`.
+    pub fn new(tenant: &str, cs: &[Customer]) -> Result<PreparedCustomers> {
+        let mut pks = Vec::with_capacity(cs.len());
+        let mut records = Vec::with_capacity(cs.len());
+        let mut rows = Vec::with_capacity(cs.len());
+        for c in cs {
+            pks.push(customer_pk(&c.id));
+            let rec = CustomerRec::from_model(c);
+            records.push(encode(&rec)?);
+            // The row takes the record's strings (no second copy, no second JSON text).
+            rows.push(rec.into_row(tenant));
+        }
+        Ok(PreparedCustomers { pks, records, rows: Some(rows) })
+    }
+
+    /// How many customers.
+    pub fn len(&self) -> usize {
+        self.pks.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.pks.is_empty()
+    }
+}
+
+/// Inserts or replaces prepared customers, in order.
+pub fn upsert_prepared(txn: &WriteTransaction, tenant: &Arc<str>, p: &mut PreparedCustomers, ch: &mut ChangeSet) -> Result<()> {
+    let rows = match p.rows.take() {
+        Some(rows) => rows,
+        None => p
+            .records
+            .iter()
+            .map(|r| Ok(decode::<CustomerRec>(r)?.into_row(tenant)))
+            .collect::<Result<Vec<Row>>>()?,
+    };
     let mut t = txn.open_table(CUSTOMERS)?;
-    for c in cs {
-        let pk = customer_pk(&c.id);
-        let key = full_key(tenant, &pk);
-        let bytes = encode(&CustomerRec::from_model(c))?;
+    ch.changes.reserve(p.len());
+    let mut key = Key::tenant(tenant);
+    let tlen = key.0.len();
+    for ((pk, bytes), row) in p.pks.iter().zip(&p.records).zip(rows) {
+        key.0.truncate(tlen);
+        key.raw(pk);
         // insert hands back the replaced record: one B-tree descent for read and write. A
         // failure after it (an undecodable old record) fails the operation, and the writer
         // then aborts the whole transaction, so nothing half-done lands.
-        let old = match t.insert(key.as_slice(), bytes.as_slice())? {
-            Some(v) => Some(decode::<CustomerRec>(v.value())?.into_model()?),
+        let old = match t.insert(key.as_bytes(), bytes.as_slice())? {
+            Some(v) => Some(customer_row(tenant, &decode::<CustomerRec>(v.value())?.into_model()?)),
             None => None,
         };
-        ch.push(Table::Customers, tenant, pk, old.map(|o| customer_row(tenant, &o)), Some(customer_row(tenant, c)));
+        ch.push(Table::Customers, tenant, pk.clone(), old, Some(row));
     }
     Ok(())
 }

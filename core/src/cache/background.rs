@@ -1,10 +1,12 @@
 //! The cache's background threads: one warms L1 from the persisted hot set and then builds
 //! the L2/L3 presence filter (it ends when done); the other drains demotions, sweeps
 //! expired entries, persists the hot set and makes cache commits durable on their
-//! intervals until the cache closes. Neither delays `Engine::open`; `Cache::close` stops
+//! intervals until the cache closes, and keeps the cache's recent clock reading
+//! (`Cache::recent_now`) fresh on every tick. Neither delays `Engine::open`; `Cache::close` stops
 //! and joins both.
 
-use super::tiers::Cache;
+use super::tiers::{Cache, NOT_TICKING};
+use std::sync::atomic::Ordering;
 use redb::Database;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,8 +42,15 @@ impl Cache {
                 .name("cidb-cache".into())
                 .spawn(move || {
                     let (mut sweep, mut persist, mut durable) = (Instant::now(), Instant::now(), Instant::now());
+                    let tick_clock = |c: &Cache| {
+                        if !c.clock.is_manual() {
+                            c.recent.store(c.clock.now(), Ordering::Relaxed);
+                        }
+                    };
+                    tick_clock(&c);
                     // Every tick until the stop message (or the sender's drop).
                     while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = stop_rx.recv_timeout(TICK) {
+                        tick_clock(&c);
                         let _ = c.drain_demotions();
                         if sweep.elapsed() >= c.opts.sweep_interval {
                             let _ = c.sweep();
@@ -58,6 +67,7 @@ impl Cache {
                             durable = Instant::now();
                         }
                     }
+                    c.recent.store(NOT_TICKING, Ordering::Relaxed);
                 })
                 .expect("spawn cache thread"),
         );

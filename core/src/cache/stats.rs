@@ -1,33 +1,30 @@
 //! Cache analytics: per-tier counters (hits, misses, promotions, demotions, evictions,
 //! expirations), sizes, and access counts per hour for the last 24 hours. Counters are
-//! relaxed atomics, spread over cache-line-padded stripes chosen per thread so that two
-//! threads counting hits do not fight over one line. Everything here is serde-serialisable.
+//! kept per thread (cache-line-padded parts only their own thread writes, summed when
+//! read), so counting a hit is a plain load and store and two threads never fight over
+//! one line. Everything here is serde-serialisable.
 
 use serde::Serialize;
-use std::cell::Cell;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use thread_local::ThreadLocal;
 
-const STRIPES: usize = 8;
-
+/// One thread's part of a counter, on a cache line of its own.
 #[repr(align(64))]
 #[derive(Default)]
 struct Padded(AtomicU64);
 
-/// A counter spread over per-thread stripes.
+/// A counter kept per thread: each thread adds to its own part with a relaxed load and
+/// store (it is the part's only writer, so no locked instruction is needed and nothing is
+/// lost), and [`Counter::get`] sums the parts. Parts of finished threads stay counted.
 #[derive(Default)]
-pub struct Counter([Padded; STRIPES]);
-
-static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
-thread_local! {
-    static STRIPE: Cell<usize> = Cell::new(NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES);
-}
+pub struct Counter(ThreadLocal<Padded>);
 
 impl Counter {
     /// Adds `n`.
     #[inline]
     pub fn add(&self, n: u64) {
-        let i = STRIPE.with(|s| s.get());
-        self.0[i].0.fetch_add(n, Ordering::Relaxed);
+        let c = &self.0.get_or_default().0;
+        c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
     }
 
     /// Adds one.
@@ -38,7 +35,7 @@ impl Counter {
 
     /// The total.
     pub fn get(&self) -> u64 {
-        self.0.iter().map(|p| p.0.load(Ordering::Relaxed)).sum()
+        self.0.iter().fold(0u64, |a, p| a.wrapping_add(p.0.load(Ordering::Relaxed)))
     }
 }
 

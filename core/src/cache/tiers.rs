@@ -21,7 +21,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -121,6 +121,9 @@ pub struct Cache {
     pub(crate) epoch: u64,
     pub(crate) inflight: Inflight,
     pub(crate) closed: AtomicBool,
+    /// The system clock as the background thread last read it (each tick), or
+    /// [`NOT_TICKING`]; see [`Cache::recent_now`].
+    pub(crate) recent: AtomicI64,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) stop: Mutex<Option<Sender<()>>>,
     /// Warnings raised at open (a discarded cache file).
@@ -133,7 +136,22 @@ impl std::fmt::Debug for Cache {
     }
 }
 
+/// [`Cache::recent`] while no background thread keeps it.
+pub(crate) const NOT_TICKING: i64 = i64::MIN;
+
 impl Cache {
+    /// Now, to within one background tick (20 ms, or one round of background work): one
+    /// relaxed load instead of a system-clock read, for figures that need no more (the
+    /// hourly access counts). The precise clock when no background thread runs or the
+    /// clock is manual (tests move it and expect the effect at once).
+    #[inline]
+    pub(crate) fn recent_now(&self) -> i64 {
+        match self.recent.load(Ordering::Relaxed) {
+            NOT_TICKING => self.clock.now(),
+            t => t,
+        }
+    }
+
     /// Opens the cache file in `dir`. Background work is started separately
     /// ([`Cache::start`]) so that `open` never waits for it.
     pub fn open(dir: &Path, l1_items: usize, l1_bytes: usize, opts: CacheOptions, clock: Clock) -> Result<Cache> {
@@ -155,6 +173,7 @@ impl Cache {
             epoch,
             inflight: Default::default(),
             closed: AtomicBool::new(false),
+            recent: AtomicI64::new(NOT_TICKING),
             threads: Mutex::new(Vec::new()),
             stop: Mutex::new(None),
             warnings: warning.into_iter().collect(),

@@ -1,11 +1,11 @@
 //! The cache's background threads: one warms L1 from the persisted hot set and then builds
 //! the L2/L3 presence filter (it ends when done); the other drains demotions, sweeps
 //! expired entries, persists the hot set and makes cache commits durable on their
-//! intervals until the cache closes, and keeps the cache's recent clock reading
-//! (`Cache::recent_now`) fresh on every tick. Neither delays `Engine::open`; `Cache::close` stops
+//! intervals until the cache closes, and moves the lookups counted since the last tick into
+//! the hourly access counts (`Cache::count_access`). Neither delays `Engine::open`; `Cache::close` stops
 //! and joins both.
 
-use super::tiers::{Cache, NOT_TICKING};
+use super::tiers::Cache;
 use std::sync::atomic::Ordering;
 use redb::Database;
 use std::sync::Arc;
@@ -42,12 +42,10 @@ impl Cache {
                 .name("cidb-cache".into())
                 .spawn(move || {
                     let (mut sweep, mut persist, mut durable) = (Instant::now(), Instant::now(), Instant::now());
-                    let tick_clock = |c: &Cache| {
-                        if !c.clock.is_manual() {
-                            c.recent.store(c.clock.now(), Ordering::Relaxed);
-                        }
-                    };
-                    tick_clock(&c);
+                    // Lookups count their hour through this thread's flushes (not with a
+                    // manual clock: tests move it and expect each access in its hour).
+                    let tick_clock = |c: &Cache| c.counters.hourly.flush(c.clock.now());
+                    c.ticking.store(!c.clock.is_manual(), Ordering::Relaxed);
                     // Every tick until the stop message (or the sender's drop).
                     while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = stop_rx.recv_timeout(TICK) {
                         tick_clock(&c);
@@ -67,7 +65,8 @@ impl Cache {
                             durable = Instant::now();
                         }
                     }
-                    c.recent.store(NOT_TICKING, Ordering::Relaxed);
+                    c.ticking.store(false, Ordering::Relaxed);
+                    tick_clock(&c);
                 })
                 .expect("spawn cache thread"),
         );

@@ -87,9 +87,8 @@ impl Cache {
         weight: impl FnOnce(&T) -> usize,
         load: impl FnOnce() -> Result<Option<T>>,
     ) -> Result<Option<Arc<T>>> {
-        // Records never expire in L1 (NEVER), so the hit path needs no precise clock: the
-        // hourly access count takes the ticker's recent time.
-        self.counters.hourly.record(self.recent_now());
+        // Records never expire in L1 (NEVER): the hit path reads no clock.
+        self.count_access();
         if let Some(Some(v)) = self.l1.get_with(&key, || self.clock.now(), |item| unwrap(&item.val).cloned()) {
             self.counters.l1.hits.inc();
             return Ok(Some(v));

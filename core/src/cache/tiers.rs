@@ -21,7 +21,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -121,9 +121,9 @@ pub struct Cache {
     pub(crate) epoch: u64,
     pub(crate) inflight: Inflight,
     pub(crate) closed: AtomicBool,
-    /// The system clock as the background thread last read it (each tick), or
-    /// [`NOT_TICKING`]; see [`Cache::recent_now`].
-    pub(crate) recent: AtomicI64,
+    /// True while the background thread flushes the hourly counts every tick (never with
+    /// a manual clock); see [`Cache::count_access`].
+    pub(crate) ticking: AtomicBool,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) stop: Mutex<Option<Sender<()>>>,
     /// Warnings raised at open (a discarded cache file).
@@ -136,19 +136,17 @@ impl std::fmt::Debug for Cache {
     }
 }
 
-/// [`Cache::recent`] while no background thread keeps it.
-pub(crate) const NOT_TICKING: i64 = i64::MIN;
-
 impl Cache {
-    /// Now, to within one background tick (20 ms, or one round of background work): one
-    /// relaxed load instead of a system-clock read, for figures that need no more (the
-    /// hourly access counts). The precise clock when no background thread runs or the
-    /// clock is manual (tests move it and expect the effect at once).
+    /// Counts one lookup into the hourly access counts: without reading the clock or a
+    /// locked instruction while the background thread ticks (it attributes the count to
+    /// the hour at its next tick), with the precise clock otherwise (no background thread,
+    /// or a manual clock that tests move and expect the effect of at once).
     #[inline]
-    pub(crate) fn recent_now(&self) -> i64 {
-        match self.recent.load(Ordering::Relaxed) {
-            NOT_TICKING => self.clock.now(),
-            t => t,
+    pub(crate) fn count_access(&self) {
+        if self.ticking.load(Ordering::Relaxed) {
+            self.counters.hourly.record_pending();
+        } else {
+            self.counters.hourly.record(self.clock.now());
         }
     }
 
@@ -173,7 +171,7 @@ impl Cache {
             epoch,
             inflight: Default::default(),
             closed: AtomicBool::new(false),
-            recent: AtomicI64::new(NOT_TICKING),
+            ticking: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
             stop: Mutex::new(None),
             warnings: warning.into_iter().collect(),
@@ -206,7 +204,7 @@ impl Cache {
     /// Reads a byte entry through the tiers.
     pub(crate) fn get_bytes(&self, key: &Arc<[u8]>) -> Result<Option<Arc<[u8]>>> {
         let now = self.clock.now();
-        self.counters.hourly.record(now);
+        self.count_access();
         match self.l1.get(key, now) {
             Lookup::Hit(Item { val: Cached::Bytes(b), .. }) => {
                 self.counters.l1.hits.inc();

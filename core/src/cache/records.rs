@@ -69,11 +69,13 @@ pub(crate) fn score_weight(s: &Score) -> usize {
 }
 
 /// The L1 key of a customer (the storage primary key after the tenant).
+#[inline]
 pub(crate) fn customer_key(tenant: &str, id: &str) -> RecordKey {
     record_key(Kind::Customer, tenant, &[id])
 }
 
 /// The L1 key of a latest score.
+#[inline]
 pub(crate) fn latest_key(tenant: &str, customer_id: &str, score_type: &str) -> RecordKey {
     record_key(Kind::Latest, tenant, &[customer_id, score_type])
 }

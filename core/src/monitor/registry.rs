@@ -454,6 +454,36 @@ mod tests {
     }
 
     #[test]
+    fn per_thread_shares_count_every_call_including_finished_threads() {
+        let r = Registry::new(10);
+        let e = r.entry(&fingerprint("SELECT a FROM t"));
+        let obs = Observation { elapsed_ns: 5, ok: true, rows_returned: 2, index_scans: 1, ..Default::default() };
+        // Concurrent writers, then more threads after those exited (their slots are reused).
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| (0..1000).for_each(|_| e.add(&obs)));
+            }
+        });
+        for _ in 0..3 {
+            std::thread::spawn({
+                let e = e.clone();
+                move || (0..100).for_each(|_| e.add(&Observation { ok: false, ..obs }))
+            })
+            .join()
+            .unwrap();
+        }
+        e.add(&obs);
+        let st = e.stats();
+        assert_eq!((st.calls, st.errors, st.rows_returned, st.index_scans), (4301, 300, 8602, 4301));
+        assert_eq!(st.total_ms, 4301.0 * 5.0 / 1e6);
+        // restore adds on top of the live shares
+        let e2 = r.entry(&fingerprint("SELECT b FROM t"));
+        e2.add(&obs);
+        e2.restore(&e.saved());
+        assert_eq!(e2.calls(), 4302);
+    }
+
+    #[test]
     fn first_sample_wins_and_same_text_share_counts_calls() {
         let r = Registry::new(10);
         let e = r.entry(&fingerprint("SELECT * FROM t WHERE a = 1"));

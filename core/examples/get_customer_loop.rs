@@ -2,15 +2,17 @@
 //! `python/benchmarks`): the same work as they do (production profile, `N` customers with a
 //! small attributes object, then `CALLS` synchronous `get_customer` calls cycling over the
 //! ids, all L1 hits after the first pass), timed in-process, then the same loop through
-//! `get_customer_shared` (no copy of the record). Each loop is timed twice: wall clock, and
-//! the calling thread's CPU time, which time spent descheduled on a busy machine does not
-//! inflate (the bindings' benchmarks measure both the same way). Prints one line of JSON:
+//! `get_customer_shared` (no copy of the record), then `latest_score_shared` over one score
+//! per customer. Each loop is timed twice: wall clock, and the calling thread's CPU time,
+//! which time spent descheduled on a busy machine does not inflate (the bindings' benchmarks
+//! measure both the same way). Prints one line of JSON:
 //! `{"customers": n, "calls": n, "ns_per_call": x, "ns_per_call_shared": y,
-//! "cpu_ns_per_call": x, "cpu_ns_per_call_shared": y}`.
+//! "ns_per_call_latest": z, "cpu_ns_per_call": x, "cpu_ns_per_call_shared": y,
+//! "cpu_ns_per_call_latest": z}`.
 //!
 //!   cargo run --release -p cidb --example get_customer_loop [customers=1000] [calls=1000000]
 
-use cidb::{Config, Customer, Engine, Profile};
+use cidb::{Config, Customer, Engine, Profile, Score};
 use std::time::Instant;
 
 fn main() -> cidb::Result<()> {
@@ -32,9 +34,14 @@ fn main() -> cidb::Result<()> {
         })
         .collect();
     t.upsert_customers(&customers)?;
+    let scores: Vec<Score> = (0..n)
+        .map(|i| Score { customer_id: format!("c{i}"), score_type: "churn_risk".into(), score: 0.5, confidence: 0.9, created_at: now, model: None })
+        .collect();
+    t.add_scores(&scores)?;
     let ids: Vec<String> = (0..n).map(|i| format!("c{}", (i * 7919) % n)).collect();
     for id in &ids {
         t.get_customer(id)?; // warm L1
+        t.latest_score(id, "churn_risk")?;
     }
     // Wall and thread-CPU nanoseconds per call of `get` over the ids; every call must find
     // its customer.
@@ -50,9 +57,11 @@ fn main() -> cidb::Result<()> {
     };
     let (ns, cpu) = time(&|id| Ok(t.get_customer(id)?.is_some()))?;
     let (shared, cpu_shared) = time(&|id| Ok(t.get_customer_shared(id)?.is_some()))?;
+    let (latest, cpu_latest) = time(&|id| Ok(t.latest_score_shared(id, "churn_risk")?.is_some()))?;
     println!(
         "{{\"customers\": {n}, \"calls\": {calls}, \"ns_per_call\": {ns:.1}, \"ns_per_call_shared\": {shared:.1}, \
-         \"cpu_ns_per_call\": {cpu:.1}, \"cpu_ns_per_call_shared\": {cpu_shared:.1}}}"
+         \"ns_per_call_latest\": {latest:.1}, \"cpu_ns_per_call\": {cpu:.1}, \"cpu_ns_per_call_shared\": {cpu_shared:.1}, \
+         \"cpu_ns_per_call_latest\": {cpu_latest:.1}}}"
     );
     db.close()
 }

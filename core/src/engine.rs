@@ -195,11 +195,11 @@ impl Engine {
         if !m.enabled() {
             return f();
         }
-        let start = std::time::Instant::now();
+        let start = crate::monitor::timer::start();
         let r = f();
         let n = r.as_ref().map(&rows).unwrap_or(0);
         let o = crate::monitor::Observation {
-            elapsed_ns: start.elapsed().as_nanos() as u64,
+            elapsed_ns: start.elapsed_ns(),
             ok: r.is_ok(),
             rows_examined: n,
             rows_returned: n,

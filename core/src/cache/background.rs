@@ -1,10 +1,12 @@
 //! The cache's background threads: one warms L1 from the persisted hot set and then builds
 //! the L2/L3 presence filter (it ends when done); the other drains demotions, sweeps
 //! expired entries, persists the hot set and makes cache commits durable on their
-//! intervals until the cache closes. Neither delays `Engine::open`; `Cache::close` stops
+//! intervals until the cache closes, and moves the lookups counted since the last tick into
+//! the hourly access counts (`Cache::count_access`). Neither delays `Engine::open`; `Cache::close` stops
 //! and joins both.
 
 use super::tiers::Cache;
+use std::sync::atomic::Ordering;
 use redb::Database;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,8 +42,13 @@ impl Cache {
                 .name("cidb-cache".into())
                 .spawn(move || {
                     let (mut sweep, mut persist, mut durable) = (Instant::now(), Instant::now(), Instant::now());
+                    // Lookups count their hour through this thread's flushes (not with a
+                    // manual clock: tests move it and expect each access in its hour).
+                    let tick_clock = |c: &Cache| c.counters.hourly.flush(c.clock.now());
+                    c.ticking.store(!c.clock.is_manual(), Ordering::Relaxed);
                     // Every tick until the stop message (or the sender's drop).
                     while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = stop_rx.recv_timeout(TICK) {
+                        tick_clock(&c);
                         let _ = c.drain_demotions();
                         if sweep.elapsed() >= c.opts.sweep_interval {
                             let _ = c.sweep();
@@ -58,6 +65,8 @@ impl Cache {
                             durable = Instant::now();
                         }
                     }
+                    c.ticking.store(false, Ordering::Relaxed);
+                    tick_clock(&c);
                 })
                 .expect("spawn cache thread"),
         );

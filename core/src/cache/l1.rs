@@ -161,6 +161,24 @@ impl<V: Clone + Send + Sync + 'static> L1<V> {
         }
     }
 
+    /// [`L1::get`] for a caller that only needs something of the live value: `f` sees it
+    /// in place (no clone of `V`, so no reference-count traffic for `Arc` values), and the
+    /// clock is read (`now`) only when the entry has an expiry. `None` for a miss or an
+    /// expired entry.
+    #[inline]
+    pub fn get_with<R>(&self, key: &[u8], now: impl FnOnce() -> i64, f: impl FnOnce(&V) -> R) -> Option<R> {
+        let guard = self.map.guard();
+        let n = self.map.get(key, &guard)?;
+        if n.expires_at != NEVER && n.expires_at <= now() {
+            return None;
+        }
+        if !n.visited.load(Ordering::Relaxed) {
+            n.visited.store(true, Ordering::Relaxed);
+        }
+        self.sketch.increment(n.hash);
+        Some(f(&n.value))
+    }
+
     /// Reads without recording an access (stats, tests, the hot-set snapshot).
     pub fn peek(&self, key: &[u8]) -> Option<(V, i64)> {
         let guard = self.map.guard();

@@ -7,7 +7,7 @@
 //! commit's invalidation, and a read after a write never sees the old value.
 
 use super::keys::{build, record_key, Kind, RecordKey};
-use super::l1::{Lookup, NEVER};
+use super::l1::NEVER;
 use super::tiers::{Cache, Cached, Item};
 use crate::error::Result;
 use crate::model::{Customer, Score};
@@ -69,11 +69,13 @@ pub(crate) fn score_weight(s: &Score) -> usize {
 }
 
 /// The L1 key of a customer (the storage primary key after the tenant).
+#[inline]
 pub(crate) fn customer_key(tenant: &str, id: &str) -> RecordKey {
     record_key(Kind::Customer, tenant, &[id])
 }
 
 /// The L1 key of a latest score.
+#[inline]
 pub(crate) fn latest_key(tenant: &str, customer_id: &str, score_type: &str) -> RecordKey {
     record_key(Kind::Latest, tenant, &[customer_id, score_type])
 }
@@ -87,13 +89,11 @@ impl Cache {
         weight: impl FnOnce(&T) -> usize,
         load: impl FnOnce() -> Result<Option<T>>,
     ) -> Result<Option<Arc<T>>> {
-        let now = self.clock.now();
-        self.counters.hourly.record(now);
-        if let Lookup::Hit(item) = self.l1.get(&key, now) {
-            if let Some(v) = unwrap(&item.val) {
-                self.counters.l1.hits.inc();
-                return Ok(Some(v.clone()));
-            }
+        // Records never expire in L1 (NEVER): the hit path reads no clock.
+        self.count_access();
+        if let Some(Some(v)) = self.l1.get_with(&key, || self.clock.now(), |item| unwrap(&item.val).cloned()) {
+            self.counters.l1.hits.inc();
+            return Ok(Some(v));
         }
         self.counters.l1.misses.inc();
         let v0 = self.stripes.get(&key);

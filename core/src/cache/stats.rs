@@ -1,33 +1,31 @@
 //! Cache analytics: per-tier counters (hits, misses, promotions, demotions, evictions,
 //! expirations), sizes, and access counts per hour for the last 24 hours. Counters are
-//! relaxed atomics, spread over cache-line-padded stripes chosen per thread so that two
-//! threads counting hits do not fight over one line. Everything here is serde-serialisable.
+//! kept per thread (cache-line-padded parts only their own thread writes, summed when
+//! read), so counting a hit is a plain load and store and two threads never fight over
+//! one line. Everything here is serde-serialisable.
 
 use serde::Serialize;
-use std::cell::Cell;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use parking_lot::Mutex;
+use thread_local::ThreadLocal;
 
-const STRIPES: usize = 8;
-
+/// One thread's part of a counter, on a cache line of its own.
 #[repr(align(64))]
 #[derive(Default)]
 struct Padded(AtomicU64);
 
-/// A counter spread over per-thread stripes.
+/// A counter kept per thread: each thread adds to its own part with a relaxed load and
+/// store (it is the part's only writer, so no locked instruction is needed and nothing is
+/// lost), and [`Counter::get`] sums the parts. Parts of finished threads stay counted.
 #[derive(Default)]
-pub struct Counter([Padded; STRIPES]);
-
-static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
-thread_local! {
-    static STRIPE: Cell<usize> = Cell::new(NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES);
-}
+pub struct Counter(ThreadLocal<Padded>);
 
 impl Counter {
     /// Adds `n`.
     #[inline]
     pub fn add(&self, n: u64) {
-        let i = STRIPE.with(|s| s.get());
-        self.0[i].0.fetch_add(n, Ordering::Relaxed);
+        let c = &self.0.get_or_default().0;
+        c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
     }
 
     /// Adds one.
@@ -38,7 +36,7 @@ impl Counter {
 
     /// The total.
     pub fn get(&self) -> u64 {
-        self.0.iter().map(|p| p.0.load(Ordering::Relaxed)).sum()
+        self.0.iter().fold(0u64, |a, p| a.wrapping_add(p.0.load(Ordering::Relaxed)))
     }
 }
 
@@ -135,14 +133,20 @@ pub struct CacheStats {
 
 const HOUR: i64 = 3_600_000;
 
-/// Access counts per hour in a 24-slot ring.
+/// Access counts per hour in a 24-slot ring. A lookup either counts itself into its hour
+/// ([`Hourly::record`], which needs the time) or, while the cache's background thread
+/// ticks, only bumps a per-thread counter ([`Hourly::record_pending`]); each tick
+/// ([`Hourly::flush`]) moves what accumulated into the current hour, so an access lands in
+/// the hour of a tick at most one tick (20 ms) later.
 pub struct Hourly {
     slots: [(AtomicI64, AtomicU64); 24],
+    pending: Counter,
+    flushed: Mutex<u64>,
 }
 
 impl Default for Hourly {
     fn default() -> Self {
-        Hourly { slots: std::array::from_fn(|_| (AtomicI64::new(-1), AtomicU64::new(0))) }
+        Hourly { slots: std::array::from_fn(|_| (AtomicI64::new(-1), AtomicU64::new(0))), pending: Counter::default(), flushed: Mutex::new(0) }
     }
 }
 
@@ -150,6 +154,29 @@ impl Hourly {
     /// Counts one access at `now`.
     #[inline]
     pub fn record(&self, now: i64) {
+        self.add(now, 1)
+    }
+
+    /// Counts one access into the hour of the next [`Hourly::flush`] (no clock read, no
+    /// locked instruction).
+    #[inline]
+    pub fn record_pending(&self) {
+        self.pending.inc()
+    }
+
+    /// Moves the accesses counted by [`Hourly::record_pending`] since the last flush into
+    /// the hour of `now`.
+    pub fn flush(&self, now: i64) {
+        let mut flushed = self.flushed.lock();
+        let total = self.pending.get();
+        let n = total.wrapping_sub(*flushed);
+        if n > 0 {
+            self.add(now, n);
+        }
+        *flushed = total;
+    }
+
+    fn add(&self, now: i64, n: u64) {
         let h = now.div_euclid(HOUR);
         let (hour, count) = &self.slots[h.rem_euclid(24) as usize];
         let cur = hour.load(Ordering::Relaxed);
@@ -160,11 +187,12 @@ impl Hourly {
                 return; // an older hour than the slot holds: out of the window
             }
         }
-        count.fetch_add(1, Ordering::Relaxed);
+        count.fetch_add(n, Ordering::Relaxed);
     }
 
     /// The last 24 hours ending with the hour of `now`, oldest first.
     pub fn snapshot(&self, now: i64) -> Vec<HourCount> {
+        self.flush(now);
         let cur = now.div_euclid(HOUR);
         (cur - 23..=cur)
             .map(|h| {
@@ -196,5 +224,22 @@ mod tests {
         let s = h.snapshot(t0 + 24 * HOUR);
         assert_eq!(s[23].accesses, 1);
         assert_eq!(s.iter().map(|c| c.accesses).sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn pending_accesses_land_in_the_hour_of_their_flush() {
+        let h = Hourly::default();
+        let t0 = 100 * HOUR;
+        h.record_pending();
+        h.record_pending();
+        h.flush(t0 + 5);
+        h.flush(t0 + 6); // nothing new: nothing added
+        std::thread::scope(|s| {
+            s.spawn(|| h.record_pending());
+        });
+        h.record(t0 + HOUR);
+        let s = h.snapshot(t0 + HOUR); // flushes the other thread's access into this hour
+        assert_eq!(s[22], HourCount { hour_start: t0, accesses: 2 });
+        assert_eq!(s[23].accesses, 2);
     }
 }

@@ -121,6 +121,9 @@ pub struct Cache {
     pub(crate) epoch: u64,
     pub(crate) inflight: Inflight,
     pub(crate) closed: AtomicBool,
+    /// True while the background thread flushes the hourly counts every tick (never with
+    /// a manual clock); see [`Cache::count_access`].
+    pub(crate) ticking: AtomicBool,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) stop: Mutex<Option<Sender<()>>>,
     /// Warnings raised at open (a discarded cache file).
@@ -134,6 +137,19 @@ impl std::fmt::Debug for Cache {
 }
 
 impl Cache {
+    /// Counts one lookup into the hourly access counts: without reading the clock or a
+    /// locked instruction while the background thread ticks (it attributes the count to
+    /// the hour at its next tick), with the precise clock otherwise (no background thread,
+    /// or a manual clock that tests move and expect the effect of at once).
+    #[inline]
+    pub(crate) fn count_access(&self) {
+        if self.ticking.load(Ordering::Relaxed) {
+            self.counters.hourly.record_pending();
+        } else {
+            self.counters.hourly.record(self.clock.now());
+        }
+    }
+
     /// Opens the cache file in `dir`. Background work is started separately
     /// ([`Cache::start`]) so that `open` never waits for it.
     pub fn open(dir: &Path, l1_items: usize, l1_bytes: usize, opts: CacheOptions, clock: Clock) -> Result<Cache> {
@@ -155,6 +171,7 @@ impl Cache {
             epoch,
             inflight: Default::default(),
             closed: AtomicBool::new(false),
+            ticking: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
             stop: Mutex::new(None),
             warnings: warning.into_iter().collect(),
@@ -187,7 +204,7 @@ impl Cache {
     /// Reads a byte entry through the tiers.
     pub(crate) fn get_bytes(&self, key: &Arc<[u8]>) -> Result<Option<Arc<[u8]>>> {
         let now = self.clock.now();
-        self.counters.hourly.record(now);
+        self.count_access();
         match self.l1.get(key, now) {
             Lookup::Hit(Item { val: Cached::Bytes(b), .. }) => {
                 self.counters.l1.hits.inc();

@@ -10,6 +10,19 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use thread_local::ThreadLocal;
+
+/// One thread's running totals of the statements it observed (only that thread writes
+/// them; see `registry::bump`). The window's counts are the totals' growth since the
+/// window began.
+#[derive(Default)]
+#[repr(align(64))]
+struct Tally {
+    calls: AtomicU64,
+    errors: AtomicU64,
+    index_scans: AtomicU64,
+    table_scans: AtomicU64,
+}
 
 /// Alert thresholds and sizes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -82,16 +95,15 @@ pub type AlertCallback = Arc<dyn Fn(&Alert) + Send + Sync>;
 struct Window {
     start: Millis,
     fired: HashMap<(AlertKind, u64), Millis>,
+    /// The summed totals (calls, errors, index scans, table scans) when the window began.
+    taken: [u64; 4],
 }
 
 /// The alert engine.
 pub struct Alerts {
     opts: AlertOptions,
     clock: Clock,
-    calls: AtomicU64,
-    errors: AtomicU64,
-    index_scans: AtomicU64,
-    table_scans: AtomicU64,
+    tally: ThreadLocal<Tally>,
     window: Mutex<Window>,
     log: Mutex<VecDeque<Alert>>,
     callbacks: RwLock<Vec<(u64, AlertCallback)>>,
@@ -106,11 +118,8 @@ impl Alerts {
         Alerts {
             opts,
             clock,
-            calls: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            index_scans: AtomicU64::new(0),
-            table_scans: AtomicU64::new(0),
-            window: Mutex::new(Window { start, fired: HashMap::new() }),
+            tally: ThreadLocal::new(),
+            window: Mutex::new(Window { start, fired: HashMap::new(), taken: [0; 4] }),
             log: Mutex::new(VecDeque::new()),
             callbacks: RwLock::new(Vec::new()),
             next_cb: AtomicU64::new(1),
@@ -179,16 +188,17 @@ impl Alerts {
 
     /// Counts one statement into the window and fires per-statement alerts.
     pub fn observe(&self, fp_id: u64, fp_text: &str, o: &super::Observation) {
-        let r = Ordering::Relaxed;
-        self.calls.fetch_add(1, r);
+        use super::registry::bump;
+        let t = self.tally.get_or_default();
+        bump(&t.calls, 1);
         if !o.ok {
-            self.errors.fetch_add(1, r);
+            bump(&t.errors, 1);
         }
         if o.index_scans > 0 {
-            self.index_scans.fetch_add(o.index_scans, r);
+            bump(&t.index_scans, o.index_scans);
         }
         if o.table_scans > 0 {
-            self.table_scans.fetch_add(o.table_scans, r);
+            bump(&t.table_scans, o.table_scans);
         }
         let slow_ns = self.opts.slow_query.as_nanos() as u64;
         if o.elapsed_ns > slow_ns {
@@ -224,18 +234,22 @@ impl Alerts {
     pub fn evaluate(&self) -> Vec<Alert> {
         let now = self.clock.now();
         let win = self.opts.window.as_millis() as i64;
-        {
+        let [calls, errors, idx, tbl] = {
             let mut w = self.window.lock();
             if now - w.start < win {
                 return Vec::new();
             }
             w.start = now;
-        }
-        let r = Ordering::Relaxed;
-        let calls = self.calls.swap(0, r);
-        let errors = self.errors.swap(0, r);
-        let idx = self.index_scans.swap(0, r);
-        let tbl = self.table_scans.swap(0, r);
+            let r = Ordering::Relaxed;
+            let mut totals = [0u64; 4];
+            for t in self.tally.iter() {
+                for (sum, c) in totals.iter_mut().zip([&t.calls, &t.errors, &t.index_scans, &t.table_scans]) {
+                    *sum = sum.wrapping_add(c.load(r));
+                }
+            }
+            let was = std::mem::replace(&mut w.taken, totals);
+            std::array::from_fn(|i| totals[i].wrapping_sub(was[i]))
+        };
         let mut fired = Vec::new();
         if calls >= self.opts.min_window_calls {
             let rate = errors as f64 / calls as f64;

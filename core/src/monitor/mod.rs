@@ -13,6 +13,7 @@ pub mod fingerprint;
 mod histogram;
 mod persist;
 pub mod registry;
+pub(crate) mod timer;
 
 pub use advisor::{Advice, AdviceOptions, HelpedQuery, Recommendation, UnindexedForeignKey, UnusedIndex};
 pub use alerts::{Alert, AlertCallback, AlertKind, AlertOptions};
@@ -116,6 +117,7 @@ pub struct Monitor {
 impl Monitor {
     /// A monitor with `opts`, reading time from `clock`.
     pub fn new(opts: MonitorOptions, clock: Clock) -> Monitor {
+        timer::calibrate_in_background();
         Monitor {
             enabled: AtomicBool::new(opts.enabled),
             registry: registry::Registry::new(opts.max_fingerprints),

@@ -1,7 +1,10 @@
 //! Per-fingerprint statistics (the pg_stat_statements table): calls, errors, time, a latency
 //! histogram, rows examined and returned, index and table scans, joins and peak memory.
-//! Recording is a handful of relaxed atomic adds on an entry the caller already holds
-//! (prepared statements keep theirs), so monitoring costs little on hot paths. The table is
+//! Recording touches an entry the caller already holds (prepared statements keep theirs):
+//! the counters live in per-thread shares that only their own thread writes (a plain load
+//! and store, no locked instruction), readers sum the shares, and the latency histogram is
+//! one relaxed atomic add; so monitoring costs little on hot paths and every call is
+//! counted exactly. The table is
 //! bounded: when full, the least-called entry is evicted, flagged (so a prepared statement
 //! holding it fetches a live one) and counted.
 //!
@@ -17,6 +20,30 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use thread_local::ThreadLocal;
+
+/// Adds `n` to a counter only the calling thread writes: a relaxed load and store, which
+/// costs a fraction of a locked add and is exact because there is no other writer.
+#[inline]
+pub(crate) fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
+/// One thread's share of an entry's additive counters. Only the owning thread writes it
+/// (`thread_local` hands a thread's slot to a later thread only after the first exited, so
+/// the counts of finished threads stay); readers sum every share.
+#[derive(Default)]
+#[repr(align(64))]
+struct Share {
+    calls: AtomicU64,
+    errors: AtomicU64,
+    total_ns: AtomicU64,
+    rows_examined: AtomicU64,
+    rows_returned: AtomicU64,
+    index_scans: AtomicU64,
+    table_scans: AtomicU64,
+    joins: AtomicU64,
+}
 
 /// A representative execution of a fingerprint, for re-planning.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +81,8 @@ pub struct Observation {
 pub struct Entry {
     /// The fingerprint.
     pub fingerprint: Fingerprint,
+    shares: ThreadLocal<Share>,
+    // The additive counters below hold only what `restore` added; live calls go to `shares`.
     calls: AtomicU64,
     errors: AtomicU64,
     total_ns: AtomicU64,
@@ -119,6 +148,7 @@ impl Entry {
         let z = || AtomicU64::new(0);
         Entry {
             fingerprint,
+            shares: ThreadLocal::new(),
             calls: z(),
             errors: z(),
             total_ns: z(),
@@ -185,13 +215,15 @@ impl Entry {
     }
 
     /// Adds one execution.
+    #[inline]
     pub fn add(&self, o: &Observation) {
         let r = Ordering::Relaxed;
-        self.calls.fetch_add(1, r);
+        let sh = self.shares.get_or_default();
+        bump(&sh.calls, 1);
         if !o.ok {
-            self.errors.fetch_add(1, r);
+            bump(&sh.errors, 1);
         }
-        self.total_ns.fetch_add(o.elapsed_ns, r);
+        bump(&sh.total_ns, o.elapsed_ns);
         // fetch_min/max are compare-and-swap loops on x86; once the extremes have settled
         // almost every call can tell from a plain load that it changes neither.
         if o.elapsed_ns < self.min_ns.load(r) {
@@ -202,36 +234,42 @@ impl Entry {
         }
         self.hist.record(o.elapsed_ns);
         if o.rows_examined > 0 {
-            self.rows_examined.fetch_add(o.rows_examined, r);
+            bump(&sh.rows_examined, o.rows_examined);
         }
         if o.rows_returned > 0 {
-            self.rows_returned.fetch_add(o.rows_returned, r);
+            bump(&sh.rows_returned, o.rows_returned);
         }
         if o.index_scans > 0 {
-            self.index_scans.fetch_add(o.index_scans, r);
+            bump(&sh.index_scans, o.index_scans);
         }
         if o.table_scans > 0 {
-            self.table_scans.fetch_add(o.table_scans, r);
+            bump(&sh.table_scans, o.table_scans);
         }
         if o.joins > 0 {
-            self.joins.fetch_add(o.joins, r);
+            bump(&sh.joins, o.joins);
         }
         if o.peak_mem_bytes > 0 {
             self.peak_mem.fetch_max(o.peak_mem_bytes, r);
         }
     }
 
+    /// `base` (what was restored) plus every thread's share of one counter.
+    fn sum(&self, base: &AtomicU64, f: impl Fn(&Share) -> &AtomicU64) -> u64 {
+        let r = Ordering::Relaxed;
+        self.shares.iter().fold(base.load(r), |a, s| a.wrapping_add(f(s).load(r)))
+    }
+
     /// Executions so far.
     pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
+        self.sum(&self.calls, |s| &s.calls)
     }
 
     /// A snapshot.
     pub fn stats(&self) -> FingerprintStats {
         let r = Ordering::Relaxed;
-        let calls = self.calls.load(r);
+        let calls = self.calls();
         let ms = |ns: u64| ns as f64 / 1e6;
-        let total = self.total_ns.load(r);
+        let total = self.sum(&self.total_ns, |s| &s.total_ns);
         let min = self.min_ns.load(r);
         let max = self.max_ns.load(r);
         // A bucket's representative value can lie outside the observed range (a single
@@ -243,7 +281,7 @@ impl Entry {
             id: format!("{:016x}", self.fingerprint.id),
             query: self.fingerprint.text.clone(),
             calls,
-            errors: self.errors.load(r),
+            errors: self.sum(&self.errors, |s| &s.errors),
             total_ms: ms(total),
             mean_ms: if calls == 0 { 0.0 } else { ms(total) / calls as f64 },
             min_ms: if min == u64::MAX { 0.0 } else { ms(min) },
@@ -251,11 +289,11 @@ impl Entry {
             p50_ms: ms(quantile(0.50)),
             p95_ms: ms(quantile(0.95)),
             p99_ms: ms(quantile(0.99)),
-            rows_examined: self.rows_examined.load(r),
-            rows_returned: self.rows_returned.load(r),
-            index_scans: self.index_scans.load(r),
-            table_scans: self.table_scans.load(r),
-            joins: self.joins.load(r),
+            rows_examined: self.sum(&self.rows_examined, |s| &s.rows_examined),
+            rows_returned: self.sum(&self.rows_returned, |s| &s.rows_returned),
+            index_scans: self.sum(&self.index_scans, |s| &s.index_scans),
+            table_scans: self.sum(&self.table_scans, |s| &s.table_scans),
+            joins: self.sum(&self.joins, |s| &s.joins),
             peak_mem_bytes: self.peak_mem.load(r),
             example: self.sample.lock().as_ref().map(|s| s.sql.clone()),
         }
@@ -266,17 +304,17 @@ impl Entry {
         let r = Ordering::Relaxed;
         super::persist::SavedEntry {
             text: self.fingerprint.text.clone(),
-            calls: self.calls.load(r),
-            errors: self.errors.load(r),
-            total_ns: self.total_ns.load(r),
+            calls: self.calls(),
+            errors: self.sum(&self.errors, |s| &s.errors),
+            total_ns: self.sum(&self.total_ns, |s| &s.total_ns),
             min_ns: self.min_ns.load(r),
             max_ns: self.max_ns.load(r),
             hist: self.hist.buckets(),
-            rows_examined: self.rows_examined.load(r),
-            rows_returned: self.rows_returned.load(r),
-            index_scans: self.index_scans.load(r),
-            table_scans: self.table_scans.load(r),
-            joins: self.joins.load(r),
+            rows_examined: self.sum(&self.rows_examined, |s| &s.rows_examined),
+            rows_returned: self.sum(&self.rows_returned, |s| &s.rows_returned),
+            index_scans: self.sum(&self.index_scans, |s| &s.index_scans),
+            table_scans: self.sum(&self.table_scans, |s| &s.table_scans),
+            joins: self.sum(&self.joins, |s| &s.joins),
             peak_mem: self.peak_mem.load(r),
             same_text: self.same_text.load(r),
             sample: self.sample().map(|s| super::persist::SavedSample::from(&*s)),
@@ -413,6 +451,36 @@ mod tests {
         let s = e.stats();
         assert_eq!((s.calls, s.errors, s.rows_examined, s.index_scans, s.table_scans, s.peak_mem_bytes), (2, 1, 10, 1, 1, 99));
         assert_eq!((s.min_ms, s.max_ms, s.total_ms, s.mean_ms), (1.0, 3.0, 4.0, 2.0));
+    }
+
+    #[test]
+    fn per_thread_shares_count_every_call_including_finished_threads() {
+        let r = Registry::new(10);
+        let e = r.entry(&fingerprint("SELECT a FROM t"));
+        let obs = Observation { elapsed_ns: 5, ok: true, rows_returned: 2, index_scans: 1, ..Default::default() };
+        // Concurrent writers, then more threads after those exited (their slots are reused).
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| (0..1000).for_each(|_| e.add(&obs)));
+            }
+        });
+        for _ in 0..3 {
+            std::thread::spawn({
+                let e = e.clone();
+                move || (0..100).for_each(|_| e.add(&Observation { ok: false, ..obs }))
+            })
+            .join()
+            .unwrap();
+        }
+        e.add(&obs);
+        let st = e.stats();
+        assert_eq!((st.calls, st.errors, st.rows_returned, st.index_scans), (4301, 300, 8602, 4301));
+        assert_eq!(st.total_ms, 4301.0 * 5.0 / 1e6);
+        // restore adds on top of the live shares
+        let e2 = r.entry(&fingerprint("SELECT b FROM t"));
+        e2.add(&obs);
+        e2.restore(&e.saved());
+        assert_eq!(e2.calls(), 4302);
     }
 
     #[test]

@@ -132,3 +132,24 @@ fn quantiles_stay_within_the_observed_range() {
     let empty = m.entry_for_sql("SELECT c FROM t").stats();
     assert_eq!((empty.p50_ms, empty.min_ms, empty.max_ms), (0.0, 0.0, 0.0));
 }
+
+#[test]
+fn window_counts_come_from_every_thread() {
+    let (m, clock, _) = monitor();
+    let e = m.entry_for_sql("SELECT 1");
+    // 50 statements over two threads, 2 errors (4 % > 1 %): the error rate fires.
+    std::thread::scope(|s| {
+        for t in 0..2 {
+            let (m, e) = (&m, &e);
+            s.spawn(move || (0..25).for_each(|i| m.record(e, "q", &obs(1, !(t == 0 && i < 2)), || None)));
+        }
+    });
+    clock.advance(60_000);
+    let kinds: Vec<_> = m.evaluate_alerts().into_iter().map(|a| a.kind).collect();
+    assert_eq!(kinds, vec![AlertKind::ErrorRate]);
+    // the next window starts from zero: 30 clean statements fire nothing
+    (0..30).for_each(|_| m.record(&e, "q", &obs(1, true), || None));
+    clock.advance(60_000);
+    assert!(m.evaluate_alerts().is_empty());
+    assert_eq!(e.calls(), 80);
+}

@@ -7,7 +7,7 @@
 //! forms (`get_customer_shared`, `latest_score_shared`): the record comes back as the
 //! cache's own immutable `Arc`, as any caller that only reads it would take it.
 
-use super::queries::{Out, Q, QuerySide, HIGH, RECENT_ROLE};
+use super::queries::{cid, Out, Q, QuerySide, HIGH, RECENT_ROLE};
 use cidb::{Statement, Tenant, Value};
 
 /// SQL of the statement-based workloads (cidb form: the tenant handle scopes them).
@@ -97,19 +97,19 @@ impl QuerySide for CidbSide {
         let mut o = Out::default();
         match q {
             Q::ById(i) => {
-                let id = cidb::datagen::customer_id(*i as usize);
+                let id = cid(*i);
                 if let Some(c) = self.t(*i).get_customer_shared(&id).map_err(e)? {
                     o.add(c.id.as_bytes());
                 }
             }
             Q::Latest(i, st) => {
-                let id = cidb::datagen::customer_id(*i as usize);
+                let id = cid(*i);
                 if let Some(s) = self.t(*i).latest_score_shared(&id, st).map_err(e)? {
                     o.add(s.customer_id.as_bytes());
                 }
             }
             Q::History(i, st, from, to) => {
-                let id = cidb::datagen::customer_id(*i as usize);
+                let id = cid(*i);
                 for s in self.t(*i).score_history(&id, st, *from, *to).map_err(e)? {
                     o.add(&s.created_at.to_le_bytes());
                 }
@@ -130,7 +130,7 @@ impl QuerySide for CidbSide {
                 return rows_out(self.stmts[*tenant].high.query(&[Value::Real(*min_conf)]), 0);
             }
             Q::Recent(i, from, to) => {
-                let id = cidb::datagen::customer_id(*i as usize);
+                let id = cid(*i);
                 for m in self.t(*i).messages_for_customer(&id, *from, *to, Some(RECENT_ROLE), 0).map_err(e)? {
                     o.add(&m.id.to_le_bytes());
                 }

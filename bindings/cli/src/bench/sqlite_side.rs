@@ -5,7 +5,7 @@
 //! statement here (SQLite's best form): customers joined with latest_scores and an
 //! `EXISTS` over recent messages.
 
-use super::queries::{Out, Q, QuerySide, RECENT_ROLE};
+use super::queries::{cid, Out, Q, QuerySide, RECENT_ROLE};
 use super::sqlite::from_sql;
 use cidb::datagen::{customer_id, tenant_name};
 use cidb::{Customer, Message, Role, Score};
@@ -32,13 +32,14 @@ pub const JOIN: &str = "SELECT c.id, c.email, s.score FROM customers c JOIN late
 /// SQLite's side over one connection (borrowed or owned).
 pub struct SqliteSide<C: Deref<Target = Connection>> {
     conn: C,
-    tenants: usize,
+    /// Tenant names by index, formatted once (the cidb side holds a handle per tenant).
+    names: Vec<String>,
 }
 
 impl<C: Deref<Target = Connection>> SqliteSide<C> {
     /// A side over `conn`; `tenants` as in the dataset.
     pub fn new(conn: C, tenants: usize) -> SqliteSide<C> {
-        SqliteSide { conn, tenants: tenants.max(1) }
+        SqliteSide { conn, names: (0..tenants.max(1)).map(tenant_name).collect() }
     }
 
     /// The connection.
@@ -66,8 +67,8 @@ impl<C: Deref<Target = Connection>> SqliteSide<C> {
         ]
     }
 
-    fn tenant(&self, i: u32) -> String {
-        tenant_name(i as usize % self.tenants)
+    fn tenant(&self, i: u32) -> &str {
+        &self.names[i as usize % self.names.len()]
     }
 
     fn values(&self, sql: &str, ps: &[rusqlite::types::Value]) -> rusqlite::Result<Out> {
@@ -134,46 +135,46 @@ impl<C: Deref<Target = Connection>> QuerySide for SqliteSide<C> {
             match q {
                 Q::ById(i) => {
                     let mut st = self.conn.prepare_cached(BY_ID)?;
-                    let mut rows = st.query(params![self.tenant(*i), customer_id(*i as usize)])?;
+                    let mut rows = st.query(params![self.tenant(*i), &*cid(*i)])?;
                     while let Some(r) = rows.next()? {
                         o.add(customer(r)?.id.as_bytes());
                     }
                 }
                 Q::Latest(i, stype) => {
                     let mut st = self.conn.prepare_cached(LATEST)?;
-                    let mut rows = st.query(params![self.tenant(*i), customer_id(*i as usize), stype])?;
+                    let mut rows = st.query(params![self.tenant(*i), &*cid(*i), stype])?;
                     while let Some(r) = rows.next()? {
                         o.add(score(r)?.customer_id.as_bytes());
                     }
                 }
                 Q::History(i, stype, from, to) => {
                     let mut st = self.conn.prepare_cached(HISTORY)?;
-                    let mut rows = st.query(params![self.tenant(*i), customer_id(*i as usize), stype, from, to])?;
+                    let mut rows = st.query(params![self.tenant(*i), &*cid(*i), stype, from, to])?;
                     while let Some(r) = rows.next()? {
                         o.add(&score(r)?.created_at.to_le_bytes());
                     }
                 }
                 Q::Segment { tenant, dept, status, from, to } => {
-                    o = self.values(SEGMENT, &[txt(&tenant_name(*tenant)), txt(dept), txt(status), S::Integer(*from), S::Integer(*to)])?;
+                    o = self.values(SEGMENT, &[txt(&self.names[*tenant]), txt(dept), txt(status), S::Integer(*from), S::Integer(*to)])?;
                 }
                 Q::TenantQ { tenant, status, dept } => {
-                    o = self.values(TENANT, &[txt(&tenant_name(*tenant)), txt(status), txt(dept)])?;
+                    o = self.values(TENANT, &[txt(&self.names[*tenant]), txt(status), txt(dept)])?;
                 }
                 Q::Email(i) => {
-                    o = self.values(EMAIL, &[S::Text(self.tenant(*i)), S::Text(format!("{}@example.com", customer_id(*i as usize)))])?;
+                    o = self.values(EMAIL, &[txt(self.tenant(*i)), S::Text(format!("{}@example.com", customer_id(*i as usize)))])?;
                 }
                 Q::HighScore { tenant, min_conf } => {
-                    o = self.values(HIGH, &[txt(&tenant_name(*tenant)), S::Real(*min_conf)])?;
+                    o = self.values(HIGH, &[txt(&self.names[*tenant]), S::Real(*min_conf)])?;
                 }
                 Q::Recent(i, from, to) => {
                     let mut st = self.conn.prepare_cached(RECENT)?;
-                    let mut rows = st.query(params![self.tenant(*i), customer_id(*i as usize), from, to, RECENT_ROLE.as_str()])?;
+                    let mut rows = st.query(params![self.tenant(*i), &*cid(*i), from, to, RECENT_ROLE.as_str()])?;
                     while let Some(r) = rows.next()? {
                         o.add(&message(r)?.id.to_le_bytes());
                     }
                 }
                 Q::Join { tenant, dept, score_type, since } => {
-                    o = self.values(JOIN, &[txt(&tenant_name(*tenant)), txt(dept), txt(score_type), S::Integer(*since)])?;
+                    o = self.values(JOIN, &[txt(&self.names[*tenant]), txt(dept), txt(score_type), S::Integer(*since)])?;
                 }
             }
             Ok(())

@@ -18,6 +18,20 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyCapsule;
 use std::os::raw::c_int;
 
+/// `DateTime_FromDateAndTime(year, month, day, hour, minute, second, microsecond, tzinfo,
+/// type)`: a new reference, or NULL with an exception set.
+type NewDateTime = unsafe extern "C" fn(
+    c_int,
+    c_int,
+    c_int,
+    c_int,
+    c_int,
+    c_int,
+    c_int,
+    *mut ffi::PyObject,
+    *mut ffi::PyTypeObject,
+) -> *mut ffi::PyObject;
+
 /// The leading fields of CPython's `PyDateTime_CAPI` (Include/datetime.h), in order.
 #[repr(C)]
 #[allow(dead_code)] // read through the pointer as a whole; only some fields are used
@@ -30,34 +44,14 @@ struct CapiPrefix {
     timezone_utc: *mut ffi::PyObject,
     date_from_date:
         unsafe extern "C" fn(c_int, c_int, c_int, *mut ffi::PyTypeObject) -> *mut ffi::PyObject,
-    datetime_from_date_and_time: unsafe extern "C" fn(
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        *mut ffi::PyObject,
-        *mut ffi::PyTypeObject,
-    ) -> *mut ffi::PyObject,
+    datetime_from_date_and_time: NewDateTime,
 }
 
 /// The checked pieces of the capsule this binding uses.
 pub struct Capi {
     datetime_type: *mut ffi::PyTypeObject,
     utc: *mut ffi::PyObject,
-    new_datetime: unsafe extern "C" fn(
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        *mut ffi::PyObject,
-        *mut ffi::PyTypeObject,
-    ) -> *mut ffi::PyObject,
+    new_datetime: NewDateTime,
 }
 
 // SAFETY: the pointers are to immortal-for-our-purposes objects owned by the `datetime`

@@ -169,6 +169,26 @@ fn apply(db: &Engine, op: &Op) {
     }
 }
 
+/// Every index of `db` is exact (no stale or missing entry, as many entries as the catalog
+/// says), and its incrementally kept statistics equal what a fresh ANALYZE computes.
+/// `after` (the writes that led here) goes into the failure message.
+fn indexes_exact_and_stats_as_analyze(db: &Engine, after: &dyn std::fmt::Debug) -> Result<(), TestCaseError> {
+    let mut live = Vec::new();
+    for i in db.indexes().unwrap() {
+        let check = db.check_index(&i.name).unwrap();
+        prop_assert!(check.is_exact(), "{} after {:?}: {:?}", i.name, after, check);
+        prop_assert_eq!(check.stale, 0);
+        prop_assert_eq!(check.entries, i.entries);
+        live.push((i.name.clone(), db.index_stats(&i.name).unwrap()));
+    }
+    db.execute("ANALYZE").unwrap();
+    for (name, before) in live {
+        let after = db.index_stats(&name).unwrap();
+        prop_assert_eq!(&before, &after, "incremental stats of {} differ from ANALYZE", name);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(12))]
     #[test]
@@ -179,19 +199,7 @@ proptest! {
         for o in &ops {
             apply(&db, o);
         }
-        let mut live = Vec::new();
-        for i in db.indexes().unwrap() {
-            let check = db.check_index(&i.name).unwrap();
-            prop_assert!(check.is_exact(), "{} after {:?}: {:?}", i.name, ops, check);
-            prop_assert_eq!(check.stale, 0);
-            prop_assert_eq!(check.entries, i.entries);
-            live.push((i.name.clone(), db.index_stats(&i.name).unwrap()));
-        }
-        db.execute("ANALYZE").unwrap();
-        for (name, before) in live {
-            let after = db.index_stats(&name).unwrap();
-            prop_assert_eq!(&before, &after, "incremental stats of {} differ from ANALYZE", name);
-        }
+        indexes_exact_and_stats_as_analyze(&db, &ops)?;
     }
 }
 
@@ -370,18 +378,7 @@ proptest! {
             .map(|i| Score { customer_id: format!("c{:02}", i % 7), score_type: "churn".into(), score: (i % 10) as f64 / 10.0, confidence: 0.8, created_at: T0 + i as i64, model: None })
             .collect();
         t.add_scores(&ss).unwrap();
-        let mut live = Vec::new();
-        for i in db.indexes().unwrap() {
-            let check = db.check_index(&i.name).unwrap();
-            prop_assert!(check.is_exact(), "{} after {:?}: {:?}", i.name, batches, check);
-            prop_assert_eq!(check.entries, i.entries);
-            live.push((i.name.clone(), db.index_stats(&i.name).unwrap()));
-        }
-        db.execute("ANALYZE").unwrap();
-        for (name, before) in live {
-            let after = db.index_stats(&name).unwrap();
-            prop_assert_eq!(&before, &after, "incremental stats of {} differ from ANALYZE", name);
-        }
+        indexes_exact_and_stats_as_analyze(&db, &batches)?;
     }
 }
 

@@ -150,10 +150,7 @@ impl<V: Clone + Send + Sync + 'static> L1<V> {
         let guard = self.map.guard();
         match self.map.get(key, &guard) {
             Some(n) if n.expires_at > now => {
-                if !n.visited.load(Ordering::Relaxed) {
-                    n.visited.store(true, Ordering::Relaxed);
-                }
-                self.sketch.increment(n.hash);
+                self.touch(n);
                 Lookup::Hit(n.value.clone())
             }
             Some(_) => Lookup::Expired,
@@ -172,11 +169,18 @@ impl<V: Clone + Send + Sync + 'static> L1<V> {
         if n.expires_at != NEVER && n.expires_at <= now() {
             return None;
         }
+        self.touch(n);
+        Some(f(&n.value))
+    }
+
+    /// Records a hit on `n`: sets its CLOCK bit (only when not already set, so hot entries
+    /// cause no cache-line traffic) and bumps its sketch frequency.
+    #[inline]
+    fn touch(&self, n: &Node<V>) {
         if !n.visited.load(Ordering::Relaxed) {
             n.visited.store(true, Ordering::Relaxed);
         }
         self.sketch.increment(n.hash);
-        Some(f(&n.value))
     }
 
     /// Reads without recording an access (stats, tests, the hot-set snapshot).

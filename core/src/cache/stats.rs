@@ -9,6 +9,14 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use parking_lot::Mutex;
 use thread_local::ThreadLocal;
 
+/// Adds `n` to a counter only the calling thread writes: a relaxed load and store, which
+/// costs a fraction of a locked add and is exact because there is no other writer. The
+/// building block of every per-thread count (here and in the monitor).
+#[inline]
+pub(crate) fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
 /// One thread's part of a counter, on a cache line of its own.
 #[repr(align(64))]
 #[derive(Default)]
@@ -24,8 +32,7 @@ impl Counter {
     /// Adds `n`.
     #[inline]
     pub fn add(&self, n: u64) {
-        let c = &self.0.get_or_default().0;
-        c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+        bump(&self.0.get_or_default().0, n);
     }
 
     /// Adds one.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use thread_local::ThreadLocal;
 
 /// One thread's running totals of the statements it observed (only that thread writes
-/// them; see `registry::bump`). The window's counts are the totals' growth since the
+/// them; see `cache::stats::bump`). The window's counts are the totals' growth since the
 /// window began.
 #[derive(Default)]
 #[repr(align(64))]
@@ -188,7 +188,7 @@ impl Alerts {
 
     /// Counts one statement into the window and fires per-statement alerts.
     pub fn observe(&self, fp_id: u64, fp_text: &str, o: &super::Observation) {
-        use super::registry::bump;
+        use crate::cache::stats::bump;
         let t = self.tally.get_or_default();
         bump(&t.calls, 1);
         if !o.ok {

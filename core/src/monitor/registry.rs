@@ -22,12 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use thread_local::ThreadLocal;
 
-/// Adds `n` to a counter only the calling thread writes: a relaxed load and store, which
-/// costs a fraction of a locked add and is exact because there is no other writer.
-#[inline]
-pub(crate) fn bump(c: &AtomicU64, n: u64) {
-    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
-}
+use crate::cache::stats::bump;
 
 /// One thread's share of an entry's additive counters. Only the owning thread writes it
 /// (`thread_local` hands a thread's slot to a later thread only after the first exited, so

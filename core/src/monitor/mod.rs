@@ -117,7 +117,6 @@ pub struct Monitor {
 impl Monitor {
     /// A monitor with `opts`, reading time from `clock`.
     pub fn new(opts: MonitorOptions, clock: Clock) -> Monitor {
-        timer::calibrate_in_background();
         Monitor {
             enabled: AtomicBool::new(opts.enabled),
             registry: registry::Registry::new(opts.max_fingerprints),

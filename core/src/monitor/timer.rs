@@ -3,7 +3,8 @@
 //! that; so the elapsed time comes from the CPU's time-stamp counter through `quanta` (one
 //! counter read each end, scaled to nanoseconds). Calibrating that counter against the
 //! system clock takes up to ~200 ms, so it runs once per process on a thread of its own,
-//! started when the first monitor is made; until it is done, and wherever `quanta` finds no
+//! started by the first timed call (not at engine open: a process that never takes a fast
+//! path, like most CLI commands, never pays for it); until it is done, and wherever `quanta` finds no
 //! reliable counter (it then reads the OS clock itself), `std::time::Instant` is used.
 //! Every call is still timed: nothing here samples.
 
@@ -14,7 +15,7 @@ static TSC: OnceLock<quanta::Clock> = OnceLock::new();
 static CALIBRATE: Once = Once::new();
 
 /// Starts calibrating the counter clock in the background (once per process).
-pub(crate) fn calibrate_in_background() {
+fn calibrate_in_background() {
     CALIBRATE.call_once(|| {
         let spawned = std::thread::Builder::new().name("cidb-clock".into()).spawn(|| {
             let _ = TSC.set(quanta::Clock::new());
@@ -38,7 +39,10 @@ pub(crate) enum Start {
 pub(crate) fn start() -> Start {
     match TSC.get() {
         Some(c) => Start::Counter(c.raw()),
-        None => Start::Std(Instant::now()),
+        None => {
+            calibrate_in_background();
+            Start::Std(Instant::now())
+        }
     }
 }
 
@@ -60,7 +64,7 @@ mod tests {
 
     #[test]
     fn measures_a_sleep_before_and_after_calibration() {
-        calibrate_in_background();
+        // The first `start` begins the calibration.
         for _ in 0..2 {
             let s = start();
             std::thread::sleep(std::time::Duration::from_millis(5));

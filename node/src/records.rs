@@ -44,6 +44,8 @@ pub struct CustomerInput {
     pub attributes: Option<serde_json::Value>,
 }
 
+// Declares the `Customer` type of `index.d.ts`; the values themselves are built from the
+// cache's record by `SharedCustomer`, with these fields in this order.
 /// A stored customer.
 #[napi(object, object_from_js = false, object_to_js = false, use_nullable = true)]
 pub struct Customer {
@@ -223,45 +225,6 @@ impl CustomerInput {
     }
 }
 
-/// The fields of a customer (owned or shared) in [`shape::CUSTOMER`]'s order.
-macro_rules! customer_fields {
-    ($env:expr, $c:expr) => {
-        [
-            Field::text($env, &$c.id)?,
-            Field::opt_text($env, $c.email.as_deref())?,
-            Field::opt_text($env, $c.name.as_deref())?,
-            Field::text($env, &$c.department)?,
-            Field::text($env, &$c.status)?,
-            Field::of($env, $c.created_at)?,
-            Field::of($env, $c.updated_at)?,
-            Field::Json(&$c.attributes),
-        ]
-    };
-}
-
-impl From<cidb::Customer> for Customer {
-    fn from(c: cidb::Customer) -> Self {
-        Customer {
-            id: c.id,
-            email: c.email,
-            name: c.name,
-            department: c.department,
-            status: c.status,
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-            attributes: c.attributes,
-        }
-    }
-}
-
-impl ToNapiValue for Customer {
-    unsafe fn to_napi_value(env: sys::napi_env, c: Self) -> napi::Result<sys::napi_value> {
-        let fields = customer_fields!(env, c);
-        // SAFETY: forwarded from the caller's contract.
-        unsafe { shape::build(env, &shape::CUSTOMER, &fields) }
-    }
-}
-
 /// A customer record shared with the engine's cache (`Tenant::get_customer_shared`): made
 /// into the same JS object as [`Customer`], straight from the cached record, with no copy
 /// of its strings and attributes in between. What `getCustomer` returns.
@@ -270,7 +233,16 @@ pub struct SharedCustomer(pub Arc<cidb::Customer>);
 impl ToNapiValue for SharedCustomer {
     unsafe fn to_napi_value(env: sys::napi_env, c: Self) -> napi::Result<sys::napi_value> {
         let c = &*c.0;
-        let fields = customer_fields!(env, c);
+        let fields = [
+            Field::text(env, &c.id)?,
+            Field::opt_text(env, c.email.as_deref())?,
+            Field::opt_text(env, c.name.as_deref())?,
+            Field::text(env, &c.department)?,
+            Field::text(env, &c.status)?,
+            Field::of(env, c.created_at)?,
+            Field::of(env, c.updated_at)?,
+            Field::Json(&c.attributes),
+        ];
         // SAFETY: forwarded from the caller's contract.
         unsafe { shape::build(env, &shape::CUSTOMER, &fields) }
     }
@@ -285,7 +257,6 @@ impl TypeName for SharedCustomer {
         ValueType::Object
     }
 }
-
 
 impl ScoreInput {
     /// Reads a score object.

@@ -15,19 +15,17 @@ Needs ``cargo`` on PATH and a checkout (it runs the Rust example from the reposi
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import cidb
+from _rust import run_example
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 CALLS = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
 NOW = 1_700_000_000_000
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def python_ns_per_call() -> tuple[float, float]:
@@ -58,13 +56,7 @@ def python_ns_per_call() -> tuple[float, float]:
 
 
 def rust_ns_per_call() -> dict[str, float]:
-    out = subprocess.run(
-        ["cargo", "run", "-q", "--release", "-p", "cidb", "--example", "get_customer_loop",
-         "--", str(N), str(CALLS)],
-        cwd=ROOT, check=True, capture_output=True, text=True,
-    ).stdout
-    r = json.loads(out.strip().splitlines()[-1])
-    return {k: float(v) for k, v in r.items()}
+    return {k: float(v) for k, v in run_example("get_customer_loop", N, CALLS).items()}
 
 
 def main() -> None:

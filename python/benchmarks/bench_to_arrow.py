@@ -14,8 +14,6 @@ Needs pyarrow; the Rust comparison needs ``cargo`` on PATH and a checkout (skipp
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,12 +21,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import cidb
+from _rust import run_example
 
 ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
 N = int(ARGS[0]) if ARGS else 1_000_000
 RUNS = int(ARGS[1]) if len(ARGS) > 1 else 3
 NOW = 1_700_000_000_000
-ROOT = Path(__file__).resolve().parents[2]
 # Kept identical to core/examples/scan_rows.rs.
 SQL = ("SELECT id, email, name, department, status, created_at, updated_at, attributes "
        "FROM customers")
@@ -73,12 +71,7 @@ def main() -> None:
         r = t.query(SQL)
         line("result.to_arrow()      [export only]", best(r.to_arrow))
     if "--no-rust" not in sys.argv:
-        out = subprocess.run(
-            ["cargo", "run", "-q", "--release", "-p", "cidb", "--example", "scan_rows",
-             "--", str(N), str(RUNS)],
-            cwd=ROOT, check=True, capture_output=True, text=True,
-        ).stdout
-        rust = json.loads(out.strip().splitlines()[-1])
+        rust = run_example("scan_rows", N, RUNS)
         line("Rust Tenant::query         [rows]", rust["rows_ms"] / 1e3)
         line("Rust Tenant::query_columns [columns]", rust["columns_ms"] / 1e3)
 

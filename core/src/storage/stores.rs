@@ -266,11 +266,13 @@ pub fn append_messages(txn: &WriteTransaction, tenant: &Arc<str>, ms: &[NewMessa
     Ok(out)
 }
 
-fn message_by_id(t: &impl ReadableTable<&'static [u8], &'static [u8]>, tenant: &str, id: u64) -> Result<Option<Message>> {
+/// The message with this id, if it is of `role` (any role when None): one of another role
+/// is skipped before it is deserialised (`records::decode_message_if`).
+fn message_by_id(t: &impl ReadableTable<&'static [u8], &'static [u8]>, tenant: &str, id: u64, role: Option<Role>) -> Result<Option<Message>> {
     let mut k = Key::tenant(tenant);
     k.u64(id);
     match t.get(k.as_bytes())? {
-        Some(v) => Ok(Some(decode::<MessageRec>(v.value())?.into_model()?)),
+        Some(v) => crate::storage::records::decode_message_if(v.value(), role),
         None => Ok(None),
     }
 }
@@ -303,11 +305,7 @@ pub fn messages_for_customer(
         r.str()?;
         r.i64()?;
         let id = r.u64()?;
-        let mut k = Key::tenant(tenant);
-        k.u64(id);
-        let Some(v) = msgs.get(k.as_bytes())? else { continue };
-        // Messages of another role are skipped before they are deserialised.
-        if let Some(m) = crate::storage::records::decode_message_if(v.value(), role)? {
+        if let Some(m) = message_by_id(&msgs, tenant, id, role)? {
             out.push(m);
             if limit > 0 && out.len() >= limit {
                 break;
@@ -331,7 +329,7 @@ pub fn messages_for_conversation(txn: &ReadTransaction, tenant: &str, conversati
         r.str()?;
         r.str()?;
         let id = r.u64()?;
-        if let Some(m) = message_by_id(&msgs, tenant, id)? {
+        if let Some(m) = message_by_id(&msgs, tenant, id, None)? {
             out.push(m);
         }
     }

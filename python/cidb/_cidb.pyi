@@ -95,6 +95,11 @@ def _raise_error(kind: str, message: str) -> None:
     """Raise the exception a core error of ``kind`` with ``message`` becomes. Private; for
     tests of the mapping."""
 
+def _datetime_path() -> str:
+    """Which datetime constructor this process uses: ``"capi"`` (the ``datetime`` C API
+    capsule) or ``"portable"`` (``fromisoformat``; forced by ``CIDB_PORTABLE_DATETIME=1``
+    before the first timestamp is built). Private; for tests."""
+
 def _shutdown() -> None:
     """Stop engine threads from calling into Python and wait for callbacks in progress.
     Registered with ``atexit`` by the package; private."""

@@ -10,7 +10,9 @@
 //! first use the capsule's `DateTimeType` must be `datetime.datetime` itself and its
 //! `TimeZone_UTC` must be `datetime.timezone.utc` itself; if either differs (another
 //! interpreter, a future layout), [`Capi::get`] returns `None` and the caller keeps the
-//! portable `fromisoformat` path.
+//! portable `fromisoformat` path. Setting `CIDB_PORTABLE_DATETIME=1` before the first
+//! timestamp is built forces that path too (the tests use it to check it gives the same
+//! values); `cidb._cidb._datetime_path()` says which one this process took.
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -102,7 +104,20 @@ impl Capi {
     }
 }
 
+/// Which constructor this process uses: `"capi"` or `"portable"` (a test hook).
+#[pyfunction]
+pub fn _datetime_path(py: Python<'_>) -> &'static str {
+    if Capi::get(py).is_some() {
+        "capi"
+    } else {
+        "portable"
+    }
+}
+
 fn load(py: Python<'_>) -> PyResult<Option<Capi>> {
+    if std::env::var_os("CIDB_PORTABLE_DATETIME").is_some_and(|v| v == "1") {
+        return Ok(None);
+    }
     let module = py.import("datetime")?;
     let datetime_type = module.getattr("datetime")?;
     let utc = module.getattr("timezone")?.getattr("utc")?;

@@ -131,3 +131,41 @@ def test_range_bounds_accept_both_forms(acme: cidb.Tenant) -> None:
     by_ms = acme.messages_for_customer("c", start=oracle_ms(datetime(2024, 1, 3)), end=oracle_ms(datetime(2024, 1, 6)))
     assert [m["content"] for m in by_dt] == ["3", "4", "5"]
     assert by_ms == by_dt
+
+
+PORTABLE_CHECK = """
+import random, sys, tempfile
+from datetime import datetime, timedelta, timezone
+import cidb
+from cidb import _cidb
+values = [int(v) for v in sys.argv[1].split(",")]
+with tempfile.TemporaryDirectory() as d, cidb.open(d) as db:
+    t = db.tenant("acme")
+    got = t.append_messages([
+        {"customer_id": "c", "conversation_id": "k", "role": "user", "content": "", "timestamp": v}
+        for v in values
+    ])
+    print(_cidb._datetime_path())
+    print(",".join(m["timestamp"].isoformat() for m in got))
+"""
+
+
+@pytest.mark.parametrize("portable", ["1", "0"])
+def test_both_datetime_constructors_give_the_same_instants(portable: str) -> None:
+    """The C API capsule path and the portable ``fromisoformat`` path (forced with
+    ``CIDB_PORTABLE_DATETIME=1``, otherwise only taken when the capsule's layout check
+    fails) build the same exact UTC datetimes, in a fresh process each."""
+    import os
+    import subprocess
+    import sys
+
+    rng = random.Random(7)
+    values = EDGES + [rng.randint(0, MAX_TS) for _ in range(500)]
+    env = dict(os.environ, CIDB_PORTABLE_DATETIME=portable)
+    out = subprocess.run(
+        [sys.executable, "-c", PORTABLE_CHECK, ",".join(map(str, values))],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()
+    assert out[0] == ("portable" if portable == "1" else "capi")
+    expected = [(EPOCH + timedelta(milliseconds=v)).isoformat() for v in values]
+    assert out[1].split(",") == expected

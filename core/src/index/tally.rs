@@ -12,7 +12,9 @@
 //! after that sets the table's bit in `meta.tally_stale`, in its own transaction. So in every
 //! committed snapshot, the persisted figures of a table whose bit is clear are exact; at
 //! open, the tables whose bit is set are recounted from their rows and index entries
-//! (exactly what ANALYZE computes), so a crash never leaves wrong figures behind.
+//! (exactly what ANALYZE computes), so a crash never leaves wrong figures behind. After a
+//! failed commit (which may have become durable anyway) every table is marked stale and
+//! nothing more is persisted, so the next open recounts everything.
 
 use super::catalog::{count_key, read_stats, table_code, INDEX_STATS, TABLE_COUNTS};
 use super::IndexManager;
@@ -34,6 +36,10 @@ pub const PERSIST_AFTER: Duration = Duration::from_secs(2);
 
 fn bit(t: Table) -> u64 {
     1 << table_code(t)
+}
+
+fn all_tables() -> u64 {
+    Table::ALL.iter().fold(0, |m, t| m | bit(*t))
 }
 
 /// Figures as of one commit.
@@ -66,6 +72,10 @@ struct Persisted {
     at: Instant,
     /// The stale mask as of the last commit.
     mask: u64,
+    /// A commit failed and may have become durable anyway, so the in-memory figures are
+    /// uncertain: every table is marked stale and nothing is persisted until a reopen
+    /// recounts.
+    uncertain: bool,
 }
 
 /// The in-memory figures and their lazy persistence.
@@ -80,7 +90,7 @@ impl Default for Tally {
         Tally {
             committed: RwLock::new(Figures::default()),
             staged: Mutex::new(Staged::default()),
-            persisted: Mutex::new(Persisted { ids: HashSet::new(), rows: HashSet::new(), commits: 0, at: Instant::now(), mask: 0 }),
+            persisted: Mutex::new(Persisted { ids: HashSet::new(), rows: HashSet::new(), commits: 0, at: Instant::now(), mask: 0, uncertain: false }),
         }
     }
 }
@@ -216,6 +226,13 @@ impl TxnState for Tally {
     fn before_commit(&self, txn: &WriteTransaction) -> Result<()> {
         let mut s = self.staged.lock();
         let p = self.persisted.lock();
+        if p.uncertain {
+            if p.mask != all_tables() {
+                txn.open_table(META)?.insert(STALE_MASK, all_tables())?;
+                s.mask = Some(all_tables());
+            }
+            return Ok(());
+        }
         let dirty = s.tables != 0 || !p.ids.is_empty() || !p.rows.is_empty() || p.mask != 0;
         let due = s.force || (s.tables != 0 && (p.commits + 1 >= PERSIST_COMMITS || p.at.elapsed() >= PERSIST_AFTER));
         if due && dirty {
@@ -261,6 +278,10 @@ impl TxnState for Tally {
         if let Some(m) = s.mask {
             p.mask = m;
         }
+    }
+
+    fn failed(&self) {
+        self.persisted.lock().uncertain = true;
     }
 }
 
@@ -350,6 +371,20 @@ mod tests {
         });
         assert_eq!(on_disk(&db), (0, None, None));
         assert_eq!(t.rows(Table::Customers, "t"), 0);
+    }
+
+    #[test]
+    fn after_a_failed_commit_every_table_stays_stale_until_reopen() {
+        let db = db();
+        let t = Tally::default();
+        txn(&db, &t, true, |t| t.persist_with_commit());
+        t.failed();
+        txn(&db, &t, true, |t| {
+            t.add_rows(Table::Customers, "t", 1);
+            t.persist_with_commit();
+        });
+        assert_eq!(on_disk(&db), (all_tables(), None, None), "nothing persisted, everything marked");
+        assert_eq!(t.stale_mask(), all_tables());
     }
 
     #[test]

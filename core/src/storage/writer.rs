@@ -8,6 +8,9 @@
 //! done and never takes its neighbours down. A failed commit fails exactly the operations
 //! in it, each with the cause.
 //!
+//! Transaction followers ([`TxnState`]) hear of each transaction's begin, commit and
+//! failure, and may write into it just before it commits (the lazily persisted statistics).
+//!
 //! The in-transaction hooks (index maintenance, the feed log) run after each operation,
 //! except over runs of base-store operations (`submit_store*`), where they run once for
 //! the run: same writes, same order, far fewer table opens per commit.
@@ -43,6 +46,8 @@ pub trait TxnState: Send + Sync {
     fn before_commit(&self, txn: &WriteTransaction) -> Result<()>;
     /// The transaction's commit is durable.
     fn committed(&self);
+    /// The transaction's commit failed: it may or may not have become durable.
+    fn failed(&self);
 }
 /// Decides whether storage may be used now, and learns of storage success and failure
 /// (the circuit breaker).
@@ -407,7 +412,12 @@ fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Ho
                     (job.reply)(Ok(out));
                 }
             }
-            Err(e) => storage_failed(store, &guard, batch, &e.into(), stats),
+            Err(e) => {
+                for f in &followers {
+                    f.failed();
+                }
+                storage_failed(store, &guard, batch, &e.into(), stats)
+            }
         }
         return;
     }

@@ -112,10 +112,12 @@ impl Engine {
             let catalog_version = crate::index::catalog::create_tables(&db)?;
             let indexes = crate::index::IndexManager::new(catalog_version, config.clock.clone());
             crate::index::seed(&db, &indexes, config.seed_indexes)?;
+            crate::index::tally::recover(&indexes, &db)?;
             indexes
         };
         let writer = Writer::start(store.clone(), config.writer);
         writer.hooks.txn.write().push(indexes.hook());
+        writer.hooks.state.write().push(indexes.tally.clone());
         let breaker = Arc::new(Breaker::new(config.breaker, config.clock.clone()));
         *writer.hooks.guard.write() = Some(breaker.clone());
         let cache = Arc::new(Cache::open(&dir, config.l1_max_items, config.l1_max_bytes, config.cache.clone(), config.clock.clone())?);
@@ -322,6 +324,14 @@ impl Engine {
         self.inner.feed.clear();
         self.inner.bg.shutdown();
         self.inner.indexes.shutdown();
+        if self.inner.indexes.tally.stale_mask() != 0 {
+            // Saves the in-memory statistics, so the next open need not recount them.
+            let t = self.inner.indexes.tally.clone();
+            let _ = self.inner.writer.submit(move |_, _| {
+                t.persist_with_commit();
+                Ok(())
+            });
+        }
         self.inner.writer.shutdown();
         let cached = self.inner.cache.close();
         self.inner.store.close();
@@ -485,13 +495,20 @@ impl Engine {
         crate::index::check::check(self, name)
     }
 
+    /// Rows of `table` held by `tenant`, as the planner sees them (kept in memory, exact as
+    /// of the last commit).
+    pub fn planner_rows(&self, table: crate::schema::Table, tenant: &str) -> Result<u64> {
+        self.check_open()?;
+        Ok(self.inner.indexes.tally.rows(table, tenant))
+    }
+
     /// Statistics of an index: entries and distinct key-prefix counts (tenant, tenant +
     /// first column, ...), as the planner sees them.
     pub fn index_stats(&self, name: &str) -> Result<crate::index::stats::KeyStats> {
         let txn = self.read()?;
         let snap = self.inner.indexes.catalog.read(&txn)?;
         let def = snap.by_name(name).ok_or_else(|| err(ErrorKind::NotFound, format!("no such index: {name}")))?;
-        crate::index::stats::index_stats(&txn, def)
+        crate::index::stats::index_stats(&txn, &self.inner.indexes.tally, def)
     }
 
     /// Removes sliding-window index entries that have left their window now (the

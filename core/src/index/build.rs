@@ -117,7 +117,10 @@ fn register(
     let def = IndexDef::from_create(ci, id)?;
     txn.open_table(entries_def(&def.table_name()))?;
     store_def(txn, &def)?;
-    write_stats(txn, id, &vec![0; def.columns.len() + 1])?;
+    let zeros = vec![0; def.columns.len() + 1];
+    write_stats(txn, id, &zeros)?;
+    m.tally.set_distinct(def.table, id, &zeros);
+    m.tally.persist_with_commit();
     m.catalog.bump(txn)?;
     Ok(Some(def))
 }
@@ -166,7 +169,7 @@ fn backfill_chunk(
         .clone();
     let now = m.clock.now();
     let name = def.table_name();
-    let mut w = EntryWriter::new(txn, &def)?;
+    let mut w = EntryWriter::new(&m.tally, &def)?;
     let mut last = None;
     {
         let base = txn.open_table(table_def(def.table))?;
@@ -194,7 +197,7 @@ fn backfill_chunk(
             }
         }
     }
-    w.finish(txn)?;
+    w.finish(&m.tally);
     Ok(last)
 }
 
@@ -218,6 +221,8 @@ pub fn drop_index(engine: &Engine, name: &str, if_exists: bool) -> Result<bool> 
 fn remove(m: &IndexManager, txn: &WriteTransaction, def: &IndexDef) -> Result<()> {
     super::catalog::remove_def(txn, &def.name)?;
     txn.open_table(INDEX_STATS)?.remove(def.id)?;
+    m.tally.remove_distinct(def.table, def.id);
+    m.tally.persist_with_commit();
     txn.delete_table(entries_def(&def.table_name()))?;
     m.catalog.bump(txn)?;
     Ok(())

@@ -4,9 +4,9 @@
 //! membership), UNIQUE is enforced, per-tenant row counts move, and the distinct-prefix
 //! statistics stay exact by looking at the new entry's two neighbours in the B-tree.
 
-use super::catalog::{count_key, read_stats, write_stats, INDEX_STATS, TABLE_COUNTS};
 use super::def::IndexDef;
 use super::keys::{component_ends, shared_components};
+use super::tally::Tally;
 use super::IndexManager;
 use crate::error::{err, ErrorKind, Result};
 use crate::schema::{Table, Value};
@@ -29,10 +29,10 @@ pub struct EntryWriter<'a> {
 }
 
 impl<'a> EntryWriter<'a> {
-    /// Loads the statistics of `def`.
-    pub fn new(txn: &WriteTransaction, def: &'a IndexDef) -> Result<EntryWriter<'a>> {
+    /// Loads the statistics of `def` (as the write transaction sees them).
+    pub fn new(tally: &Tally, def: &'a IndexDef) -> Result<EntryWriter<'a>> {
         let n = def.columns.len() + 1;
-        let mut distinct = read_stats(&txn.open_table(INDEX_STATS)?, def.id)?.unwrap_or_default();
+        let mut distinct = tally.txn_distinct(def.id).unwrap_or_default();
         distinct.resize(n, 0);
         Ok(EntryWriter {
             def,
@@ -43,8 +43,8 @@ impl<'a> EntryWriter<'a> {
     }
 
     /// Saves the statistics.
-    pub fn finish(self, txn: &WriteTransaction) -> Result<()> {
-        write_stats(txn, self.def.id, &self.distinct)
+    pub fn finish(self, tally: &Tally) {
+        tally.set_distinct(self.def.table, self.def.id, &self.distinct)
     }
 
     /// How many leading components `key` (absent from `t`) shares with its neighbours;
@@ -201,7 +201,7 @@ impl<'a> EntryWriter<'a> {
     }
 }
 
-fn update_counts(txn: &WriteTransaction, changes: &[Change]) -> Result<()> {
+fn update_counts(tally: &Tally, changes: &[Change]) {
     let mut deltas: Vec<(Table, &str, i64)> = Vec::new();
     for ch in changes {
         let d = ch.new.is_some() as i64 - ch.old.is_some() as i64;
@@ -216,21 +216,9 @@ fn update_counts(txn: &WriteTransaction, changes: &[Change]) -> Result<()> {
             None => deltas.push((ch.table, &ch.tenant, d)),
         }
     }
-    if deltas.is_empty() {
-        return Ok(());
-    }
-    let mut t = txn.open_table(TABLE_COUNTS)?;
     for (table, tenant, d) in deltas {
-        let k = count_key(table, tenant);
-        let cur = t.get(k.as_slice())?.map(|v| v.value()).unwrap_or(0);
-        let new = (cur as i64 + d).max(0) as u64;
-        if new == 0 {
-            t.remove(k.as_slice())?;
-        } else {
-            t.insert(k.as_slice(), new)?;
-        }
+        tally.add_rows(table, tenant, d);
     }
-    Ok(())
 }
 
 /// Inserts the entries of every covered new row of `def`'s table, sorted. Only for
@@ -267,7 +255,7 @@ pub fn apply(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change]) -> 
     if changes.is_empty() {
         return Ok(());
     }
-    update_counts(txn, changes)?;
+    update_counts(&mgr.tally, changes);
     let snap = mgr.catalog.write(txn)?;
     if snap.indexes.is_empty() {
         return Ok(());
@@ -281,7 +269,7 @@ pub fn apply(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change]) -> 
         }
         let name = def.table_name();
         let mut t = txn.open_table(entries_def(&name))?;
-        let mut w = EntryWriter::new(txn, def)?;
+        let mut w = EntryWriter::new(&mgr.tally, def)?;
         let mut dirty = false;
         let removes = changes
             .iter()
@@ -293,7 +281,7 @@ pub fn apply(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change]) -> 
             dirty = insert_batch(def, &mut w, &mut t, changes, now)?;
             drop(t);
             if dirty {
-                w.finish(txn)?;
+                w.finish(&mgr.tally);
             }
             continue;
         }
@@ -318,7 +306,7 @@ pub fn apply(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change]) -> 
         }
         drop(t);
         if dirty {
-            w.finish(txn)?;
+            w.finish(&mgr.tally);
         }
     }
     Ok(())

@@ -12,6 +12,7 @@ pub mod def;
 pub mod keys;
 pub mod maintain;
 pub mod stats;
+pub mod tally;
 pub mod window;
 
 use crate::engine::{Engine, Inner};
@@ -77,6 +78,8 @@ pub struct IndexManager {
     /// reading the catalog version from storage.
     committed: std::sync::atomic::AtomicU64,
     pub(crate) clock: Clock,
+    /// Statistics and row counts kept in memory, persisted lazily.
+    pub(crate) tally: Arc<tally::Tally>,
     bg: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
     /// Executions that read each index (by id) since open, plus counts saved by earlier
     /// runs. Plans resolve their counters once, so counting is one atomic add.
@@ -90,6 +93,7 @@ impl IndexManager {
             catalog: Catalog::new(stored_version),
             committed: std::sync::atomic::AtomicU64::new(0),
             clock,
+            tally: Default::default(),
             bg: Mutex::new(None),
             usage: Default::default(),
         })
@@ -261,7 +265,7 @@ pub(crate) fn analyze(engine: &Engine, target: Option<String>) -> Result<()> {
     let m = engine.inner.indexes.clone();
     engine.write(move |txn, _| {
         let snap = m.catalog.write(txn)?;
-        stats::analyze(txn, &snap, target.as_deref())?;
+        stats::analyze(txn, &m.tally, &snap, target.as_deref())?;
         m.catalog.bump(txn)?;
         Ok(())
     })

@@ -3,14 +3,13 @@
 //! ...), kept exact on every write by the maintenance hook; per table and tenant the row
 //! count, also kept on every write; per primary key the distinct prefix counts, computed by
 //! `ANALYZE`, which also recomputes everything else from scratch. The planner reads these.
+//! The figures live in memory ([`super::tally`]) and reach redb lazily.
 
-use super::catalog::{
-    count_key, read_stats, table_code, write_stats, CatalogSnap, INDEX_STATS, PK_STATS_BASE,
-    TABLE_COUNTS,
-};
+use super::catalog::{table_code, CatalogSnap, PK_STATS_BASE};
 use super::def::IndexDef;
 use super::keys::{component_ends, shared_components, str_end};
 use super::maintain::entries_def;
+use super::tally::Tally;
 use crate::error::{err, ErrorKind, Result};
 use crate::schema::Table;
 use crate::storage::stores::table_def;
@@ -83,27 +82,25 @@ impl KeyStats {
     }
 }
 
-/// Stats of an index as of `txn`.
-pub fn index_stats(txn: &ReadTransaction, def: &IndexDef) -> Result<KeyStats> {
+/// Stats of an index: entries as of `txn`, distinct prefixes as of the last commit.
+pub fn index_stats(txn: &ReadTransaction, tally: &Tally, def: &IndexDef) -> Result<KeyStats> {
     let entries = txn.open_table(entries_def(&def.table_name()))?.len()?;
-    let distinct = read_stats(&txn.open_table(INDEX_STATS)?, def.id)?.unwrap_or_default();
+    let distinct = tally.distinct(def.id).unwrap_or_default();
     Ok(KeyStats { entries, distinct })
 }
 
-/// Stats of a table's primary key as of `txn` (distinct counts only after ANALYZE).
-pub fn pk_stats(txn: &ReadTransaction, t: Table) -> Result<KeyStats> {
+/// Stats of a table's primary key: entries as of `txn`, distinct prefixes (known only
+/// after ANALYZE) as of the last commit.
+pub fn pk_stats(txn: &ReadTransaction, tally: &Tally, t: Table) -> Result<KeyStats> {
     let entries = txn.open_table(table_def(t))?.len()?;
-    let distinct = read_stats(&txn.open_table(INDEX_STATS)?, pk_stats_id(t))?.unwrap_or_default();
+    let distinct = tally.distinct(pk_stats_id(t)).unwrap_or_default();
     Ok(KeyStats { entries, distinct })
 }
 
-/// Rows of `t` held by `tenant`.
-pub fn tenant_rows(txn: &ReadTransaction, t: Table, tenant: &str) -> Result<u64> {
-    Ok(txn
-        .open_table(TABLE_COUNTS)?
-        .get(count_key(t, tenant).as_slice())?
-        .map(|v| v.value())
-        .unwrap_or(0))
+/// Rows of `t` held by `tenant`, as of the last commit (a planner estimate: it may be a
+/// commit ahead of the caller's snapshot).
+pub fn tenant_rows(tally: &Tally, t: Table, tenant: &str) -> u64 {
+    tally.rows(t, tenant)
 }
 
 fn count_distinct(
@@ -129,7 +126,7 @@ fn count_distinct(
 }
 
 /// Recomputes an index's distinct-prefix counts from its entries.
-pub fn analyze_index(txn: &WriteTransaction, def: &IndexDef) -> Result<()> {
+pub fn analyze_index(txn: &WriteTransaction, tally: &Tally, def: &IndexDef) -> Result<()> {
     let name = def.table_name();
     let t = txn.open_table(entries_def(&name))?;
     let types = def.column_types();
@@ -140,11 +137,12 @@ pub fn analyze_index(txn: &WriteTransaction, def: &IndexDef) -> Result<()> {
         component_ends(k, &types, e)
     })?;
     drop(t);
-    write_stats(txn, def.id, &distinct)
+    tally.set_distinct(def.table, def.id, &distinct);
+    Ok(())
 }
 
 /// Recomputes a table's primary-key stats and per-tenant row counts.
-pub fn analyze_table(txn: &WriteTransaction, table: Table) -> Result<()> {
+pub fn analyze_table(txn: &WriteTransaction, tally: &Tally, table: Table) -> Result<()> {
     let mut per_tenant: BTreeMap<String, u64> = BTreeMap::new();
     let distinct = {
         let t = txn.open_table(table_def(table))?;
@@ -159,42 +157,31 @@ pub fn analyze_table(txn: &WriteTransaction, table: Table) -> Result<()> {
             Ok(())
         })?
     };
-    write_stats(txn, pk_stats_id(table), &distinct)?;
-    let mut counts = txn.open_table(TABLE_COUNTS)?;
-    let prefix = [table_code(table)];
-    let end = [table_code(table) + 1];
-    let old: Vec<Vec<u8>> = counts
-        .range::<&[u8]>(&prefix[..]..&end[..])?
-        .map(|r| r.map(|(k, _)| k.value().to_vec()))
-        .collect::<std::result::Result<_, _>>()?;
-    for k in old {
-        counts.remove(k.as_slice())?;
-    }
-    for (tenant, n) in per_tenant {
-        counts.insert(count_key(table, &tenant).as_slice(), n)?;
-    }
+    tally.set_distinct(table, pk_stats_id(table), &distinct);
+    tally.replace_rows(table, &per_tenant);
     Ok(())
 }
 
 /// ANALYZE: everything, one table and its indexes, or one index.
-pub fn analyze(txn: &WriteTransaction, snap: &CatalogSnap, target: Option<&str>) -> Result<()> {
+pub fn analyze(txn: &WriteTransaction, tally: &Tally, snap: &CatalogSnap, target: Option<&str>) -> Result<()> {
+    tally.persist_with_commit();
     match target {
         None => {
             for t in Table::ALL {
-                analyze_table(txn, t)?;
+                analyze_table(txn, tally, t)?;
             }
             for d in &snap.indexes {
-                analyze_index(txn, d)?;
+                analyze_index(txn, tally, d)?;
             }
         }
         Some(name) => {
             if let Some(t) = Table::from_name(name) {
-                analyze_table(txn, t)?;
+                analyze_table(txn, tally, t)?;
                 for d in snap.on_table(t) {
-                    analyze_index(txn, d)?;
+                    analyze_index(txn, tally, d)?;
                 }
             } else if let Some(d) = snap.by_name(name) {
-                analyze_index(txn, d)?;
+                analyze_index(txn, tally, d)?;
             } else {
                 return Err(err(
                     ErrorKind::UnknownTable,

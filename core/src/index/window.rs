@@ -113,7 +113,7 @@ pub fn expire(engine: &Engine) -> Result<u64> {
             let mut removed = 0u64;
             for (id, keys) in &batch {
                 let Some(def) = snap.by_id(*id) else { continue };
-                let mut w = EntryWriter::new(txn, def)?;
+                let mut w = EntryWriter::new(&m.tally, def)?;
                 {
                     let name = def.table_name();
                     let mut t = txn.open_table(entries_def(&name))?;
@@ -121,7 +121,7 @@ pub fn expire(engine: &Engine) -> Result<u64> {
                         removed += w.remove(&mut t, k)? as u64;
                     }
                 }
-                w.finish(txn)?;
+                w.finish(&m.tally);
             }
             Ok(removed)
         })?;

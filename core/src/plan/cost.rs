@@ -6,6 +6,7 @@
 use crate::error::Result;
 use crate::index::def::IndexDef;
 use crate::index::stats::{index_stats, pk_stats, tenant_rows, KeyStats};
+use crate::index::tally::Tally;
 use crate::schema::Table;
 use redb::ReadTransaction;
 use std::collections::HashMap;
@@ -33,9 +34,11 @@ pub fn sort_cost(n: f64) -> f64 {
     n * (0.5 + 0.15 * n.log2())
 }
 
-/// Statistics read once per planning, from the planning snapshot.
+/// Statistics read once per planning: sizes from the planning snapshot, row counts and
+/// distinct prefixes from the in-memory figures as of the last commit.
 pub struct StatsView<'a> {
     txn: &'a ReadTransaction,
+    tally: &'a Tally,
     tenant: &'a str,
     rows: HashMap<Table, (u64, u64)>,
     pk: HashMap<Table, KeyStats>,
@@ -45,9 +48,10 @@ pub struct StatsView<'a> {
 
 impl<'a> StatsView<'a> {
     /// A view for `tenant` over `txn`.
-    pub fn new(txn: &'a ReadTransaction, tenant: &'a str) -> StatsView<'a> {
+    pub fn new(txn: &'a ReadTransaction, tally: &'a Tally, tenant: &'a str) -> StatsView<'a> {
         StatsView {
             txn,
+            tally,
             tenant,
             rows: HashMap::new(),
             pk: HashMap::new(),
@@ -61,7 +65,7 @@ impl<'a> StatsView<'a> {
         if let Some(r) = self.rows.get(&t) {
             return Ok(*r);
         }
-        let mine = tenant_rows(self.txn, t, self.tenant)?;
+        let mine = tenant_rows(self.tally, t, self.tenant);
         let all = self.pk(t)?.entries;
         self.rows.insert(t, (mine, all));
         Ok((mine, all))
@@ -72,7 +76,7 @@ impl<'a> StatsView<'a> {
         if let Some(s) = self.pk.get(&t) {
             return Ok(s.clone());
         }
-        let s = pk_stats(self.txn, t)?;
+        let s = pk_stats(self.txn, self.tally, t)?;
         self.pk.insert(t, s.clone());
         Ok(s)
     }
@@ -97,7 +101,7 @@ impl<'a> StatsView<'a> {
         if let Some(s) = self.idx.get(&def.id) {
             return Ok(s.clone());
         }
-        let s = index_stats(self.txn, def)?;
+        let s = index_stats(self.txn, self.tally, def)?;
         self.idx.insert(def.id, s.clone());
         Ok(s)
     }

@@ -65,12 +65,13 @@ pub fn cost_with_hypothetical(tenant: &Tenant, sql: &str, params: &[Value], inde
     let engine = tenant.engine();
     let txn = engine.read()?;
     let snap = engine.inner.indexes.catalog.read(&txn)?;
-    let mut stats = StatsView::new(&txn, tenant.name());
+    let tally = engine.inner.indexes.tally.clone();
+    let mut stats = StatsView::new(&txn, &tally, tenant.name());
     let before = plan(sel.clone(), &PlanInput::new(&snap), &mut stats)?;
     let mut h = index.clone();
     h.id = 0;
     h.state = IndexState::Ready;
-    stats.set_hypothetical(sample_stats(&txn, tenant.name(), &h, engine.config().clock.now())?);
+    stats.set_hypothetical(sample_stats(&txn, &tally, tenant.name(), &h, engine.config().clock.now())?);
     let after = plan(sel, &PlanInput { catalog: &snap, hypothetical: Some(Arc::new(h)) }, &mut stats)?;
     let eb = Explain::new(&before, None);
     let ea = Explain::new(&after, None);
@@ -86,7 +87,7 @@ pub fn cost_with_hypothetical(tenant: &Tenant, sql: &str, params: &[Value], inde
 const SAMPLE: usize = 50_000;
 
 /// Statistics the hypothetical index would have, from a sample of the tenant's rows.
-fn sample_stats(txn: &ReadTransaction, tenant: &str, h: &IndexDef, now: i64) -> Result<KeyStats> {
+fn sample_stats(txn: &ReadTransaction, tally: &crate::index::tally::Tally, tenant: &str, h: &IndexDef, now: i64) -> Result<KeyStats> {
     let table = h.table;
     let mut need = vec![false; table.columns().len()];
     for &c in &h.columns {
@@ -120,7 +121,7 @@ fn sample_stats(txn: &ReadTransaction, tenant: &str, h: &IndexDef, now: i64) -> 
             }
         }
     }
-    let (_, total) = crate::plan::cost::StatsView::new(txn, tenant).rows(table)?;
+    let (_, total) = crate::plan::cost::StatsView::new(txn, tally, tenant).rows(table)?;
     if seen == 0 {
         return Ok(KeyStats { entries: 0, distinct: Vec::new() });
     }
@@ -145,6 +146,7 @@ pub struct WhatIfCost {
 pub struct WhatIf {
     txn: ReadTransaction,
     snap: Arc<CatalogSnap>,
+    tally: Arc<crate::index::tally::Tally>,
     now: i64,
     sampled: HashMap<(String, String), KeyStats>,
 }
@@ -154,7 +156,7 @@ impl WhatIf {
     pub fn new(engine: &crate::Engine) -> Result<WhatIf> {
         let txn = engine.read()?;
         let snap = engine.inner.indexes.catalog.read(&txn)?;
-        Ok(WhatIf { txn, snap, now: engine.config().clock.now(), sampled: HashMap::new() })
+        Ok(WhatIf { txn, snap, tally: engine.inner.indexes.tally.clone(), now: engine.config().clock.now(), sampled: HashMap::new() })
     }
 
     /// The catalog of the session's snapshot.
@@ -165,7 +167,7 @@ impl WhatIf {
     /// Costs a bound query of `tenant` as the planner would plan it now, optionally with
     /// one hypothetical index (named anything; never built).
     pub fn cost(&mut self, tenant: &str, sel: &Arc<BoundSelect>, index: Option<&IndexDef>) -> Result<WhatIfCost> {
-        let mut stats = StatsView::new(&self.txn, tenant);
+        let mut stats = StatsView::new(&self.txn, &self.tally, tenant);
         let hypothetical = match index {
             None => None,
             Some(d) => {
@@ -176,7 +178,7 @@ impl WhatIf {
                 let st = match self.sampled.get(&key) {
                     Some(st) => st.clone(),
                     None => {
-                        let st = sample_stats(&self.txn, tenant, &h, self.now)?;
+                        let st = sample_stats(&self.txn, &self.tally, tenant, &h, self.now)?;
                         self.sampled.insert(key, st.clone());
                         st
                     }

@@ -289,7 +289,7 @@ impl Statement {
                 return Ok(true);
             }
             for (t, n) in &c.rows_seen {
-                if drifted(*n, tenant_rows(txn, *t, self.inner.tenant.name())?) {
+                if drifted(*n, tenant_rows(&engine.inner.indexes.tally, *t, self.inner.tenant.name())) {
                     return Ok(false);
                 }
             }
@@ -307,7 +307,7 @@ impl Statement {
                 return Ok(c);
             }
         }
-        let mut stats = StatsView::new(txn, self.inner.tenant.name());
+        let mut stats = StatsView::new(txn, &engine.inner.indexes.tally, self.inner.tenant.name());
         let p = plan(sel.clone(), &PlanInput::new(&snap), &mut stats)?;
         let usage = usage_counters(engine, &p);
         let c = Arc::new(Cached {

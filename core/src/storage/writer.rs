@@ -8,6 +8,9 @@
 //! done and never takes its neighbours down. A failed commit fails exactly the operations
 //! in it, each with the cause.
 //!
+//! Transaction followers ([`TxnState`]) hear of each transaction's begin, commit and
+//! failure, and may write into it just before it commits (the lazily persisted statistics).
+//!
 //! The in-transaction hooks (index maintenance, the feed log) run after each operation,
 //! except over runs of base-store operations (`submit_store*`), where they run once for
 //! the run: same writes, same order, far fewer table opens per commit.
@@ -33,6 +36,19 @@ type Reply = Box<dyn FnOnce(Result<Output>) + Send>;
 pub type TxnHook = Arc<dyn Fn(&WriteTransaction, &mut ChangeSet) -> Result<()> + Send + Sync>;
 /// Runs after a durable commit with everything it changed (cache invalidation, feeds).
 pub type CommitHook = Arc<dyn Fn(&ChangeSet) + Send + Sync>;
+/// Follows each write transaction of the writer: told when one begins (drop whatever an
+/// aborted attempt staged), may write into it just before it commits, and told once its
+/// commit is durable (the in-memory statistics, [`crate::index::tally`]).
+pub trait TxnState: Send + Sync {
+    /// A write transaction began.
+    fn begin(&self);
+    /// The transaction is about to commit; last writes into it.
+    fn before_commit(&self, txn: &WriteTransaction) -> Result<()>;
+    /// The transaction's commit is durable.
+    fn committed(&self);
+    /// The transaction's commit failed: it may or may not have become durable.
+    fn failed(&self);
+}
 /// Decides whether storage may be used now, and learns of storage success and failure
 /// (the circuit breaker).
 pub trait StorageGuard: Send + Sync {
@@ -89,6 +105,8 @@ pub struct Hooks {
     pub txn: RwLock<Vec<TxnHook>>,
     /// Post-commit hooks.
     pub commit: RwLock<Vec<CommitHook>>,
+    /// Transaction followers.
+    pub state: RwLock<Vec<Arc<dyn TxnState>>>,
     /// The storage guard (circuit breaker), if any.
     pub guard: RwLock<Option<Arc<dyn StorageGuard>>>,
 }
@@ -290,6 +308,10 @@ fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Ho
             Err(e) => return storage_failed(store, &guard, batch, &e, stats),
         };
         let txn_hooks = hooks.txn.read().clone();
+        let followers = hooks.state.read().clone();
+        for f in &followers {
+            f.begin();
+        }
         let mut outputs = Vec::with_capacity(batch.len());
         let mut all = ChangeSet::default();
         let mut pending = ChangeSet::default();
@@ -366,8 +388,15 @@ fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Ho
             }
             continue;
         }
+        if let Err(e) = followers.iter().try_for_each(|f| f.before_commit(&txn)) {
+            drop(txn);
+            return if is_storage_failure(&e) { storage_failed(store, &guard, batch, &e, stats) } else { fail_all(batch, &e, stats) };
+        }
         match txn.commit() {
             Ok(()) => {
+                for f in &followers {
+                    f.committed();
+                }
                 if let Some(g) = &guard {
                     g.success();
                 }
@@ -383,7 +412,12 @@ fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Ho
                     (job.reply)(Ok(out));
                 }
             }
-            Err(e) => storage_failed(store, &guard, batch, &e.into(), stats),
+            Err(e) => {
+                for f in &followers {
+                    f.failed();
+                }
+                storage_failed(store, &guard, batch, &e.into(), stats)
+            }
         }
         return;
     }

@@ -143,7 +143,7 @@ pub struct WhatIfCost {
 
 /// A what-if session over one read snapshot.
 pub struct WhatIf {
-    txn: ReadTransaction,
+    txn: std::sync::Arc<crate::storage::snapshot::Snapshot>,
     snap: Arc<CatalogSnap>,
     now: i64,
     sampled: HashMap<(String, String), KeyStats>,

@@ -1,7 +1,7 @@
 //! The engine: owns the database directory (lock, data file, writer thread) and hands out
 //! tenant handles. It is cheap to clone (an `Arc`); every clone sees the same state, and
-//! `close` on any clone closes them all. Reads open a redb read transaction (a consistent
-//! snapshot); writes go through the group-commit writer.
+//! `close` on any clone closes them all. Reads share a redb read transaction (a consistent
+//! snapshot) until the next commit; writes go through the group-commit writer.
 
 use crate::cache::{Cache, CacheStats, ResultCache};
 use crate::config::Config;
@@ -15,7 +15,7 @@ use crate::monitor::Monitor;
 use crate::runtime::Background;
 use crate::tenant::Tenant;
 use parking_lot::Mutex;
-use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
+use redb::{Database, ReadableDatabase, WriteTransaction};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -262,7 +262,7 @@ impl Engine {
 
     /// Logged events with `seq >= from`, oldest first, at most `limit`, every tenant.
     pub fn events_since(&self, from: u64, limit: usize) -> Result<Vec<Event>> {
-        feed::read(&self.read()?, from, limit, None)
+        feed::read(self.read()?.txn(), from, limit, None)
     }
 
     fn start_background(&self) {
@@ -289,13 +289,13 @@ impl Engine {
     pub fn sweep_expired(&self) -> Result<usize> {
         let now = self.inner.config.clock.now();
         let mut total = 0;
-        while crate::context::any_expired(&self.read()?, now)? {
+        while crate::context::any_expired(self.read()?.txn(), now)? {
             total += self.write(move |txn, _| crate::context::sweep(txn, now, 1000))?;
         }
         let retention = self.inner.config.feed.retention.as_millis() as i64;
         if retention > 0 {
             let cutoff = now.saturating_sub(retention);
-            while feed::any_older(&self.read()?, cutoff)? {
+            while feed::any_older(self.read()?.txn(), cutoff)? {
                 self.write(move |txn, _| feed::trim(txn, cutoff, 10_000))?;
             }
         }
@@ -379,9 +379,10 @@ impl Engine {
         self.inner.store.db()
     }
 
-    /// A read snapshot.
-    pub(crate) fn read(&self) -> Result<ReadTransaction> {
-        Ok(self.database()?.begin_read()?)
+    /// A read snapshot holding every write that returned before this call: the one shared
+    /// by all readers until the next commit (see [`storage::snapshot`]).
+    pub(crate) fn read(&self) -> Result<Arc<storage::snapshot::Snapshot>> {
+        self.inner.store.snapshot()
     }
 
     /// Runs blocking read work on the engine's blocking pool and awaits it.

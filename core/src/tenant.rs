@@ -77,7 +77,7 @@ impl Tenant {
         let engine = &self.engine;
         engine.observe(
             FastPath::GetCustomer,
-            || engine.inner.cache.customer(&self.name, id, || stores::get_customer(&engine.read()?, &self.name, id)),
+            || engine.inner.cache.customer(&self.name, id, || stores::get_customer(engine.read()?.txn(), &self.name, id)),
             |c| c.is_some() as u64,
         )
     }
@@ -95,7 +95,7 @@ impl Tenant {
 
     /// Number of customers of this tenant.
     pub fn count_customers(&self) -> Result<u64> {
-        self.engine.observe(FastPath::CountCustomers, || stores::count_customers(&self.engine.read()?, &self.name), |_| 1)
+        self.engine.observe(FastPath::CountCustomers, || stores::count_customers(self.engine.read()?.txn(), &self.name), |_| 1)
     }
 
     /// Appends a score and updates the latest score in the same transaction.
@@ -132,7 +132,7 @@ impl Tenant {
             FastPath::LatestScore,
             || {
                 engine.inner.cache.latest_score(&self.name, customer_id, score_type, || {
-                    stores::latest_score(&engine.read()?, &self.name, customer_id, score_type)
+                    stores::latest_score(engine.read()?.txn(), &self.name, customer_id, score_type)
                 })
             },
             |s| s.is_some() as u64,
@@ -145,7 +145,7 @@ impl Tenant {
         check_id("score_type", score_type)?;
         self.engine.observe(
             FastPath::ScoreHistory,
-            || stores::score_history(&self.engine.read()?, &self.name, customer_id, score_type, from, to),
+            || stores::score_history(self.engine.read()?.txn(), &self.name, customer_id, score_type, from, to),
             |v| v.len() as u64,
         )
     }
@@ -184,7 +184,7 @@ impl Tenant {
         check_id("customer_id", customer_id)?;
         self.engine.observe(
             FastPath::MessagesForCustomer,
-            || stores::messages_for_customer(&self.engine.read()?, &self.name, customer_id, from, to, role, limit),
+            || stores::messages_for_customer(&*self.engine.read()?, &self.name, customer_id, from, to, role, limit),
             |v| v.len() as u64,
         )
     }
@@ -194,7 +194,7 @@ impl Tenant {
         check_id("conversation_id", conversation_id)?;
         self.engine.observe(
             FastPath::MessagesForConversation,
-            || stores::messages_for_conversation(&self.engine.read()?, &self.name, conversation_id),
+            || stores::messages_for_conversation(&*self.engine.read()?, &self.name, conversation_id),
             |v| v.len() as u64,
         )
     }
@@ -245,7 +245,7 @@ impl Tenant {
         check_id("conversation_id", conversation_id)?;
         self.engine.observe(
             FastPath::GetContext,
-            || crate::context::get(&self.engine.read()?, &self.name, conversation_id, self.engine.clock().now()),
+            || crate::context::get(self.engine.read()?.txn(), &self.name, conversation_id, self.engine.clock().now()),
             |c| c.is_some() as u64,
         )
     }
@@ -299,6 +299,6 @@ impl Tenant {
 
     /// This tenant's logged events with `seq >= from`, oldest first, at most `limit`.
     pub fn events_since(&self, from: u64, limit: usize) -> Result<Vec<crate::feed::Event>> {
-        crate::feed::read(&self.engine.read()?, from, limit, Some(&self.name))
+        crate::feed::read(self.engine.read()?.txn(), from, limit, Some(&self.name))
     }
 }

@@ -78,7 +78,7 @@ pub fn resume_builds(engine: &Engine) -> Result<usize> {
             Err(e) => return Err(e),
         }
     }
-    mgr.publish(&engine.read()?)?;
+    mgr.publish(engine.read()?.txn())?;
     Ok(done)
 }
 

@@ -13,12 +13,11 @@ use super::keyrange::{key_ranges, KeyRange};
 use super::output::{row_bytes, Consumer};
 use super::planner::{JoinMethod, Plan};
 use crate::error::Result;
-use crate::index::maintain::entries_def;
 use crate::schema::{ColumnType, Row, Value};
 use crate::sql::bind::{mark_pred, Pred};
 use crate::storage::keys::Key;
-use crate::storage::stores::table_def;
-use redb::{ReadOnlyTable, ReadTransaction};
+use crate::storage::snapshot::{KeyTable, RowTable, Snapshot};
+use std::sync::Arc;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -54,8 +53,8 @@ pub struct RunStats {
 
 /// Snapshot-level context of an execution.
 pub struct Runtime<'a> {
-    /// The read snapshot.
-    pub txn: &'a ReadTransaction,
+    /// The read snapshot (its tables are opened once and shared).
+    pub txn: &'a Snapshot,
     /// The tenant.
     pub tenant: &'a str,
     /// Parameters and time.
@@ -95,8 +94,8 @@ fn fill_row(
 
 struct AccessRun<'p> {
     acc: &'p AccessPlan,
-    base: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    index: Option<ReadOnlyTable<&'static [u8], ()>>,
+    base: &'p RowTable,
+    index: Option<Arc<KeyTable>>,
     decoder: RowDecoder,
     pk_only: bool,
     key_types: Vec<ColumnType>,
@@ -113,13 +112,13 @@ struct AccessRun<'p> {
 }
 
 impl<'p> AccessRun<'p> {
-    fn open(rt: &Runtime, plan: &Plan, acc: &'p AccessPlan) -> Result<AccessRun<'p>> {
+    fn open<'r: 'p>(rt: &Runtime<'r>, plan: &Plan, acc: &'p AccessPlan) -> Result<AccessRun<'p>> {
         let sel = &plan.sel;
         let src = &sel.sources[acc.source];
         let width = src.table.columns().len();
-        let base = rt.txn.open_table(table_def(acc.table))?;
+        let base = rt.txn.rows(acc.table)?;
         let index = match &acc.kind {
-            PathKind::Index(d, false) => match rt.txn.open_table(entries_def(&d.table_name())) {
+            PathKind::Index(d, false) => match rt.txn.keys(&d.table_name()) {
                 Ok(t) => Some(t),
                 // The plan predates a DROP INDEX this snapshot already sees.
                 Err(redb::TableError::TableDoesNotExist(_)) => {

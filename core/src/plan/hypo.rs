@@ -144,7 +144,7 @@ pub struct WhatIfCost {
 
 /// A what-if session over one read snapshot.
 pub struct WhatIf {
-    txn: ReadTransaction,
+    txn: std::sync::Arc<crate::storage::snapshot::Snapshot>,
     snap: Arc<CatalogSnap>,
     tally: Arc<crate::index::tally::Tally>,
     now: i64,

@@ -43,7 +43,7 @@ fn no_params(n: usize, what: &str) -> Result<()> {
 pub(crate) fn run_ddl(engine: &Engine, stmt: &Ast, params: usize) -> Result<Option<QueryResult>> {
     let r = run_ddl_inner(engine, stmt, params);
     if matches!(r, Ok(Some(_)) | Err(_)) {
-        engine.inner.indexes.publish(&engine.read()?)?;
+        engine.inner.indexes.publish(engine.read()?.txn())?;
     }
     r
 }

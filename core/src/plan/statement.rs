@@ -25,6 +25,7 @@ use crate::sql::ast::{Select, Statement as Ast};
 use crate::sql::bind::{bind, check_params, BoundSelect, OutExpr, Pred, Scalar};
 use crate::tenant::Tenant;
 use arc_swap::ArcSwapOption;
+use crate::storage::snapshot::Snapshot;
 use redb::ReadTransaction;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -323,7 +324,7 @@ impl Statement {
     }
 
     /// A snapshot and the catalog version published before it began (see `plan_for`).
-    fn snapshot(&self) -> Result<(ReadTransaction, u64)> {
+    fn snapshot(&self) -> Result<(Arc<Snapshot>, u64)> {
         let engine = self.inner.tenant.engine();
         let fast = engine.inner.indexes.committed_version();
         Ok((engine.read()?, fast))
@@ -331,7 +332,7 @@ impl Statement {
 
     /// [`Statement::execute_on`], re-planning from the catalog once when the plan turns out
     /// to read an index the snapshot no longer has.
-    fn execute_fresh(&self, txn: &ReadTransaction, cached: Arc<Cached>, params: &[Value], analyze: bool, count: bool, cols: bool) -> Result<(Arc<Plan>, Out, RunStats)> {
+    fn execute_fresh(&self, txn: &Snapshot, cached: Arc<Cached>, params: &[Value], analyze: bool, count: bool, cols: bool) -> Result<(Arc<Plan>, Out, RunStats)> {
         match self.execute_on(txn, &cached, params, analyze, count, cols) {
             Err(e) if e.message() == super::exec::STALE_PLAN => {
                 let cached = self.plan_for(txn, None)?;
@@ -343,7 +344,7 @@ impl Statement {
 
     /// Executes the (chosen) plan of `cached` over `txn`; counts index usage when `count`;
     /// produces columns instead of rows when `cols`.
-    fn execute_on(&self, txn: &ReadTransaction, cached: &Cached, params: &[Value], analyze: bool, count: bool, cols: bool) -> Result<(Arc<Plan>, Out, RunStats)> {
+    fn execute_on(&self, txn: &Snapshot, cached: &Cached, params: &[Value], analyze: bool, count: bool, cols: bool) -> Result<(Arc<Plan>, Out, RunStats)> {
         let engine = self.inner.tenant.engine();
         let rt = Runtime { txn, tenant: self.inner.tenant.name(), env: Env { params, now: engine.config().clock.now() }, analyze };
         let chosen = cached.plan.choose(&rt.env);
@@ -404,7 +405,7 @@ impl Statement {
 
     /// The result-cache protocol: get; on a miss take the ticket, then a new snapshot,
     /// execute, put. Cache failures never fail the statement (it runs uncached).
-    fn select_cached(&self, params: &[Value], txn: ReadTransaction, cached: Arc<Cached>, start: Instant, cols: bool) -> Result<(Done, Option<RunInfo>)> {
+    fn select_cached(&self, params: &[Value], txn: Arc<Snapshot>, cached: Arc<Cached>, start: Instant, cols: bool) -> Result<(Done, Option<RunInfo>)> {
         let engine = self.inner.tenant.engine();
         let tenant = self.inner.tenant.name();
         let rc = engine.result_cache();

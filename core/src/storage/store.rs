@@ -3,13 +3,17 @@
 //! (every later operation fails with `PreviousIo`), so recovery means a fresh `Database`:
 //! the writer calls [`Store::reopen`] before the first commit after a failure, and the old
 //! instance is drained of readers before anything is committed through the new one.
+//!
+//! The store also shares one read snapshot between readers until the next commit (see
+//! [`super::snapshot`]): [`Store::snapshot`] hands it out, [`Store::advance`] retires it.
 
 use super::backend::{CidbBackend, FaultSwitch};
+use super::snapshot::Snapshot;
 use crate::error::{err, Error, ErrorKind, Result};
 use arc_swap::ArcSwapOption;
 use redb::Database;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +25,10 @@ pub struct Store {
     db: ArcSwapOption<Database>,
     closed: AtomicBool,
     needs_reopen: AtomicBool,
+    /// Commits made visible so far (bumped by [`Store::advance`]).
+    epoch: AtomicU64,
+    /// The shared read snapshot, labelled with the epoch loaded before it began.
+    pub(super) snap: ArcSwapOption<Snapshot>,
 }
 
 fn open_db(path: &Path, faults: Option<&FaultSwitch>, verify: bool) -> Result<Database> {
@@ -50,6 +58,8 @@ impl Store {
             db: ArcSwapOption::new(Some(Arc::new(db))),
             closed: AtomicBool::new(false),
             needs_reopen: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
+            snap: ArcSwapOption::empty(),
         })
     }
 
@@ -60,6 +70,39 @@ impl Store {
             None if self.closed.load(Ordering::Acquire) => Err(err(ErrorKind::Closed, "the engine is closed")),
             None => Err(err(ErrorKind::Unavailable, "storage is unavailable: reopening after a failure did not succeed yet")),
         }
+    }
+
+    /// A read snapshot holding every commit advanced before this call: the shared one
+    /// when its label is the current epoch, else a new one (then shared).
+    pub fn snapshot(&self) -> Result<Arc<Snapshot>> {
+        let label = self.epoch.load(Ordering::Acquire);
+        let cur = self.snap.load();
+        if let Some(s) = cur.as_ref() {
+            if s.label() == label {
+                return Ok(s.clone());
+            }
+        }
+        let db = self.db()?;
+        let fresh = Arc::new(Snapshot::begin(db.clone(), label)?);
+        if cur.as_ref().is_none_or(|s| s.label() < label) {
+            // Fails harmlessly when another reader shared one meanwhile.
+            let _ = self.snap.compare_and_swap(&cur, Some(fresh.clone()));
+        }
+        drop(cur);
+        // A reopen or close may have taken `db` out of service while this snapshot began:
+        // never leave a snapshot of a retired database shared (it would block the drain).
+        if !self.db.load().as_ref().is_some_and(|d| Arc::ptr_eq(d, &db)) {
+            let _ = self.snap.compare_and_swap(&Some(fresh.clone()), None);
+        }
+        Ok(fresh)
+    }
+
+    /// A commit is durable: every read that starts from now on must see it. The writer
+    /// calls this after each successful commit and before acknowledging any of its writes.
+    /// The shared snapshot is retired here, so a run of writes pins no old pages.
+    pub fn advance(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.snap.store(None);
     }
 
     /// True once closed.
@@ -82,7 +125,11 @@ impl Store {
         }
         if let Some(old) = self.db.swap(None) {
             let start = Instant::now();
+            // The shared snapshot holds the old database; readers may still be sharing
+            // one they began a moment ago, so it is retired on every turn of the drain.
+            self.snap.store(None);
             while Arc::strong_count(&old) > 1 {
+                self.snap.store(None);
                 if start.elapsed() > drain {
                     self.db.store(Some(old));
                     return Err(err(ErrorKind::Unavailable, "readers of the failed database did not finish in time"));
@@ -101,5 +148,6 @@ impl Store {
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.db.swap(None);
+        self.snap.store(None);
     }
 }

@@ -5,6 +5,7 @@
 
 use super::keys::{Key, KeyReader};
 use super::records::{decode, encode, CustomerRec, MessageRec, ScoreRec};
+use super::snapshot::Snapshot;
 use super::{next_counter, ChangeSet, CUSTOMERS, LATEST, MESSAGES, MSG_BY_CONVERSATION, MSG_BY_CUSTOMER, SCORES};
 use crate::error::Result;
 use crate::model::{Customer, Message, Millis, NewMessage, Role, Score};
@@ -280,7 +281,7 @@ fn message_by_id(t: &impl ReadableTable<&'static [u8], &'static [u8]>, tenant: &
 /// Messages of a customer with `from <= timestamp < to`, optionally of one role, oldest
 /// first, at most `limit` (0 = no limit).
 pub fn messages_for_customer(
-    txn: &ReadTransaction,
+    txn: &Snapshot,
     tenant: &str,
     customer_id: &str,
     from: Millis,
@@ -288,8 +289,8 @@ pub fn messages_for_customer(
     role: Option<Role>,
     limit: usize,
 ) -> Result<Vec<Message>> {
-    let idx = txn.open_table(MSG_BY_CUSTOMER)?;
-    let msgs = txn.open_table(MESSAGES)?;
+    let idx = txn.msg_by_customer()?;
+    let msgs = txn.rows(Table::Messages)?;
     let mut out = Vec::new();
     if from >= to {
         return Ok(out);
@@ -305,7 +306,7 @@ pub fn messages_for_customer(
         r.str()?;
         r.i64()?;
         let id = r.u64()?;
-        if let Some(m) = message_by_id(&msgs, tenant, id, role)? {
+        if let Some(m) = message_by_id(msgs, tenant, id, role)? {
             out.push(m);
             if limit > 0 && out.len() >= limit {
                 break;
@@ -316,9 +317,9 @@ pub fn messages_for_customer(
 }
 
 /// Messages of a conversation in append order.
-pub fn messages_for_conversation(txn: &ReadTransaction, tenant: &str, conversation_id: &str) -> Result<Vec<Message>> {
-    let idx = txn.open_table(MSG_BY_CONVERSATION)?;
-    let msgs = txn.open_table(MESSAGES)?;
+pub fn messages_for_conversation(txn: &Snapshot, tenant: &str, conversation_id: &str) -> Result<Vec<Message>> {
+    let idx = txn.msg_by_conversation()?;
+    let msgs = txn.rows(Table::Messages)?;
     let mut start = Key::tenant(tenant);
     start.str(conversation_id);
     let end = start.prefix_end();
@@ -329,7 +330,7 @@ pub fn messages_for_conversation(txn: &ReadTransaction, tenant: &str, conversati
         r.str()?;
         r.str()?;
         let id = r.u64()?;
-        if let Some(m) = message_by_id(&msgs, tenant, id, None)? {
+        if let Some(m) = message_by_id(msgs, tenant, id, None)? {
             out.push(m);
         }
     }

@@ -394,6 +394,8 @@ fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Ho
         }
         match txn.commit() {
             Ok(()) => {
+                // Durable: reads that start from here on see it (before any reply or hook).
+                store.advance();
                 for f in &followers {
                     f.committed();
                 }

@@ -5,6 +5,7 @@
 use crate::cache::TenantCache;
 use crate::engine::{Engine, FastPath};
 use crate::error::{err, ErrorKind, Result};
+use crate::schema::Table;
 use crate::model::{check_id, Context, ContextEntry, Customer, Message, Millis, NewMessage, Role, Score};
 use crate::storage::changes::ContextChange;
 use crate::storage::{stores, ChangeSet};
@@ -77,7 +78,7 @@ impl Tenant {
         let engine = &self.engine;
         engine.observe(
             FastPath::GetCustomer,
-            || engine.inner.cache.customer(&self.name, id, || stores::get_customer(engine.read()?.txn(), &self.name, id)),
+            || engine.inner.cache.customer(&self.name, id, || stores::get_customer(engine.read()?.rows(Table::Customers)?, &self.name, id)),
             |c| c.is_some() as u64,
         )
     }
@@ -95,7 +96,7 @@ impl Tenant {
 
     /// Number of customers of this tenant.
     pub fn count_customers(&self) -> Result<u64> {
-        self.engine.observe(FastPath::CountCustomers, || stores::count_customers(self.engine.read()?.txn(), &self.name), |_| 1)
+        self.engine.observe(FastPath::CountCustomers, || stores::count_customers(self.engine.read()?.rows(Table::Customers)?, &self.name), |_| 1)
     }
 
     /// Appends a score and updates the latest score in the same transaction.
@@ -132,7 +133,7 @@ impl Tenant {
             FastPath::LatestScore,
             || {
                 engine.inner.cache.latest_score(&self.name, customer_id, score_type, || {
-                    stores::latest_score(engine.read()?.txn(), &self.name, customer_id, score_type)
+                    stores::latest_score(engine.read()?.rows(Table::LatestScores)?, &self.name, customer_id, score_type)
                 })
             },
             |s| s.is_some() as u64,
@@ -145,7 +146,7 @@ impl Tenant {
         check_id("score_type", score_type)?;
         self.engine.observe(
             FastPath::ScoreHistory,
-            || stores::score_history(self.engine.read()?.txn(), &self.name, customer_id, score_type, from, to),
+            || stores::score_history(self.engine.read()?.rows(Table::Scores)?, &self.name, customer_id, score_type, from, to),
             |v| v.len() as u64,
         )
     }

@@ -107,7 +107,7 @@ impl Cache {
         let txn = db.begin_read()?;
         let (val, weight) = if customer {
             let id = r.str()?;
-            match stores::get_customer(&txn, &tenant, &id)? {
+            match stores::get_customer(&txn.open_table(crate::storage::CUSTOMERS)?, &tenant, &id)? {
                 Some(c) => {
                     let w = super::records::customer_weight(&c);
                     (Cached::Customer(Arc::new(c)), w)
@@ -116,7 +116,7 @@ impl Cache {
             }
         } else {
             let (cid, ty) = (r.str()?, r.str()?);
-            match stores::latest_score(&txn, &tenant, &cid, &ty)? {
+            match stores::latest_score(&txn.open_table(crate::storage::LATEST)?, &tenant, &cid, &ty)? {
                 Some(s) => {
                     let w = super::records::score_weight(&s);
                     (Cached::Score(Arc::new(s)), w)

@@ -116,9 +116,8 @@ pub fn delete_customer(txn: &WriteTransaction, tenant: &Arc<str>, id: &str, ch: 
     Ok(true)
 }
 
-/// Reads one customer.
-pub fn get_customer(txn: &ReadTransaction, tenant: &str, id: &str) -> Result<Option<Customer>> {
-    let t = txn.open_table(CUSTOMERS)?;
+/// Reads one customer from `t` (the customers table).
+pub fn get_customer(t: &impl ReadableTable<&'static [u8], &'static [u8]>, tenant: &str, id: &str) -> Result<Option<Customer>> {
     let key = full_key(tenant, &customer_pk(id));
     match t.get(key.as_slice())? {
         Some(v) => Ok(Some(decode::<CustomerRec>(v.value())?.into_model()?)),
@@ -126,9 +125,8 @@ pub fn get_customer(txn: &ReadTransaction, tenant: &str, id: &str) -> Result<Opt
     }
 }
 
-/// Counts a tenant's customers.
-pub fn count_customers(txn: &ReadTransaction, tenant: &str) -> Result<u64> {
-    let t = txn.open_table(CUSTOMERS)?;
+/// Counts a tenant's customers in `t` (the customers table).
+pub fn count_customers(t: &impl ReadableTable<&'static [u8], &'static [u8]>, tenant: &str) -> Result<u64> {
     let start = Key::tenant(tenant);
     let end = start.prefix_end();
     let mut n = 0u64;
@@ -189,9 +187,8 @@ pub fn add_scores(txn: &WriteTransaction, tenant: &Arc<str>, ss: &[Score], ch: &
     Ok(())
 }
 
-/// The latest score of one type for a customer: one key lookup.
-pub fn latest_score(txn: &ReadTransaction, tenant: &str, customer_id: &str, score_type: &str) -> Result<Option<Score>> {
-    let t = txn.open_table(LATEST)?;
+/// The latest score of one type for a customer: one key lookup in `t` (latest scores).
+pub fn latest_score(t: &impl ReadableTable<&'static [u8], &'static [u8]>, tenant: &str, customer_id: &str, score_type: &str) -> Result<Option<Score>> {
     let key = full_key(tenant, &latest_pk(customer_id, score_type));
     match t.get(key.as_slice())? {
         Some(v) => Ok(Some(decode::<ScoreRec>(v.value())?.into_model())),
@@ -199,16 +196,16 @@ pub fn latest_score(txn: &ReadTransaction, tenant: &str, customer_id: &str, scor
     }
 }
 
-/// Score history for (customer, type) with `from <= created_at < to`, oldest first.
+/// Score history for (customer, type) with `from <= created_at < to`, oldest first, from
+/// `t` (the scores table).
 pub fn score_history(
-    txn: &ReadTransaction,
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
     tenant: &str,
     customer_id: &str,
     score_type: &str,
     from: Millis,
     to: Millis,
 ) -> Result<Vec<Score>> {
-    let t = txn.open_table(SCORES)?;
     let mut start = Key::tenant(tenant);
     start.str(customer_id).str(score_type).i64(from);
     let mut end = Key::tenant(tenant);

@@ -25,7 +25,7 @@ fn main() -> cidb::Result<()> {
     let now = 1_700_000_000_000;
     let customers: Vec<Customer> = (0..n)
         .map(|i| {
-            let mut c = Customer::new(&format!("c{i}"), now + i as i64);
+            let mut c = Customer::new(format!("c{i}"), now + i as i64);
             c.email = Some(format!("c{i}@example.com"));
             c.department = format!("d{}", i % 10);
             c.status = "active".into();

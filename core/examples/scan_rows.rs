@@ -25,7 +25,7 @@ fn main() -> cidb::Result<()> {
         let customers: Vec<Customer> = chunk
             .iter()
             .map(|&i| {
-                let mut c = Customer::new(&format!("c{i:07}"), now + i as i64);
+                let mut c = Customer::new(format!("c{i:07}"), now + i as i64);
                 c.email = Some(format!("c{i}@example.com"));
                 c.name = (i % 2 == 0).then(|| format!("Customer {i}"));
                 c.department = format!("d{}", i % 10);

@@ -169,7 +169,7 @@ fn plain_lru_would_lose_the_hot_set_but_frequency_keeps_it() {
     let mut rng = Rng(7);
     for _ in 0..50_000 {
         // key 0..10 hot (50 %), the rest spread over 5,000 keys.
-        let i = if rng.next() % 2 == 0 { rng.next() % 10 } else { 10 + rng.next() % 5_000 };
+        let i = if rng.next().is_multiple_of(2) { rng.next() % 10 } else { 10 + rng.next() % 5_000 };
         if !matches!(l1.get(&key(i), 0), Lookup::Hit(_)) {
             l1.insert(key(i), value(i, 0, 10), 20, NEVER, || true);
         }

@@ -70,7 +70,7 @@ fn latest_score_always_matches_history() {
                 // the newest by created_at; among equal times the last inserted
                 let want = hist.iter().rev().max_by_key(|s| s.created_at).cloned();
                 let want = want.map(|w| {
-                    hist.iter().filter(|s| s.created_at == w.created_at).last().cloned().unwrap()
+                    hist.iter().rfind(|s| s.created_at == w.created_at).cloned().unwrap()
                 });
                 prop_assert_eq!(latest, want);
             }

@@ -210,18 +210,22 @@ impl Catalog {
 
 /// Reads the distinct-prefix counts stored for `id`.
 pub fn read_stats(t: &impl ReadableTable<u32, &'static [u8]>, id: u32) -> Result<Option<Vec<u64>>> {
-    Ok(t.get(id)?.map(|v| {
-        v.value()
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect()
-    }))
+    Ok(t.get(id)?.map(|v| decode_stats(v.value())))
+}
+
+/// Distinct-prefix counts from their stored form (little-endian `u64`s).
+pub fn decode_stats(bytes: &[u8]) -> Vec<u64> {
+    bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
+}
+
+/// The stored form of distinct-prefix counts.
+pub fn encode_stats(distinct: &[u64]) -> Vec<u8> {
+    distinct.iter().flat_map(|d| d.to_le_bytes()).collect()
 }
 
 /// Stores distinct-prefix counts for `id`.
 pub fn write_stats(txn: &WriteTransaction, id: u32, distinct: &[u64]) -> Result<()> {
-    let bytes: Vec<u8> = distinct.iter().flat_map(|d| d.to_le_bytes()).collect();
-    txn.open_table(INDEX_STATS)?.insert(id, bytes.as_slice())?;
+    txn.open_table(INDEX_STATS)?.insert(id, encode_stats(distinct).as_slice())?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@
 //! failed commit (which may have become durable anyway) every table is marked stale and
 //! nothing more is persisted, so the next open recounts everything.
 
-use super::catalog::{count_key, read_stats, table_code, INDEX_STATS, TABLE_COUNTS};
+use super::catalog::{count_key, decode_stats, encode_stats, table_code, INDEX_STATS, TABLE_COUNTS};
 use super::IndexManager;
 use crate::error::Result;
 use crate::schema::Table;
@@ -170,12 +170,9 @@ impl Tally {
     /// Loads the persisted figures and the stale mask, as `txn` sees them.
     fn load(&self, txn: &WriteTransaction) -> Result<u64> {
         let mut f = Figures::default();
-        let stats = txn.open_table(INDEX_STATS)?;
-        for item in stats.iter()? {
-            let id = item?.0.value();
-            if let Some(v) = read_stats(&stats, id)? {
-                f.distinct.insert(id, v);
-            }
+        for item in txn.open_table(INDEX_STATS)?.iter()? {
+            let (id, v) = item?;
+            f.distinct.insert(id.value(), decode_stats(v.value()));
         }
         for item in txn.open_table(TABLE_COUNTS)?.iter()? {
             let (k, v) = item?;
@@ -198,8 +195,7 @@ impl Tally {
             };
             match v {
                 Some(v) => {
-                    let bytes: Vec<u8> = v.iter().flat_map(|d| d.to_le_bytes()).collect();
-                    stats.insert(*id, bytes.as_slice())?;
+                    stats.insert(*id, encode_stats(v).as_slice())?;
                 }
                 None => {
                     stats.remove(*id)?;
@@ -311,6 +307,7 @@ pub(crate) fn recover(m: &IndexManager, db: &redb::Database) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::catalog::read_stats;
     use redb::ReadableDatabase;
 
     fn db() -> redb::Database {

@@ -274,9 +274,7 @@ fn stats_serialise_with_24_hours() {
 #[test]
 fn concurrent_set_get_delete_through_all_tiers_keeps_values_and_bounds() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default();
-    cfg.l1_max_items = 64;
-    cfg.l1_max_bytes = 64 << 10;
+    let mut cfg = Config { l1_max_items: 64, l1_max_bytes: 64 << 10, ..Config::default() };
     cfg.cache.sweep_interval = Duration::from_millis(10);
     let db = Engine::open(dir.path(), cfg).unwrap();
     let threads: Vec<_> = (0..4u64)

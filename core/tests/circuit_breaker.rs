@@ -154,8 +154,7 @@ fn failed_reads_are_a_clear_error_and_leave_data_intact() {
     }
     let faults = FaultSwitch::new();
     faults.0.fail_reads.store(true, std::sync::atomic::Ordering::SeqCst);
-    let mut cfg = Config::default();
-    cfg.faults = Some(faults.clone());
+    let cfg = Config { faults: Some(faults.clone()), ..Config::default() };
     let e = Engine::open(dir.path(), cfg.clone()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Storage, "{e}");
     assert!(e.to_string().contains("injected read failure"), "the cause is named: {e}");

@@ -65,13 +65,13 @@ pub fn cost_with_hypothetical(tenant: &Tenant, sql: &str, params: &[Value], inde
     let engine = tenant.engine();
     let txn = engine.read()?;
     let snap = engine.inner.indexes.catalog.read(&txn)?;
-    let tally = engine.inner.indexes.tally.clone();
-    let mut stats = StatsView::new(&txn, &tally, tenant.name());
+    let tally = &engine.inner.indexes.tally;
+    let mut stats = StatsView::new(&txn, tally, tenant.name());
     let before = plan(sel.clone(), &PlanInput::new(&snap), &mut stats)?;
     let mut h = index.clone();
     h.id = 0;
     h.state = IndexState::Ready;
-    stats.set_hypothetical(sample_stats(&txn, &tally, tenant.name(), &h, engine.config().clock.now())?);
+    stats.set_hypothetical(sample_stats(&txn, tally, tenant.name(), &h, engine.config().clock.now())?);
     let after = plan(sel, &PlanInput { catalog: &snap, hypothetical: Some(Arc::new(h)) }, &mut stats)?;
     let eb = Explain::new(&before, None);
     let ea = Explain::new(&after, None);

@@ -127,9 +127,11 @@ impl Store {
             let start = Instant::now();
             // The shared snapshot holds the old database; readers may still be sharing
             // one they began a moment ago, so it is retired on every turn of the drain.
-            self.snap.store(None);
-            while Arc::strong_count(&old) > 1 {
+            loop {
                 self.snap.store(None);
+                if Arc::strong_count(&old) == 1 {
+                    break;
+                }
                 if start.elapsed() > drain {
                     self.db.store(Some(old));
                     return Err(err(ErrorKind::Unavailable, "readers of the failed database did not finish in time"));

@@ -250,11 +250,6 @@ fn insert_batch(def: &IndexDef, w: &mut EntryWriter<'_>, t: &mut RTable<&'static
     w.insert_sorted(t, &keys, |i| changes[spans[i].2].new.as_deref().unwrap_or_default())
 }
 
-/// Changes at or above which the indexes of a write are maintained on several threads.
-/// Each index is its own redb table, so their maintenance is independent; below this the
-/// thread start-up costs more than it saves.
-const PARALLEL_MIN_CHANGES: usize = 4096;
-
 /// The in-transaction hook: keeps every index and the row counts in step with `changes`.
 pub fn apply(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change]) -> Result<()> {
     if changes.is_empty() {
@@ -266,93 +261,53 @@ pub fn apply(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change]) -> 
         return Ok(());
     }
     let now = mgr.clock.now();
-    let touched: Vec<&IndexDef> = snap
-        .indexes
-        .iter()
-        .map(|d| &**d)
-        .filter(|d| changes.iter().any(|c| c.table == d.table))
-        .collect();
-    let threads = if changes.len() >= PARALLEL_MIN_CHANGES {
-        std::thread::available_parallelism().map_or(1, |n| n.get()).min(touched.len())
-    } else {
-        1
-    };
-    if threads <= 1 {
-        return touched.iter().try_for_each(|def| maintain(mgr, txn, def, changes, now));
-    }
-    // Index `i` goes to thread `i % threads`; every index runs whole on one thread. The
-    // error reported is the one of the first failing index in catalog order, as when they
-    // run one after another (the writer aborts the transaction on any error).
-    let results: Vec<Vec<(usize, Result<()>)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (1..threads)
-            .map(|k| {
-                let touched = &touched;
-                s.spawn(move || {
-                    (k..touched.len())
-                        .step_by(threads)
-                        .map(|i| (i, maintain(mgr, txn, touched[i], changes, now)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut all = vec![(0..touched.len())
-            .step_by(threads)
-            .map(|i| (i, maintain(mgr, txn, touched[i], changes, now)))
-            .collect::<Vec<_>>()];
-        for h in handles {
-            all.push(h.join().unwrap_or_else(|_| vec![(0, Err(err(ErrorKind::Internal, "index maintenance thread panicked")))]));
-        }
-        all
-    });
-    let mut results: Vec<(usize, Result<()>)> = results.into_iter().flatten().collect();
-    results.sort_by_key(|r| r.0);
-    results.into_iter().map(|r| r.1).collect()
-}
-
-/// Keeps index `def` in step with `changes` (its own table; statistics staged in the tally).
-fn maintain(mgr: &IndexManager, txn: &WriteTransaction, def: &IndexDef, changes: &[Change], now: i64) -> Result<()> {
     let mut old_key = Key::new();
     let mut new_key = Key::new();
-    let name = def.table_name();
-    let mut t = txn.open_table(entries_def(&name))?;
-    let mut w = EntryWriter::new(&mgr.tally, def)?;
-    let mut dirty = false;
-    let removes = changes
-        .iter()
-        .filter(|c| c.table == def.table)
-        .any(|c| c.old.as_deref().is_some_and(|r| def.covers(r, now)));
-    if !removes {
-        // Inserts only (the ingest case): distinct primary keys, so the entries can go
-        // in key order in one pass.
-        dirty = insert_batch(def, &mut w, &mut t, changes, now)?;
+    for def in &snap.indexes {
+        if !changes.iter().any(|c| c.table == def.table) {
+            continue;
+        }
+        let name = def.table_name();
+        let mut t = txn.open_table(entries_def(&name))?;
+        let mut w = EntryWriter::new(&mgr.tally, def)?;
+        let mut dirty = false;
+        let removes = changes
+            .iter()
+            .filter(|c| c.table == def.table)
+            .any(|c| c.old.as_deref().is_some_and(|r| def.covers(r, now)));
+        if !removes {
+            // Inserts only (the ingest case): distinct primary keys, so the entries can go
+            // in key order in one pass.
+            dirty = insert_batch(def, &mut w, &mut t, changes, now)?;
+            drop(t);
+            if dirty {
+                w.finish(&mgr.tally);
+            }
+            continue;
+        }
+        for ch in changes.iter().filter(|c| c.table == def.table) {
+            let old = ch.old.as_deref().filter(|r| def.covers(r, now));
+            let new = ch.new.as_deref().filter(|r| def.covers(r, now));
+            if let Some(r) = old {
+                def.entry_key(&ch.tenant, r, &ch.pk, &mut old_key);
+            }
+            if let Some(r) = new {
+                def.entry_key(&ch.tenant, r, &ch.pk, &mut new_key);
+            }
+            if old.is_some() && new.is_some() && old_key == new_key {
+                continue;
+            }
+            if old.is_some() {
+                dirty |= w.remove(&mut t, old_key.as_bytes())?;
+            }
+            if let Some(r) = new {
+                dirty |= w.insert(&mut t, new_key.as_bytes(), r)?;
+            }
+        }
         drop(t);
         if dirty {
             w.finish(&mgr.tally);
         }
-        return Ok(());
-    }
-    for ch in changes.iter().filter(|c| c.table == def.table) {
-        let old = ch.old.as_deref().filter(|r| def.covers(r, now));
-        let new = ch.new.as_deref().filter(|r| def.covers(r, now));
-        if let Some(r) = old {
-            def.entry_key(&ch.tenant, r, &ch.pk, &mut old_key);
-        }
-        if let Some(r) = new {
-            def.entry_key(&ch.tenant, r, &ch.pk, &mut new_key);
-        }
-        if old.is_some() && new.is_some() && old_key == new_key {
-            continue;
-        }
-        if old.is_some() {
-            dirty |= w.remove(&mut t, old_key.as_bytes())?;
-        }
-        if let Some(r) = new {
-            dirty |= w.insert(&mut t, new_key.as_bytes(), r)?;
-        }
-    }
-    drop(t);
-    if dirty {
-        w.finish(&mgr.tally);
     }
     Ok(())
 }

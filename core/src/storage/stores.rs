@@ -50,35 +50,6 @@ pub struct PreparedCustomers {
 impl PreparedCustomers {
     /// Encodes `cs` (already validated) for `tenant`.
     pub fn new(tenant: &str, cs: &[Customer]) -> Result<PreparedCustomers> {
-        // Large batches are encoded on several threads, in contiguous chunks joined in
-        // order (the same result as one pass).
-        const PARALLEL_MIN: usize = 4096;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(cs.len() / PARALLEL_MIN);
-        if threads > 1 {
-            let size = cs.len().div_ceil(threads);
-            let parts: Vec<Result<PreparedCustomers>> = std::thread::scope(|s| {
-                let handles: Vec<_> = cs.chunks(size).skip(1).map(|c| s.spawn(move || Self::encode(tenant, c))).collect();
-                let mut parts = vec![Self::encode(tenant, &cs[..size.min(cs.len())])];
-                for h in handles {
-                    parts.push(h.join().unwrap_or_else(|_| Err(crate::error::err(crate::ErrorKind::Internal, "customer encoding thread panicked"))));
-                }
-                parts
-            });
-            let mut all = PreparedCustomers { pks: Vec::with_capacity(cs.len()), records: Vec::with_capacity(cs.len()), rows: Some(Vec::with_capacity(cs.len())) };
-            for p in parts {
-                let p = p?;
-                all.pks.extend(p.pks);
-                all.records.extend(p.records);
-                if let (Some(a), Some(b)) = (all.rows.as_mut(), p.rows) {
-                    a.extend(b);
-                }
-            }
-            return Ok(all);
-        }
-        Self::encode(tenant, cs)
-    }
-
-    fn encode(tenant: &str, cs: &[Customer]) -> Result<PreparedCustomers> {
         let mut pks = Vec::with_capacity(cs.len());
         let mut records = Vec::with_capacity(cs.len());
         let mut rows = Vec::with_capacity(cs.len());

@@ -405,3 +405,59 @@ fn unique_violation_inside_one_batch_lands_nothing() {
     t.upsert_customers(&[mk("b", "b@x.test"), mk("c", "dup@x.test")]).unwrap();
     assert_eq!(t.count_customers().unwrap(), 3);
 }
+
+/// Customers `lo..hi` for a large batch: departments, statuses, names and e-mail addresses
+/// (some missing) vary with `round`, so a second round replaces entries of every index.
+fn large_batch(lo: usize, hi: usize, round: usize) -> Vec<cidb::Customer> {
+    (lo..hi)
+        .map(|i| {
+            let k = i.wrapping_mul(2654435761) >> 7;
+            let mut c = customer(&format!("c{i:05}"), ["sales", "support", "hr"][(k + round) % 3], ["active", "trial", "churned"][(k / 3 + round) % 3]);
+            c.email = (k % 5 != round % 5).then(|| format!("e{}@x.test", (k + round) % 7919));
+            c.name = (!(k + round).is_multiple_of(4)).then(|| format!("n{}", (k / 7 + round) % 97));
+            c.created_at = T0 + (k % 100_000) as i64;
+            c
+        })
+        .collect()
+}
+
+// Writes of thousands of rows (the size of a bulk ingest's batch insert of index entries,
+// and of any future threaded or chunked path): every index stays exact, statistics equal
+// ANALYZE, every stored customer is the one written last, and a UNIQUE violation in a
+// large batch lands nothing.
+#[test]
+fn large_batches_keep_every_index_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_at(dir.path(), T0);
+    db.execute("CREATE INDEX ix_name_dept ON customers(name, department)").unwrap();
+    let t = db.tenant("t0").unwrap();
+    let first = large_batch(0, 6000, 0);
+    t.upsert_customers(&first).unwrap(); // every row new: the sorted batch insert
+    indexes_exact_and_stats_as_analyze(&db, &"first batch").unwrap();
+    let second = large_batch(3000, 9000, 1);
+    t.upsert_customers(&second).unwrap(); // half replaced: entries removed and inserted
+    indexes_exact_and_stats_as_analyze(&db, &"second batch").unwrap();
+    assert_eq!(t.count_customers().unwrap(), 9000);
+    for c in first[..3000].iter().chain(&second) {
+        assert_eq!(t.get_customer(&c.id).unwrap().as_ref(), Some(c));
+    }
+    // A UNIQUE index in a fresh database: a large batch with one repeated name fails whole.
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_at(dir.path(), T0);
+    db.execute("CREATE UNIQUE INDEX u_name ON customers(name)").unwrap();
+    let t = db.tenant("t1").unwrap();
+    let mut unique = large_batch(0, 5000, 2);
+    for (i, c) in unique.iter_mut().enumerate() {
+        c.name = Some(format!("u{i}"));
+    }
+    t.upsert_customers(&unique).unwrap();
+    for (i, c) in unique.iter_mut().enumerate() {
+        c.id.push('x');
+        c.name = Some(format!("v{i}"));
+    }
+    unique[4999].name = Some("u17".into());
+    let e = t.upsert_customers(&unique).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConstraintViolation, "{e}");
+    assert_eq!(t.count_customers().unwrap(), 5000);
+    indexes_exact_and_stats_as_analyze(&db, &"after the failed batch").unwrap();
+}

@@ -94,7 +94,7 @@ fn interleaved_writes_never_see_a_stale_cached_row() {
         f.tenant.upsert_customer(&c).unwrap();
         upsert_sqlite(&f.sqlite, &c);
     }
-    let mut hits = 0u64;
+    let hits = std::cell::Cell::new(0u64);
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 24,
         failure_persistence: None,
@@ -133,12 +133,13 @@ fn interleaved_writes_never_see_a_stale_cached_row() {
                         for (sql, p) in statements(id, Some("shared1@example.com"), DEPTS[dept], STATUSES[status]) {
                             check(&f, &sql, &p)?;
                         }
-                        hits += f.engine.snapshot_row_cache_hits().unwrap().saturating_sub(before);
+                        hits.set(hits.get() + f.engine.snapshot_row_cache_hits().unwrap().saturating_sub(before));
                     }
                 }
             }
             Ok(())
         })
         .unwrap();
+    let hits = hits.get();
     assert!(hits > 100, "the row cache was hit only {hits} times: the test would prove nothing");
 }

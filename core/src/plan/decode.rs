@@ -85,7 +85,7 @@ impl RowDecoder {
     pub fn decode_cached(&mut self, bytes: &[u8]) -> Result<CachedRow> {
         self.buf.clear();
         self.buf.extend_from_slice(bytes);
-        let mut b = RowBuilder::new(self.table.columns().len());
+        let mut b = RowBuilder::new(self.table.columns().len(), bytes.len());
         match self.table {
             Table::Customers => {
                 let r = rkyv::access::<ArchivedCustomerRec, rkyv::rancor::Error>(&self.buf)

@@ -52,7 +52,7 @@ pub enum Cell {
 /// A decoded row: every column of a stored record, the strings in one buffer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CachedRow {
-    text: Box<str>,
+    text: String,
     cells: Box<[Cell]>,
 }
 
@@ -64,10 +64,11 @@ pub struct RowBuilder {
 }
 
 impl RowBuilder {
-    /// An empty builder for a row of `width` columns.
-    pub fn new(width: usize) -> RowBuilder {
+    /// An empty builder for a row of `width` columns whose text is at most `text` bytes
+    /// (the stored record's size bounds it: the buffer never grows).
+    pub fn new(width: usize, text: usize) -> RowBuilder {
         RowBuilder {
-            text: String::new(),
+            text: String::with_capacity(text),
             cells: Vec::with_capacity(width),
         }
     }
@@ -106,7 +107,7 @@ impl RowBuilder {
     /// The row.
     pub fn finish(self) -> CachedRow {
         CachedRow {
-            text: self.text.into_boxed_str(),
+            text: self.text,
             cells: self.cells.into_boxed_slice(),
         }
     }
@@ -133,7 +134,7 @@ impl CachedRow {
 
     /// Estimated bytes held (see [`ROW_CACHE_BYTES`]).
     pub fn bytes(&self) -> usize {
-        self.text.len() + self.cells.len() * std::mem::size_of::<Cell>() + ENTRY_OVERHEAD
+        self.text.capacity() + self.cells.len() * std::mem::size_of::<Cell>() + ENTRY_OVERHEAD
     }
 
     /// Fills `out[c]` for every `c` in `cols` (table column positions) from this row;
@@ -158,6 +159,9 @@ type Shard = RwLock<HashMap<Box<[u8]>, CachedRow, foldhash::fast::FixedState>>;
 /// Rows of one table fetched through one snapshot, by their full stored key.
 pub struct RowCache {
     shards: [Shard; SHARDS],
+    /// Picks the shard. Seeded apart from the maps' own hasher: with the same hash, every
+    /// key of a shard would share the bits that pick the shard, which are the bits the
+    /// map's buckets are picked by, so one bucket in `SHARDS` would hold them all.
     hasher: foldhash::fast::FixedState,
     bytes: AtomicUsize,
     budget: usize,
@@ -183,8 +187,10 @@ impl RowCache {
     /// An empty cache admitting entries while it holds less than `budget` bytes.
     pub fn with_budget(budget: usize) -> RowCache {
         RowCache {
-            shards: std::array::from_fn(|_| RwLock::new(HashMap::with_hasher(Default::default()))),
-            hasher: foldhash::fast::FixedState::with_seed(0x5eed_c1db),
+            shards: std::array::from_fn(|_| {
+                RwLock::new(HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x6d61_7073)))
+            }),
+            hasher: foldhash::fast::FixedState::with_seed(0x7368_6172_6473),
             bytes: AtomicUsize::new(0),
             budget,
             hits: AtomicUsize::new(0),
@@ -253,7 +259,7 @@ mod tests {
     use super::*;
 
     fn row(id: &str, n: i64) -> CachedRow {
-        let mut b = RowBuilder::new(5);
+        let mut b = RowBuilder::new(5, 16);
         b.text(id);
         b.cell(Cell::Tenant);
         b.opt(None);

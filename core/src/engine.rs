@@ -385,6 +385,14 @@ impl Engine {
         self.inner.store.snapshot()
     }
 
+    /// Row-cache hits of the current read snapshot, over every table (for tests and
+    /// benchmarks; see [`storage::rowcache`]).
+    #[doc(hidden)]
+    pub fn snapshot_row_cache_hits(&self) -> Result<u64> {
+        let s = self.read()?;
+        Ok(crate::schema::Table::ALL.iter().map(|t| s.row_cache(*t).hits() as u64).sum())
+    }
+
     /// Runs blocking read work on the engine's blocking pool and awaits it.
     pub(crate) async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
         self.check_open()?;

@@ -9,6 +9,7 @@ use crate::index::stats::{pk_layout, PkPart};
 use crate::model::Role;
 use crate::schema::{ColumnType, Table, Value};
 use crate::storage::keys::KeyReader;
+use crate::storage::rowcache::{CachedRow, Cell, RowBuilder};
 use crate::storage::records::{ArchivedCustomerRec, ArchivedMessageRec, ArchivedScoreRec};
 use rkyv::util::AlignedVec;
 
@@ -72,6 +73,61 @@ impl RowDecoder {
     /// True when no column has to be read from the record.
     pub fn is_empty(&self) -> bool {
         self.cols.is_empty()
+    }
+
+    /// The needed column positions.
+    pub fn cols(&self) -> &[usize] {
+        &self.cols
+    }
+
+    /// Every column of a stored record, decoded for a [`RowCache`](crate::storage::rowcache::RowCache)
+    /// (the tenant column as [`Cell::Tenant`]).
+    pub fn decode_cached(&mut self, bytes: &[u8]) -> Result<CachedRow> {
+        self.buf.clear();
+        self.buf.extend_from_slice(bytes);
+        let mut b = RowBuilder::new(self.table.columns().len(), bytes.len());
+        match self.table {
+            Table::Customers => {
+                let r = rkyv::access::<ArchivedCustomerRec, rkyv::rancor::Error>(&self.buf)
+                    .map_err(corrupt)?;
+                b.text(&r.id);
+                b.cell(Cell::Tenant);
+                b.opt(r.email.as_ref().map(|x| x.as_str()));
+                b.opt(r.name.as_ref().map(|x| x.as_str()));
+                b.text(&r.department);
+                b.text(&r.status);
+                b.cell(Cell::Int(r.created_at.to_native()));
+                b.cell(Cell::Int(r.updated_at.to_native()));
+                b.json(&r.attributes);
+            }
+            Table::Scores | Table::LatestScores => {
+                let r = rkyv::access::<ArchivedScoreRec, rkyv::rancor::Error>(&self.buf)
+                    .map_err(corrupt)?;
+                b.text(&r.customer_id);
+                b.text(&r.score_type);
+                b.cell(Cell::Real(r.score.to_native()));
+                b.cell(Cell::Real(r.confidence.to_native()));
+                b.cell(Cell::Int(r.created_at.to_native()));
+                b.opt(r.model.as_ref().map(|x| x.as_str()));
+                b.cell(Cell::Tenant);
+            }
+            Table::Messages => {
+                let r = rkyv::access::<ArchivedMessageRec, rkyv::rancor::Error>(&self.buf)
+                    .map_err(corrupt)?;
+                b.cell(Cell::Int(r.id.to_native() as i64));
+                b.text(&r.customer_id);
+                b.text(&r.conversation_id);
+                let role = Role::ALL
+                    .get(r.role as usize)
+                    .ok_or_else(|| corrupt("unknown role code"))?;
+                b.text(role.as_str());
+                b.cell(Cell::Int(r.timestamp.to_native()));
+                b.text(&r.content);
+                b.json(&r.metadata);
+                b.cell(Cell::Tenant);
+            }
+        }
+        Ok(b.finish())
     }
 
     /// Fills `out` (the table's slots) from the stored bytes of a row of `tenant`.
@@ -186,4 +242,70 @@ pub fn index_pk_offset(key: &[u8], types: &[ColumnType]) -> Result<usize> {
         at = crate::index::keys::value_end(key, at, t)?;
     }
     Ok(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Customer, Message, Score};
+    use crate::storage::records::{encode, CustomerRec, MessageRec, ScoreRec};
+
+    /// Every column decoded directly and through a cached row, for every column subset
+    /// shape (all, each one alone): the same values.
+    fn same_both_ways(table: Table, bytes: &[u8]) {
+        let width = table.columns().len();
+        let mut sets: Vec<Vec<bool>> = vec![vec![true; width]];
+        sets.extend((0..width).map(|c| (0..width).map(|i| i == c).collect()));
+        for need in sets {
+            let mut dec = RowDecoder::new(table, &need);
+            let mut direct = vec![Value::Null; width];
+            dec.decode("tenant_x", bytes, &mut direct).unwrap();
+            let cached = dec.decode_cached(bytes).unwrap();
+            assert_eq!(cached.width(), width);
+            let mut via = vec![Value::Text("stale".into()); width];
+            cached.fill(dec.cols(), "tenant_x", &mut via);
+            for c in 0..width {
+                if need[c] {
+                    assert_eq!(via[c], direct[c], "{table:?} column {c}");
+                } else {
+                    assert_eq!(via[c], Value::Text("stale".into()), "{table:?} column {c} untouched");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cached_rows_decode_like_records() {
+        let mut c = Customer::new("c1", 1_700_000_000_000);
+        c.email = Some("a@b.c".into());
+        c.department = "sälës".into();
+        c.status = "active".into();
+        c.attributes = serde_json::json!({"tier": "gold", "n": [1, 2]});
+        same_both_ways(Table::Customers, &encode(&CustomerRec::from_model(&c)).unwrap());
+        c.name = Some("Ann".into());
+        c.email = None;
+        same_both_ways(Table::Customers, &encode(&CustomerRec::from_model(&c)).unwrap());
+        let s = Score { customer_id: "c1".into(), score_type: "churn".into(), score: 0.25, confidence: 0.5, created_at: 5, model: None };
+        same_both_ways(Table::Scores, &encode(&ScoreRec::from_model(&s, 3)).unwrap());
+        same_both_ways(Table::LatestScores, &encode(&ScoreRec::from_model(&Score { model: Some("m1".into()), ..s }, 4)).unwrap());
+        let m = Message {
+            id: 9,
+            customer_id: "c1".into(),
+            conversation_id: "cv".into(),
+            role: crate::model::Role::Tool,
+            timestamp: 7,
+            content: "hi".into(),
+            metadata: serde_json::json!({"k": 1}),
+        };
+        same_both_ways(Table::Messages, &encode(&MessageRec::from_model(&m)).unwrap());
+    }
+
+    #[test]
+    fn a_damaged_record_is_corrupted_not_a_panic() {
+        let c = Customer::new("c1", 1);
+        let bytes = encode(&CustomerRec::from_model(&c)).unwrap();
+        let mut dec = RowDecoder::new(Table::Customers, &[true; 9]);
+        let e = dec.decode_cached(&bytes[..bytes.len() / 2]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupted);
+    }
 }

@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::schema::{ColumnType, Row, Value};
 use crate::sql::bind::{mark_pred, Pred};
 use crate::storage::keys::Key;
+use crate::storage::rowcache::RowCache;
 use crate::storage::snapshot::{KeyTable, RowTable, Snapshot};
 use std::sync::Arc;
 use std::collections::HashMap;
@@ -92,9 +93,43 @@ fn fill_row(
     }
 }
 
+/// Fetches the table row stored under `key` into the table's slots; false when there is
+/// none. Rows with needed value columns go through the snapshot's [`RowCache`]: a hit
+/// skips the B-tree lookup and the record's validation, a miss decodes the whole record
+/// once for the next fetch of the key in this snapshot (while the cache has room).
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn fetch_row(
+    base: &RowTable,
+    cache: &RowCache,
+    dec: &mut RowDecoder,
+    pk_only: bool,
+    table: crate::schema::Table,
+    tenant: &str,
+    tlen: usize,
+    key: &[u8],
+    slots: &mut [Value],
+) -> Result<bool> {
+    if !pk_only && cache.get_with(key, |r| r.fill(dec.cols(), tenant, slots)).is_some() {
+        return Ok(true);
+    }
+    let Some(v) = base.get(key)? else {
+        return Ok(false);
+    };
+    if !pk_only && cache.has_room() {
+        let r = dec.decode_cached(v.value())?;
+        r.fill(dec.cols(), tenant, slots);
+        cache.insert(key, r);
+        return Ok(true);
+    }
+    fill_row(dec, pk_only, table, tenant, tlen, key, v.value(), slots)?;
+    Ok(true)
+}
+
 struct AccessRun<'p> {
     acc: &'p AccessPlan,
     base: &'p RowTable,
+    cache: &'p RowCache,
     index: Option<Arc<KeyTable>>,
     decoder: RowDecoder,
     pk_only: bool,
@@ -187,6 +222,7 @@ impl<'p> AccessRun<'p> {
         Ok(AccessRun {
             acc,
             base,
+            cache: rt.txn.row_cache(acc.table),
             index,
             decoder: RowDecoder::new(acc.table, &dec_need),
             pk_only,
@@ -276,26 +312,24 @@ impl<'p> AccessRun<'p> {
                     self.index_range(rt, s, e, row, sink)?
                 }
                 (_, KeyRange::Point(k)) => {
-                    let got = self.base.get(k.as_slice())?;
-                    match got {
-                        Some(v) => {
-                            self.stats.examined += 1;
-                            let w = acc.table.columns().len();
-                            let slots = &mut row[self.offset..self.offset + w];
-                            fill_row(
-                                &mut self.decoder,
-                                self.pk_only,
-                                acc.table,
-                                rt.tenant,
-                                self.tenant_key.len(),
-                                k,
-                                v.value(),
-                                slots,
-                            )?;
-                            drop(v);
-                            self.emit(row, sink, rt.analyze)?
-                        }
-                        None => true,
+                    let w = acc.table.columns().len();
+                    let slots = &mut row[self.offset..self.offset + w];
+                    let found = fetch_row(
+                        self.base,
+                        self.cache,
+                        &mut self.decoder,
+                        self.pk_only,
+                        acc.table,
+                        rt.tenant,
+                        self.tenant_key.len(),
+                        k,
+                        slots,
+                    )?;
+                    if found {
+                        self.stats.examined += 1;
+                        self.emit(row, sink, rt.analyze)?
+                    } else {
+                        true
                     }
                 }
                 (_, KeyRange::Range(s, e)) => self.table_range(rt, s, e, row, sink)?,
@@ -387,20 +421,22 @@ impl<'p> AccessRun<'p> {
                 self.fetch_key.clear();
                 self.fetch_key.extend_from_slice(&self.tenant_key);
                 self.fetch_key.extend_from_slice(&key[pk_at..]);
-                let got = self.base.get(self.fetch_key.as_slice())?;
-                let Some(v) = got else { continue };
-                self.stats.examined += 1;
                 let slots = &mut row[self.offset..self.offset + w];
-                fill_row(
+                let found = fetch_row(
+                    self.base,
+                    self.cache,
                     &mut self.decoder,
                     self.pk_only,
                     self.acc.table,
                     rt.tenant,
                     self.tenant_key.len(),
                     &self.fetch_key,
-                    v.value(),
                     slots,
                 )?;
+                if !found {
+                    continue;
+                }
+                self.stats.examined += 1;
             }
             if !self.emit(row, sink, rt.analyze)? {
                 return Ok(false);

@@ -19,6 +19,7 @@ pub mod changes;
 pub mod keys;
 pub mod lock;
 pub mod records;
+pub mod rowcache;
 pub mod snapshot;
 pub mod store;
 pub mod stores;

@@ -15,6 +15,7 @@
 //! its `Database`, so the store's reopen-after-failure drains it like any reader, and
 //! `close` drops the shared one first.
 
+use super::rowcache::RowCache;
 use crate::error::Result;
 use crate::schema::Table;
 use parking_lot::RwLock;
@@ -46,6 +47,8 @@ pub struct Snapshot {
     by_conversation: OnceLock<KeyTable>,
     /// Key-only tables opened by name (secondary index entries).
     keys: RwLock<Vec<(String, Arc<KeyTable>)>>,
+    /// Rows of each base table already fetched and decoded through this snapshot.
+    row_caches: [RowCache; ROW_SLOTS],
     label: u64,
     /// Held, not read: the store's reopen drains snapshots like any other reader.
     _db: Arc<Database>,
@@ -82,6 +85,7 @@ impl Snapshot {
             by_customer: OnceLock::new(),
             by_conversation: OnceLock::new(),
             keys: RwLock::new(Vec::new()),
+            row_caches: Default::default(),
             label,
             _db: db,
         })
@@ -106,6 +110,12 @@ impl Snapshot {
     /// The rows of `table`, opened once per snapshot.
     pub fn rows(&self, table: Table) -> Result<&RowTable> {
         open_into(&self.txn, &self.rows[row_slot(table)], crate::storage::stores::table_def(table))
+    }
+
+    /// The decoded rows of `table` fetched through this snapshot (see [`RowCache`]: it can
+    /// never be stale because the snapshot never changes).
+    pub fn row_cache(&self, table: Table) -> &RowCache {
+        &self.row_caches[row_slot(table)]
     }
 
     /// The `msg_by_customer` index, opened once per snapshot.

@@ -22,6 +22,9 @@ pub mod records;
 pub mod snapshot;
 pub mod store;
 pub mod stores;
+pub mod wal;
+#[cfg(test)]
+mod wal_tests;
 pub mod writer;
 
 use redb::{ReadableTable, TableDefinition};

@@ -65,6 +65,12 @@ fn apply(t: &cidb::Tenant, m: &mut Model) {
     }
 }
 
+/// The epoch in the commit log's header.
+fn log_epoch(dir: &std::path::Path) -> u64 {
+    let log = std::fs::read(dir.join("data.redb.wal")).unwrap();
+    u64::from_le_bytes(log[8..16].try_into().unwrap())
+}
+
 fn int(db: &Engine, tenant: &str, sql: &str) -> i64 {
     let q = db.tenant(tenant).unwrap().query(sql, &[]).unwrap();
     let Value::Int(n) = q.rows[0][0] else { panic!("{sql}: not an integer") };
@@ -81,6 +87,7 @@ fn acknowledged_writes_survive_a_stale_data_file() {
         db.tenant("t").unwrap().upsert_customer(&customer("base", "d0", "active")).unwrap();
         db.close().unwrap();
     }
+    let epoch0 = log_epoch(dir.path());
     let stale = dir.path().join("data.redb.stale");
     std::fs::copy(&data, &stale).unwrap();
 
@@ -100,6 +107,9 @@ fn acknowledged_writes_survive_a_stale_data_file() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
+    // The child's open started one new epoch; a checkpoint (data file fsynced) would have
+    // started another and made the copy older than what a real disk would hold.
+    assert_eq!(log_epoch(dir.path()), epoch0 + 1, "the child checkpointed: the simulation is void");
     // The disk after a power cut: the data file as of its last fsync, the log as synced.
     std::fs::copy(&stale, &data).unwrap();
     assert!(std::fs::metadata(dir.path().join("data.redb.wal")).unwrap().len() > 0);

@@ -12,7 +12,7 @@
 //! the data file (see [`super::wal`]); recovery replays the log when the backend is created,
 //! before redb reads anything. Injected sync failures fail the log's sync.
 
-use super::wal::{Log, Pending, CHECKPOINT_BYTES, PENDING_CAP};
+use super::wal::{self, Log, Pending, CHECKPOINT_BYTES, PENDING_CAP};
 use parking_lot::Mutex;
 use redb::backends::FileBackend;
 use redb::{BackendError, StorageBackend};
@@ -85,8 +85,7 @@ pub struct CidbBackend {
 struct LogState {
     log: Log,
     pending: Pending,
-    /// The next sync must go to the data file: the pending copy was dropped (too large) or
-    /// the file shrank (a logged length could resurrect bytes past it).
+    /// The next sync must go to the data file: the pending copy was dropped (too large).
     direct: bool,
     /// The data file's length as of the last group or checkpoint.
     logged_len: u64,
@@ -97,10 +96,13 @@ fn recover(inner: &FileBackend, path: &Path) -> io::Result<Log> {
     let (mut log, groups) = Log::open(path)?;
     if !groups.is_empty() {
         for g in &groups {
-            inner.set_len(g.main_len)?;
             for (offset, data) in &g.writes {
-                inner.write(*offset, data)?;
+                match wal::set_len_entry(*offset, data) {
+                    Some(len) => inner.set_len(len)?,
+                    None => inner.write(*offset, data)?,
+                }
             }
+            inner.set_len(g.main_len)?;
         }
         inner.sync_data()?;
     }
@@ -173,11 +175,13 @@ impl StorageBackend for CidbBackend {
             return Err(io::Error::new(io::ErrorKind::StorageFull, "injected: no space left on device"));
         }
         let Some(log) = &self.log else { return self.inner.set_len(len) };
+        // Logged in order with the writes, so replay cuts off what a shrink cut off.
         let mut st = log.lock();
-        if len < self.inner.len()? {
-            st.direct = true;
+        self.inner.set_len(len)?;
+        if !st.direct {
+            st.pending.push_set_len(len);
         }
-        self.inner.set_len(len)
+        Ok(())
     }
 
     fn sync_data(&self) -> Result<(), io::Error> {

@@ -8,11 +8,11 @@
 //!
 //! A checkpoint (`fdatasync` of the data file, then a new epoch in the log header) runs when
 //! the log passes [`CHECKPOINT_BYTES`], when a transaction wrote more than [`PENDING_CAP`]
-//! between two syncs (the copy is dropped and that sync is a plain data-file sync), after the
-//! file shrank, and at close. Recovery, before redb reads the file, replays every group of the
-//! current epoch whose checksum holds and whose sequence follows the previous one, in order,
-//! each after restoring the file length it recorded; a torn last group was never acknowledged
-//! and is ignored. After a power loss the data file is "image at its last fsync + any subset
+//! between two syncs (the copy is dropped and that sync is a plain data-file sync), and at
+//! close. Length changes (`set_len`) are entries too, in order with the writes. Recovery,
+//! before redb reads the file, replays every group of the current epoch whose checksum holds
+//! and whose sequence follows the previous one, in order, each ending with the file length it
+//! recorded; a torn last group was never acknowledged and is ignored. After a power loss the data file is "image at its last fsync + any subset
 //! of later writes"; replay makes it "image at the last acknowledged sync + any subset of
 //! later writes", which is exactly what redb's own recovery expects.
 
@@ -37,6 +37,13 @@ const GROUP_MAGIC: u32 = 0x4752_5031; // "GRP1"
 /// everything before it.
 pub const GROUP_HEADER: usize = 4 + 8 + 8 + 8 + 4 + 8;
 const ENTRY_HEADER: usize = 8 + 4;
+/// The offset marking an entry as a length change (its 8 bytes are the new length).
+const SET_LEN: u64 = u64::MAX;
+
+/// The new length when the entry (`offset`, `data`) is a length change, not a write.
+pub fn set_len_entry(offset: u64, data: &[u8]) -> Option<u64> {
+    (offset == SET_LEN).then(|| data.try_into().map(u64::from_le_bytes).unwrap_or(0))
+}
 
 /// Writes waiting for the next sync, already encoded as a group body after a reserved header.
 #[derive(Debug)]
@@ -58,6 +65,11 @@ impl Pending {
         self.buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(data);
         self.entries += 1;
+    }
+
+    /// Records a change of the data file's length (replayed in order with the writes).
+    pub fn push_set_len(&mut self, len: u64) {
+        self.push(SET_LEN, &len.to_le_bytes());
     }
 
     /// Bytes of entries held.

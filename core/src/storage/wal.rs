@@ -312,7 +312,7 @@ mod tests {
         let g0 = group(5, 0, 100, &[(0, b"one")]);
         let g1 = group(5, 1, 200, &[(100, b"two")]);
         for cut in 0..g1.len() {
-            let mut log = log_of(5, &[g0.clone()]);
+            let mut log = log_of(5, std::slice::from_ref(&g0));
             log.truncate(HEADER_BYTES as usize + g0.len());
             log.extend_from_slice(&g1[..cut]);
             let found = scan(&log, 5);

@@ -33,7 +33,7 @@ fn keys(db: &Database) -> Vec<(u64, Vec<u8>)> {
 
 fn value(k: u64) -> Vec<u8> {
     // Large, varied values spread the commits over many pages and grow the file.
-    (0..(500 + (k * 977) % 9000)).map(|i| (i as u64 * 31 + k) as u8).collect()
+    (0..(500 + (k * 977) % 9000)).map(|i| (i * 31 + k) as u8).collect()
 }
 
 /// Writes keys 0..10 and closes (a checkpoint), keeps a copy of the data file, then commits

@@ -106,7 +106,7 @@ impl Engine {
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::with_source(ErrorKind::Storage, format!("cannot create directory {}", dir.display()), e))?;
         let lock = DirLock::acquire(&dir)?;
-        let store = Arc::new(Store::open(dir.join(storage::DATA_FILE), config.faults.clone(), config.verify_on_open)?);
+        let store = Arc::new(Store::open(dir.join(storage::DATA_FILE), config.faults.clone(), config.verify_on_open, config.commit_log)?);
         let indexes = {
             let db = store.db()?;
             let catalog_version = crate::index::catalog::create_tables(&db)?;

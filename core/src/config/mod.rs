@@ -77,6 +77,10 @@ pub struct Config {
     /// Verify every page checksum of the data file at open (reads the whole file once), so
     /// bytes altered outside cidb are a `Corrupted` error, never a wrong answer.
     pub verify_on_open: bool,
+    /// Durable commits append the changed pages to a commit log beside the data file (one
+    /// sequential write and one fdatasync) instead of syncing the data file's scattered pages;
+    /// see `storage::wal`. Off: every commit syncs the data file itself.
+    pub commit_log: bool,
     /// Everything else about the tiered cache.
     pub cache: crate::cache::CacheOptions,
 }
@@ -103,6 +107,7 @@ impl Config {
             monitor: Default::default(),
             feed: Default::default(),
             verify_on_open: true,
+            commit_log: true,
             cache: crate::cache::CacheOptions::default(),
         }
     }

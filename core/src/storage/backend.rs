@@ -6,11 +6,19 @@
 //! ([`super::lock`]) already makes one engine the only owner, and taking the file lock again
 //! would stop [`super::store::Store::reopen`] from opening a fresh `Database` while a failed
 //! one is still draining its readers.
+//!
+//! With the commit log on (the default), every write is also copied into the log's pending
+//! buffer and `sync_data` makes it durable by appending to `data.redb.wal` instead of syncing
+//! the data file (see [`super::wal`]); recovery replays the log when the backend is created,
+//! before redb reads anything. Injected sync failures fail the log's sync.
 
+use super::wal::{self, Log, Pending, CHECKPOINT_BYTES, PENDING_CAP};
+use parking_lot::Mutex;
 use redb::backends::FileBackend;
 use redb::{BackendError, StorageBackend};
 use std::io;
 use std::ops::Bound;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -60,18 +68,86 @@ impl FaultSwitch {
     }
 }
 
+/// Group header plus checksum: what a group costs in the log beyond its entries.
+const GROUP_OVERHEAD: u64 = super::wal::GROUP_HEADER as u64 + 4;
+
 /// The backend: a file, with faults when a switch is set.
 #[derive(Debug)]
 pub struct CidbBackend {
     inner: FileBackend,
     state: Arc<FaultState>,
+    /// The commit log and the writes since the last sync; None when the log is off.
+    log: Option<Mutex<LogState>>,
+}
+
+/// The commit log with what the next sync must make durable.
+#[derive(Debug)]
+struct LogState {
+    log: Log,
+    pending: Pending,
+    /// The next sync must go to the data file: the pending copy was dropped (too large).
+    direct: bool,
+    /// The data file's length as of the last group or checkpoint.
+    logged_len: u64,
+}
+
+/// Replays the log at `path` into the data file, syncs the data file, and starts a new epoch.
+fn recover(inner: &FileBackend, path: &Path) -> io::Result<Log> {
+    let (mut log, groups) = Log::open(path)?;
+    if !groups.is_empty() {
+        for g in &groups {
+            for (offset, data) in &g.writes {
+                match wal::set_len_entry(*offset, data) {
+                    Some(len) => inner.set_len(len)?,
+                    None => inner.write(*offset, data)?,
+                }
+            }
+            inner.set_len(g.main_len)?;
+        }
+        inner.sync_data()?;
+    }
+    log.reset()?;
+    Ok(log)
+}
+
+/// The commit log's path for a data file: `<data>.wal` beside it.
+pub fn log_path(data: &Path) -> std::path::PathBuf {
+    let mut name = data.as_os_str().to_owned();
+    name.push(".wal");
+    name.into()
 }
 
 impl CidbBackend {
-    /// Wraps `file`; faults are controlled by `switch` (a fresh, inert switch when None).
-    pub fn new(file: std::fs::File, switch: Option<&FaultSwitch>) -> Result<CidbBackend, redb::DatabaseError> {
+    /// Wraps the data file `file` at `path`; faults are controlled by `switch` (a fresh,
+    /// inert switch when None). With `log`, the commit log beside it is opened (created when
+    /// missing) and replayed into the data file first.
+    pub fn new(path: &Path, file: std::fs::File, switch: Option<&FaultSwitch>, log: bool) -> Result<CidbBackend, redb::DatabaseError> {
         let state = switch.map(|s| s.0.clone()).unwrap_or_default();
-        Ok(CidbBackend { inner: FileBackend::new(file)?, state })
+        let inner = FileBackend::new(file)?;
+        let log = if log {
+            let log = recover(&inner, &log_path(path))?;
+            let logged_len = inner.len()?;
+            Some(Mutex::new(LogState { log, pending: Pending::default(), direct: false, logged_len }))
+        } else {
+            // A log left by an earlier open with the log on must not be replayed later over
+            // writes made without it: apply it now, then retire it.
+            let lp = log_path(path);
+            if lp.exists() {
+                recover(&inner, &lp)?;
+            }
+            None
+        };
+        Ok(CidbBackend { inner, state, log })
+    }
+
+    /// Makes every write durable in the data file itself and empties the log.
+    fn checkpoint(&self, st: &mut LogState) -> io::Result<()> {
+        self.inner.sync_data()?;
+        st.log.reset()?;
+        st.pending.clear();
+        st.direct = false;
+        st.logged_len = self.inner.len()?;
+        Ok(())
     }
 
     fn fault(&self, flag: &AtomicBool, what: &str) -> io::Result<()> {
@@ -98,25 +174,71 @@ impl StorageBackend for CidbBackend {
             self.state.injected.fetch_add(1, Ordering::SeqCst);
             return Err(io::Error::new(io::ErrorKind::StorageFull, "injected: no space left on device"));
         }
-        self.inner.set_len(len)
+        let Some(log) = &self.log else { return self.inner.set_len(len) };
+        // Logged in order with the writes, so replay cuts off what a shrink cut off.
+        let mut st = log.lock();
+        self.inner.set_len(len)?;
+        if !st.direct {
+            st.pending.push_set_len(len);
+        }
+        Ok(())
     }
 
     fn sync_data(&self) -> Result<(), io::Error> {
         self.fault(&self.state.fail_syncs, "sync")?;
-        self.inner.sync_data()
+        let Some(log) = &self.log else { return self.inner.sync_data() };
+        let mut st = log.lock();
+        let st = &mut *st;
+        let main_len = self.inner.len()?;
+        // Nothing written and no length change (redb syncs a grown file before using it).
+        if st.pending.bytes() == 0 && !st.direct && main_len == st.logged_len {
+            return Ok(());
+        }
+        let group = GROUP_OVERHEAD + st.pending.bytes() as u64;
+        if st.direct || st.log.pos + group > CHECKPOINT_BYTES {
+            return self.checkpoint(st);
+        }
+        let (epoch, seq) = (st.log.epoch, st.log.seq);
+        let sealed = st.pending.seal(epoch, seq, main_len);
+        let result = st.log.append(sealed);
+        st.pending.clear();
+        if result.is_ok() {
+            st.logged_len = main_len;
+        }
+        result
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
         self.fault(&self.state.fail_writes, "write")?;
+        let mut st = self.log.as_ref().map(|l| l.lock());
         if self.state.short_writes.load(Ordering::SeqCst) {
             self.state.injected.fetch_add(1, Ordering::SeqCst);
             self.inner.write(offset, &data[..data.len() / 2])?;
             return Err(io::Error::new(io::ErrorKind::WriteZero, "injected short write"));
         }
-        self.inner.write(offset, data)
+        self.inner.write(offset, data)?;
+        if let Some(st) = st.as_mut() {
+            if !st.direct {
+                if st.pending.bytes() + data.len() > PENDING_CAP {
+                    st.pending.clear();
+                    st.direct = true;
+                } else {
+                    st.pending.push(offset, data);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn close(&self) -> Result<(), io::Error> {
+        // A clean close leaves an empty log (nothing to replay at the next open). When that
+        // fails, the log still holds every acknowledged write.
+        if let Some(log) = &self.log {
+            let mut st = log.lock();
+            if !self.state.fail_syncs.load(Ordering::SeqCst) {
+                let _ = self.checkpoint(&mut st);
+            }
+        }
         self.inner.close()
     }
 

@@ -23,6 +23,9 @@ pub mod rowcache;
 pub mod snapshot;
 pub mod store;
 pub mod stores;
+pub mod wal;
+#[cfg(test)]
+mod wal_tests;
 pub mod writer;
 
 use redb::{ReadableTable, TableDefinition};

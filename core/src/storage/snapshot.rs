@@ -165,7 +165,7 @@ mod tests {
     use std::time::Duration;
 
     fn store(dir: &std::path::Path) -> Store {
-        Store::open(dir.join("data.redb"), None, false).unwrap()
+        Store::open(dir.join("data.redb"), None, false, true).unwrap()
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub struct Store {
     path: PathBuf,
     faults: Option<FaultSwitch>,
     verify: bool,
+    commit_log: bool,
     db: ArcSwapOption<Database>,
     closed: AtomicBool,
     needs_reopen: AtomicBool,
@@ -31,7 +32,7 @@ pub struct Store {
     pub(super) snap: ArcSwapOption<Snapshot>,
 }
 
-fn open_db(path: &Path, faults: Option<&FaultSwitch>, verify: bool) -> Result<Database> {
+fn open_db(path: &Path, faults: Option<&FaultSwitch>, verify: bool, commit_log: bool) -> Result<Database> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -39,7 +40,7 @@ fn open_db(path: &Path, faults: Option<&FaultSwitch>, verify: bool) -> Result<Da
         .truncate(false)
         .open(path)
         .map_err(|e| Error::with_source(ErrorKind::Storage, format!("cannot open {}", path.display()), e))?;
-    let backend = CidbBackend::new(file, faults)?;
+    let backend = CidbBackend::new(path, file, faults, commit_log)?;
     let fresh = std::fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true);
     // Verifying every page checksum at open turns flipped bytes into a Corrupted error
     // instead of a silently missing row (a plain redb open trusts the file).
@@ -48,13 +49,15 @@ fn open_db(path: &Path, faults: Option<&FaultSwitch>, verify: bool) -> Result<Da
 
 impl Store {
     /// Opens (or creates) the data file at `path` and makes sure every table exists.
-    pub fn open(path: PathBuf, faults: Option<FaultSwitch>, verify: bool) -> Result<Store> {
-        let db = open_db(&path, faults.as_ref(), verify)?;
+    /// With `commit_log`, durable commits go through the commit log ([`super::wal`]).
+    pub fn open(path: PathBuf, faults: Option<FaultSwitch>, verify: bool, commit_log: bool) -> Result<Store> {
+        let db = open_db(&path, faults.as_ref(), verify, commit_log)?;
         super::create_tables(&db)?;
         Ok(Store {
             path,
             faults,
             verify,
+            commit_log,
             db: ArcSwapOption::new(Some(Arc::new(db))),
             closed: AtomicBool::new(false),
             needs_reopen: AtomicBool::new(false),
@@ -140,7 +143,7 @@ impl Store {
             }
             drop(old);
         }
-        let fresh = open_db(&self.path, self.faults.as_ref(), self.verify)?;
+        let fresh = open_db(&self.path, self.faults.as_ref(), self.verify, self.commit_log)?;
         self.db.store(Some(Arc::new(fresh)));
         self.needs_reopen.store(false, Ordering::Release);
         Ok(())

@@ -167,6 +167,7 @@ const CONFIG_KEYS: [&str; 16] = [
     "feed_retention_ms",
     "feed_queue_capacity",
     "verify_on_open",
+    "commit_log",
     "no_such_key",
 ];
 

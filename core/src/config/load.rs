@@ -23,7 +23,7 @@ pub struct Setting {
 }
 
 /// Every key, in print order.
-pub const KEYS: [&str; 29] = [
+pub const KEYS: [&str; 30] = [
     "profile",
     "l1_max_items",
     "l1_max_bytes",
@@ -39,6 +39,7 @@ pub const KEYS: [&str; 29] = [
     "feed_retention_ms",
     "feed_queue_capacity",
     "verify_on_open",
+    "commit_log",
     "monitor_enabled",
     "monitor_max_fingerprints",
     "monitor_slow_log_size",
@@ -120,6 +121,7 @@ fn apply(cfg: &mut Config, key: &str, v: &str, source: &str) -> Result<()> {
         "feed_retention_ms" => cfg.feed.retention = ms(parse_u64(key, source, v)?),
         "feed_queue_capacity" => cfg.feed.queue_capacity = (parse_u64(key, source, v)? as usize).max(1),
         "verify_on_open" => cfg.verify_on_open = parse_bool(key, source, v)?,
+        "commit_log" => cfg.commit_log = parse_bool(key, source, v)?,
         "monitor_enabled" => cfg.monitor.enabled = parse_bool(key, source, v)?,
         "monitor_max_fingerprints" => cfg.monitor.max_fingerprints = (parse_u64(key, source, v)? as usize).max(1),
         "monitor_slow_log_size" => cfg.monitor.slow_log_size = (parse_u64(key, source, v)? as usize).max(1),
@@ -157,6 +159,7 @@ fn value_of(cfg: &Config, key: &str) -> String {
         "feed_retention_ms" => cfg.feed.retention.as_millis().to_string(),
         "feed_queue_capacity" => cfg.feed.queue_capacity.to_string(),
         "verify_on_open" => cfg.verify_on_open.to_string(),
+        "commit_log" => cfg.commit_log.to_string(),
         "monitor_enabled" => cfg.monitor.enabled.to_string(),
         "monitor_max_fingerprints" => cfg.monitor.max_fingerprints.to_string(),
         "monitor_slow_log_size" => cfg.monitor.slow_log_size.to_string(),

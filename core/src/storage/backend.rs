@@ -202,8 +202,11 @@ impl StorageBackend for CidbBackend {
         let sealed = st.pending.seal(epoch, seq, main_len);
         let result = st.log.append(sealed);
         st.pending.clear();
-        if result.is_ok() {
-            st.logged_len = main_len;
+        match result {
+            Ok(()) => st.logged_len = main_len,
+            // The failed group's writes are in the data file but maybe not in the log: the
+            // next sync must go to the data file itself.
+            Err(_) => st.direct = true,
         }
         result
     }

@@ -125,9 +125,14 @@ impl Settings {
 }
 
 /// The configuration every benchmark engine uses: the production profile (L1 10,000 items /
-/// 500 MB), system clock, seed indexes, everything else default.
+/// 500 MB), system clock, seed indexes, everything else default, except that
+/// `CIDB_COMMIT_LOG=0` (or `false`, `off`, `no`) turns the commit log off, for an A/B of it.
 pub fn engine_config() -> Config {
-    Config::profile(Profile::Production)
+    let mut cfg = Config::profile(Profile::Production);
+    if let Ok(v) = std::env::var("CIDB_COMMIT_LOG") {
+        cfg.commit_log = !matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "false" | "off" | "no");
+    }
+    cfg
 }
 
 fn usage(msg: impl Into<String>) -> Error {

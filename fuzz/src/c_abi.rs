@@ -151,7 +151,7 @@ pub enum TomlValue {
     Float(f64),
 }
 
-const CONFIG_KEYS: [&str; 16] = [
+const CONFIG_KEYS: [&str; 17] = [
     "profile",
     "l1_max_items",
     "l1_max_bytes",

@@ -7,6 +7,11 @@
 
 mod common;
 use cidb::{Config, Engine, Role, Value};
+
+/// The commit log is off by default; these engines turn it on.
+fn log_on() -> Config {
+    Config { commit_log: true, ..Config::default() }
+}
 use common::*;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -17,7 +22,7 @@ const OPS: u64 = 400;
 #[test]
 fn wal_child_writer() {
     let Ok(dir) = std::env::var("CIDB_WAL_DIR") else { return };
-    let db = Engine::open(&dir, Config::default()).unwrap();
+    let db = Engine::open(&dir, log_on()).unwrap();
     let t = db.tenant("t").unwrap();
     apply(&t, &mut Model::default());
     std::fs::write(format!("{dir}/DONE"), b"done").unwrap();
@@ -82,7 +87,7 @@ fn acknowledged_writes_survive_a_stale_data_file() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data.redb");
     {
-        let db = Engine::open(dir.path(), Config::default()).unwrap();
+        let db = Engine::open(dir.path(), log_on()).unwrap();
         db.execute("CREATE INDEX ix_wal_status ON customers(status, department)").unwrap();
         db.tenant("t").unwrap().upsert_customer(&customer("base", "d0", "active")).unwrap();
         db.close().unwrap();
@@ -120,17 +125,17 @@ fn acknowledged_writes_survive_a_stale_data_file() {
         // What the stale file holds alone (a scratch copy without the log): far behind.
         let scratch = tempfile::tempdir().unwrap();
         std::fs::copy(&stale, scratch.path().join("data.redb")).unwrap();
-        let db = Engine::open(scratch.path(), Config::default()).unwrap();
+        let db = Engine::open(scratch.path(), log_on()).unwrap();
         assert_eq!(int(&db, "t", "SELECT COUNT(*) FROM customers"), 1, "the copy is not stale: the test proves nothing");
         db.close().unwrap();
     }
 
-    let db = Engine::open(dir.path(), Config::default()).expect("reopens after the power cut");
+    let db = Engine::open(dir.path(), log_on()).expect("reopens after the power cut");
     let t = db.tenant("t").unwrap();
     {
         // The model, computed by the same writes against a scratch engine's tenant.
         let scratch = tempfile::tempdir().unwrap();
-        let e = Engine::open(scratch.path(), Config::default()).unwrap();
+        let e = Engine::open(scratch.path(), log_on()).unwrap();
         apply(&e.tenant("t").unwrap(), &mut m);
         e.close().unwrap();
     }

@@ -79,7 +79,8 @@ pub struct Config {
     pub verify_on_open: bool,
     /// Durable commits append the changed pages to a commit log beside the data file (one
     /// sequential write and one fdatasync) instead of syncing the data file's scattered pages;
-    /// see `storage::wal`. Off: every commit syncs the data file itself.
+    /// see `storage::wal`. Off (the default): every commit syncs the data file itself. Off by
+    /// default because at 1M customers it measured slower, not faster (stop 18's note).
     pub commit_log: bool,
     /// Everything else about the tiered cache.
     pub cache: crate::cache::CacheOptions,
@@ -107,7 +108,7 @@ impl Config {
             monitor: Default::default(),
             feed: Default::default(),
             verify_on_open: true,
-            commit_log: true,
+            commit_log: false,
             cache: crate::cache::CacheOptions::default(),
         }
     }

@@ -7,7 +7,7 @@
 //! would stop [`super::store::Store::reopen`] from opening a fresh `Database` while a failed
 //! one is still draining its readers.
 //!
-//! With the commit log on (the default), every write is also copied into the log's pending
+//! With the commit log on (`Config::commit_log`, off by default), every write is also copied into the log's pending
 //! buffer and `sync_data` makes it durable by appending to `data.redb.wal` instead of syncing
 //! the data file (see [`super::wal`]); recovery replays the log when the backend is created,
 //! before redb reads anything. Injected sync failures fail the log's sync.

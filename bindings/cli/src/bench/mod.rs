@@ -126,7 +126,8 @@ impl Settings {
 
 /// The configuration every benchmark engine uses: the production profile (L1 10,000 items /
 /// 500 MB), system clock, seed indexes, everything else default, except that
-/// `CIDB_COMMIT_LOG=0` (or `false`, `off`, `no`) turns the commit log off, for an A/B of it.
+/// `CIDB_COMMIT_LOG` turns the commit log on (`1`) or off (`0`, `false`, `off`, `no`), for an
+/// A/B of it.
 pub fn engine_config() -> Config {
     let mut cfg = Config::profile(Profile::Production);
     if let Ok(v) = std::env::var("CIDB_COMMIT_LOG") {

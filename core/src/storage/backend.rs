@@ -91,7 +91,8 @@ struct LogState {
     logged_len: u64,
 }
 
-/// Replays the log at `path` into the data file, syncs the data file, and starts a new epoch.
+/// Replays the log at `path` into the data file, syncs the data file, and starts a new epoch
+/// (nothing to write or sync when the log holds no group).
 fn recover(inner: &FileBackend, path: &Path) -> io::Result<Log> {
     let (mut log, groups) = Log::open(path)?;
     if !groups.is_empty() {
@@ -105,8 +106,8 @@ fn recover(inner: &FileBackend, path: &Path) -> io::Result<Log> {
             inner.set_len(g.main_len)?;
         }
         inner.sync_data()?;
+        log.reset()?;
     }
-    log.reset()?;
     Ok(log)
 }
 

@@ -194,23 +194,29 @@ pub struct Log {
 
 impl Log {
     /// Opens the log at `path` (creating and preallocating it when missing) and returns it
-    /// with the groups to replay; the caller applies them to the data file, syncs it, then
-    /// calls [`Log::reset`].
+    /// with the groups to replay; when there are any, the caller applies them to the data
+    /// file, syncs it, then calls [`Log::reset`]. With none, the log is ready to append: a
+    /// file without a valid header gets one here (so an open with nothing to replay costs
+    /// no sync when the header is already there).
     pub fn open(path: &std::path::Path) -> io::Result<(Log, Vec<Group>)> {
         let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         let size = file.metadata()?.len();
         let mut bytes = vec![0u8; size as usize];
         file.read_exact_at(&mut bytes, 0)?;
         let (epoch, groups) = match decode_header(&bytes) {
-            Some(e) => (e, scan(&bytes, e)),
-            // No valid header: nothing was ever logged, or a reset was torn after the data file
-            // was already synced. A clock-based epoch cannot match stale groups.
-            None => (now_nanos(), Vec::new()),
+            Some(e) => (Some(e), scan(&bytes, e)),
+            None => (None, Vec::new()),
         };
         drop(bytes);
-        let mut log = Log { file, epoch, seq: 0, pos: HEADER_BYTES, size };
+        let mut log = Log { file, epoch: epoch.unwrap_or(0), seq: 0, pos: HEADER_BYTES, size };
         if size < INITIAL_BYTES {
             log.grow(INITIAL_BYTES)?;
+        }
+        if epoch.is_none() {
+            // Nothing was ever logged, or a reset was torn after the data file was already
+            // synced. A clock-based epoch cannot match stale groups.
+            log.epoch = now_nanos();
+            log.reset()?;
         }
         Ok((log, groups))
     }
@@ -349,6 +355,29 @@ mod tests {
         let mut h = encode_header(9).to_vec();
         h[9] ^= 1;
         assert_eq!(decode_header(&h), None);
+    }
+
+    #[test]
+    fn a_fresh_log_is_ready_to_append_and_an_empty_one_reopens_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.wal");
+        let (mut log, groups) = Log::open(&path).unwrap();
+        assert!(groups.is_empty());
+        let e = log.epoch;
+        let mut p = Pending::default();
+        p.push(8, b"no reset before me");
+        log.append(p.seal(e, 0, 64)).unwrap();
+        drop(log);
+        let (mut log, groups) = Log::open(&path).unwrap();
+        assert_eq!(groups.len(), 1, "a group appended right after the first open was lost");
+        log.reset().unwrap();
+        drop(log);
+        let before = std::fs::read(&path).unwrap();
+        let (log, groups) = Log::open(&path).unwrap();
+        assert!(groups.is_empty());
+        assert_eq!(log.epoch, e + 1);
+        drop(log);
+        assert_eq!(std::fs::read(&path).unwrap(), before, "an open with nothing to replay rewrote the log");
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub fn probe(n: usize, l1_bytes: Option<usize>, customers_only: bool, dir: Optio
         Some(d) => tempfile::Builder::new().prefix("cidb-probe-").tempdir_in(d)?,
         None => tempfile::Builder::new().prefix("cidb-probe-").tempdir()?,
     };
-    let mut cfg = super::engine_config();
+    let mut cfg = super::engine_config()?;
     if let Some(b) = l1_bytes {
         cfg.l1_max_bytes = b;
         cfg.l1_max_items = n.max(1_000) * 2; // the item bound never binds first

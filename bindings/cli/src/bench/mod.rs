@@ -126,14 +126,14 @@ impl Settings {
 
 /// The configuration every benchmark engine uses: the production profile (L1 10,000 items /
 /// 500 MB), system clock, seed indexes, everything else default, except that
-/// `CIDB_COMMIT_LOG` turns the commit log on (`1`) or off (`0`, `false`, `off`, `no`), for an
-/// A/B of it.
-pub fn engine_config() -> Config {
-    let mut cfg = Config::profile(Profile::Production);
-    if let Ok(v) = std::env::var("CIDB_COMMIT_LOG") {
-        cfg.commit_log = !matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "false" | "off" | "no");
-    }
-    cfg
+/// `CIDB_COMMIT_LOG` (read by the config loader, so it takes what the config file takes)
+/// turns the commit log on or off, for an A/B of it.
+pub fn engine_config() -> Result<Config> {
+    let env = std::env::vars().filter(|(k, _)| k == "CIDB_COMMIT_LOG");
+    let (mut cfg, _) = cidb::config::load(Some(Profile::Production.as_str()), None, env)?;
+    // The loader sizes background work from the CPU count; the bench keeps the profile's.
+    cfg.background_workers = Config::profile(Profile::Production).background_workers;
+    Ok(cfg)
 }
 
 fn usage(msg: impl Into<String>) -> Error {
@@ -271,7 +271,7 @@ fn open_sqlite(_: &std::path::Path) -> Result<Conn> {
 }
 
 fn suite(s: &Settings, out: &mut Outcome) -> Result<()> {
-    let engine = Engine::open(s.dir.join("cidb"), engine_config())?;
+    let engine = Engine::open(s.dir.join("cidb"), engine_config()?)?;
     let cfg = GenConfig::new(s.customers, s.args.seed, cidb::Clock::system().now());
     eprintln!(
         "cidb bench: {} customers, {:.2} s per workload{}",

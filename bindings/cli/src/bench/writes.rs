@@ -204,7 +204,7 @@ pub fn bulk_ingest(s: &Settings, out: &mut Outcome) -> Result<()> {
         let m = sqlite_ingest(s, &customers)?;
         out.rows.push(Row::new(name, "sqlite", 1, &m).with("customers", n).with("note", "one transaction; operations = rows"));
     }
-    let engine = Engine::open(s.dir.join("ingest-cidb"), super::engine_config())?;
+    let engine = Engine::open(s.dir.join("ingest-cidb"), super::engine_config()?)?;
     let t = engine.tenant("ingest")?;
     let probe = Probe::start();
     let start = Instant::now();

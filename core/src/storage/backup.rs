@@ -1,6 +1,8 @@
 //! Online backup: copies every table from one read snapshot into a new database directory
 //! while writers keep going (redb readers never block the writer). The copy is a complete,
 //! consistent cidb directory that opens like any other.
+//! The cache tiers (`cache.redb`) are not copied: they hold entries that expire and records
+//! derived from the stores, so a restored directory starts with cold caches.
 
 use crate::error::{err, Error, ErrorKind, Result};
 use redb::{Database, Key, ReadTransaction, ReadableTable, TableDefinition, Value, WriteTransaction};

@@ -169,19 +169,31 @@ pub fn add_scores(txn: &WriteTransaction, tenant: &Arc<str>, ss: &[Score], ch: &
         let bytes = encode(&rec)?;
         let pk = score_pk(&s.customer_id, &s.score_type, s.created_at, seq);
         scores.insert(full_key(tenant, &pk).as_slice(), bytes.as_slice())?;
-        ch.push(Table::Scores, tenant, pk, None, Some(score_row(tenant, s)));
+        let row = score_row(tenant, s);
+        ch.push(Table::Scores, tenant, pk, None, Some(row.clone()));
 
         let lpk = latest_pk(&s.customer_id, &s.score_type);
         let lkey = full_key(tenant, &lpk);
-        let current = match latest.get(lkey.as_slice())? {
-            Some(v) => Some(decode::<ScoreRec>(v.value())?),
-            None => None,
+        // One B-tree descent: insert, and hand the replaced record back when it was newer
+        // (rare: scores usually arrive in time order). A failure after the insert fails the
+        // operation, and the writer then aborts the whole transaction.
+        let (current, restore) = match latest.insert(lkey.as_slice(), bytes.as_slice())? {
+            Some(v) => {
+                let c = decode::<ScoreRec>(v.value())?;
+                let newer = (s.created_at, seq) >= (c.created_at, c.seq);
+                let restore = (!newer).then(|| v.value().to_vec());
+                (Some(c), restore)
+            }
+            None => (None, None),
         };
-        let newer = current.as_ref().is_none_or(|c| (s.created_at, seq) >= (c.created_at, c.seq));
-        if newer {
-            latest.insert(lkey.as_slice(), bytes.as_slice())?;
-            let old = current.map(|c| score_row(tenant, &c.into_model()));
-            ch.push(Table::LatestScores, tenant, lpk, old, Some(score_row(tenant, s)));
+        match restore {
+            Some(b) => {
+                latest.insert(lkey.as_slice(), b.as_slice())?;
+            }
+            None => {
+                let old = current.map(|c| score_row(tenant, &c.into_model()));
+                ch.push(Table::LatestScores, tenant, lpk, old, Some(row));
+            }
         }
     }
     Ok(())

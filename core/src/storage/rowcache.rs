@@ -159,8 +159,10 @@ impl CachedRow {
     }
 }
 
-/// Bytes of one arena chunk; a record larger than a quarter of it is not cached.
+/// Bytes of a full arena chunk; a record larger than a quarter of it is not cached.
 const CHUNK: usize = 256 << 10;
+/// Bytes of a shard's first chunk (each next one doubles, up to [`CHUNK`]).
+const FIRST_CHUNK: usize = 4 << 10;
 
 /// Record header: key length, width, text length (u32 each, little-endian).
 const HEADER: usize = 12;
@@ -293,7 +295,10 @@ impl ShardData {
     fn append(&mut self, len: usize, write: impl FnOnce(&mut Vec<u8>)) -> u64 {
         let fits = self.chunks.last().is_some_and(|c| c.capacity() - c.len() >= len);
         if !fits {
-            self.chunks.push(Vec::with_capacity(CHUNK));
+            // Chunks grow from 4 KiB to CHUNK, so a short-lived snapshot that caches a few
+            // rows does not reserve a full chunk in every shard.
+            let size = (FIRST_CHUNK << self.chunks.len().min(16)).min(CHUNK).max(len);
+            self.chunks.push(Vec::with_capacity(size));
         }
         let idx = self.chunks.len() - 1;
         let chunk = &mut self.chunks[idx];

@@ -4,11 +4,12 @@
 //! and prints one line of JSON `{"workload": w, "ops": n, "ns_per_op": x, "cpu_ns_per_op": y}`
 //! (the thread's CPU time, which a busy machine does not inflate). Workloads:
 //! `email` (the bench's EMAIL_SQL), `recent` (`messages_for_customer`), `segment`
-//! (SEGMENT_SQL), `tenant` (TENANT_SQL), with the bench's parameters.
+//! (SEGMENT_SQL), `tenant` (TENANT_SQL), with parameters shaped like the bench's (random
+//! department, status and 90-day window).
 //!
 //!   cargo run --release -p cidb --example read_loop DIR [customers=200000] [workload=email] [seconds=5]
 
-use cidb::datagen::{customer_id, generate, tenant_name, GenConfig};
+use cidb::datagen::{customer_id, generate, tenant_name, GenConfig, Rng, DAY_MS, DEPARTMENTS, STATUSES};
 use cidb::schema::Value;
 use cidb::{Config, Engine, Profile, Role};
 use std::time::{Duration, Instant};
@@ -43,8 +44,10 @@ fn main() -> cidb::Result<()> {
     let text = |s: &str| Value::Text(s.to_string());
     let (mut ops, mut rows) = (0u64, 0usize);
     let mut i = 0usize;
-    // One untimed pass over every customer first: the timed part reads a warm page cache.
-    let mut warm = n / 100 + 1;
+    // The bench's parameter shapes: random department, status and 90-day window.
+    let mut rng = Rng::new(5);
+    // Untimed rounds first (20,000 queries at 200k customers): the timed part reads warm caches.
+    let mut warm = n / 1000 + 1;
     let (mut start, limit, mut cpu) = (Instant::now(), Duration::from_secs_f64(secs), thread_cpu_ns());
     while warm > 0 || start.elapsed() < limit {
         if warm > 0 {
@@ -59,8 +62,17 @@ fn main() -> cidb::Result<()> {
             rows += match workload.as_str() {
                 "email" => email[t].query(&[Value::Text(format!("{}@example.com", customer_id(i)))])?.rows.len(),
                 "recent" => tenants[t].messages_for_customer(&customer_id(i), NOW - 30 * 86_400_000, NOW, Some(Role::User), 0)?.len(),
-                "segment" => segment[t].query(&[text("sales"), text("active"), Value::Int(NOW - 30 * 86_400_000), Value::Int(NOW)])?.rows.len(),
-                "tenant" => tenant_q[t].query(&[text(tenants[t].name()), text("active"), text("sales")])?.rows.len(),
+                "segment" => {
+                    let from = NOW - 365 * DAY_MS + rng.below(275) as i64 * DAY_MS;
+                    let dept = DEPARTMENTS[rng.below(DEPARTMENTS.len() as u64) as usize];
+                    let status = STATUSES[rng.below(3) as usize];
+                    segment[t].query(&[text(dept), text(status), Value::Int(from), Value::Int(from + 90 * DAY_MS)])?.rows.len()
+                }
+                "tenant" => {
+                    let dept = DEPARTMENTS[rng.below(DEPARTMENTS.len() as u64) as usize];
+                    let status = STATUSES[rng.below(STATUSES.len() as u64) as usize];
+                    tenant_q[t].query(&[text(tenants[t].name()), text(status), text(dept)])?.rows.len()
+                }
                 w => panic!("unknown workload {w}"),
             };
             ops += 1;

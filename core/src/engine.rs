@@ -385,12 +385,13 @@ impl Engine {
         self.inner.store.snapshot()
     }
 
-    /// Row-cache hits of the current read snapshot, over every table (for tests and
-    /// benchmarks; see [`storage::rowcache`]).
+    /// Row-cache hits made by the calling thread so far, over every snapshot and table
+    /// (for tests and benchmarks, which take the difference around their reads; see
+    /// [`storage::rowcache`]). Counted per thread so the hot path bumps no shared counter.
     #[doc(hidden)]
     pub fn snapshot_row_cache_hits(&self) -> Result<u64> {
-        let s = self.read()?;
-        Ok(crate::schema::Table::ALL.iter().map(|t| s.row_cache(*t).hits() as u64).sum())
+        self.check_open()?;
+        Ok(storage::rowcache::thread_hits())
     }
 
     /// Runs blocking read work on the engine's blocking pool and awaits it.

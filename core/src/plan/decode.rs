@@ -51,6 +51,145 @@ fn corrupt(e: impl std::fmt::Display) -> crate::Error {
     )
 }
 
+/// Where decoded columns go: the executor's row slots ([`Slots`]) or a row-cache entry
+/// ([`RowBuilder`], which takes every column in table order). [`emit_columns`] holds the
+/// one record-to-column mapping both use.
+trait ColumnSink {
+    fn text(&mut self, c: usize, s: &str);
+    fn opt(&mut self, c: usize, s: Option<&str>);
+    fn json(&mut self, c: usize, s: &str);
+    fn int(&mut self, c: usize, i: i64);
+    fn real(&mut self, c: usize, r: f64);
+    /// The tenant column (implied by the key; not stored in the record).
+    fn tenant(&mut self, c: usize);
+}
+
+/// The table's slots of the executor's row buffer, strings reusing their allocations.
+struct Slots<'a> {
+    out: &'a mut [Value],
+    tenant: &'a str,
+}
+
+impl ColumnSink for Slots<'_> {
+    #[inline]
+    fn text(&mut self, c: usize, s: &str) {
+        set_text(&mut self.out[c], s)
+    }
+    #[inline]
+    fn opt(&mut self, c: usize, s: Option<&str>) {
+        set_opt(&mut self.out[c], s)
+    }
+    #[inline]
+    fn json(&mut self, c: usize, s: &str) {
+        set_json(&mut self.out[c], s)
+    }
+    #[inline]
+    fn int(&mut self, c: usize, i: i64) {
+        self.out[c] = Value::Int(i)
+    }
+    #[inline]
+    fn real(&mut self, c: usize, r: f64) {
+        self.out[c] = Value::Real(r)
+    }
+    #[inline]
+    fn tenant(&mut self, c: usize) {
+        set_text(&mut self.out[c], self.tenant)
+    }
+}
+
+/// A row-cache entry: columns arrive in table order, so the position is implied.
+impl ColumnSink for RowBuilder {
+    #[inline]
+    fn text(&mut self, _: usize, s: &str) {
+        RowBuilder::text(self, s)
+    }
+    #[inline]
+    fn opt(&mut self, _: usize, s: Option<&str>) {
+        RowBuilder::opt(self, s)
+    }
+    #[inline]
+    fn json(&mut self, _: usize, s: &str) {
+        RowBuilder::json(self, s)
+    }
+    #[inline]
+    fn int(&mut self, _: usize, i: i64) {
+        self.cell(Cell::Int(i))
+    }
+    #[inline]
+    fn real(&mut self, _: usize, r: f64) {
+        self.cell(Cell::Real(r))
+    }
+    #[inline]
+    fn tenant(&mut self, _: usize) {
+        self.cell(Cell::Tenant)
+    }
+}
+
+/// Validates the stored record in `buf` (a record of `table`) and sends columns `cols`
+/// (table positions, each below the table's width) to `sink`: the one mapping from a
+/// stored record to SQL columns.
+#[inline]
+fn emit_columns<S: ColumnSink>(
+    table: Table,
+    buf: &AlignedVec<16>,
+    cols: impl Iterator<Item = usize>,
+    sink: &mut S,
+) -> Result<()> {
+    match table {
+        Table::Customers => {
+            let r = rkyv::access::<ArchivedCustomerRec, rkyv::rancor::Error>(buf).map_err(corrupt)?;
+            for c in cols {
+                match c {
+                    0 => sink.text(c, &r.id),
+                    1 => sink.tenant(c),
+                    2 => sink.opt(c, r.email.as_ref().map(|x| x.as_str())),
+                    3 => sink.opt(c, r.name.as_ref().map(|x| x.as_str())),
+                    4 => sink.text(c, &r.department),
+                    5 => sink.text(c, &r.status),
+                    6 => sink.int(c, r.created_at.to_native()),
+                    7 => sink.int(c, r.updated_at.to_native()),
+                    _ => sink.json(c, &r.attributes),
+                }
+            }
+        }
+        Table::Scores | Table::LatestScores => {
+            let r = rkyv::access::<ArchivedScoreRec, rkyv::rancor::Error>(buf).map_err(corrupt)?;
+            for c in cols {
+                match c {
+                    0 => sink.text(c, &r.customer_id),
+                    1 => sink.text(c, &r.score_type),
+                    2 => sink.real(c, r.score.to_native()),
+                    3 => sink.real(c, r.confidence.to_native()),
+                    4 => sink.int(c, r.created_at.to_native()),
+                    5 => sink.opt(c, r.model.as_ref().map(|x| x.as_str())),
+                    _ => sink.tenant(c),
+                }
+            }
+        }
+        Table::Messages => {
+            let r = rkyv::access::<ArchivedMessageRec, rkyv::rancor::Error>(buf).map_err(corrupt)?;
+            for c in cols {
+                match c {
+                    0 => sink.int(c, r.id.to_native() as i64),
+                    1 => sink.text(c, &r.customer_id),
+                    2 => sink.text(c, &r.conversation_id),
+                    3 => {
+                        let role = Role::ALL
+                            .get(r.role as usize)
+                            .ok_or_else(|| corrupt("unknown role code"))?;
+                        sink.text(c, role.as_str())
+                    }
+                    4 => sink.int(c, r.timestamp.to_native()),
+                    5 => sink.text(c, &r.content),
+                    6 => sink.json(c, &r.metadata),
+                    _ => sink.tenant(c),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Decodes the needed columns of one table's stored records.
 pub struct RowDecoder {
     table: Table,
@@ -85,48 +224,9 @@ impl RowDecoder {
     pub fn decode_cached(&mut self, bytes: &[u8]) -> Result<CachedRow> {
         self.buf.clear();
         self.buf.extend_from_slice(bytes);
-        let mut b = RowBuilder::new(self.table.columns().len(), bytes.len());
-        match self.table {
-            Table::Customers => {
-                let r = rkyv::access::<ArchivedCustomerRec, rkyv::rancor::Error>(&self.buf)
-                    .map_err(corrupt)?;
-                b.text(&r.id);
-                b.cell(Cell::Tenant);
-                b.opt(r.email.as_ref().map(|x| x.as_str()));
-                b.opt(r.name.as_ref().map(|x| x.as_str()));
-                b.text(&r.department);
-                b.text(&r.status);
-                b.cell(Cell::Int(r.created_at.to_native()));
-                b.cell(Cell::Int(r.updated_at.to_native()));
-                b.json(&r.attributes);
-            }
-            Table::Scores | Table::LatestScores => {
-                let r = rkyv::access::<ArchivedScoreRec, rkyv::rancor::Error>(&self.buf)
-                    .map_err(corrupt)?;
-                b.text(&r.customer_id);
-                b.text(&r.score_type);
-                b.cell(Cell::Real(r.score.to_native()));
-                b.cell(Cell::Real(r.confidence.to_native()));
-                b.cell(Cell::Int(r.created_at.to_native()));
-                b.opt(r.model.as_ref().map(|x| x.as_str()));
-                b.cell(Cell::Tenant);
-            }
-            Table::Messages => {
-                let r = rkyv::access::<ArchivedMessageRec, rkyv::rancor::Error>(&self.buf)
-                    .map_err(corrupt)?;
-                b.cell(Cell::Int(r.id.to_native() as i64));
-                b.text(&r.customer_id);
-                b.text(&r.conversation_id);
-                let role = Role::ALL
-                    .get(r.role as usize)
-                    .ok_or_else(|| corrupt("unknown role code"))?;
-                b.text(role.as_str());
-                b.cell(Cell::Int(r.timestamp.to_native()));
-                b.text(&r.content);
-                b.json(&r.metadata);
-                b.cell(Cell::Tenant);
-            }
-        }
+        let width = self.table.columns().len();
+        let mut b = RowBuilder::new(width, bytes.len());
+        emit_columns(self.table, &self.buf, 0..width, &mut b)?;
         Ok(b.finish())
     }
 
@@ -137,65 +237,8 @@ impl RowDecoder {
         }
         self.buf.clear();
         self.buf.extend_from_slice(bytes);
-        match self.table {
-            Table::Customers => {
-                let r = rkyv::access::<ArchivedCustomerRec, rkyv::rancor::Error>(&self.buf)
-                    .map_err(corrupt)?;
-                for &c in &self.cols {
-                    let s = &mut out[c];
-                    match c {
-                        0 => set_text(s, &r.id),
-                        1 => set_text(s, tenant),
-                        2 => set_opt(s, r.email.as_ref().map(|x| x.as_str())),
-                        3 => set_opt(s, r.name.as_ref().map(|x| x.as_str())),
-                        4 => set_text(s, &r.department),
-                        5 => set_text(s, &r.status),
-                        6 => *s = Value::Int(r.created_at.to_native()),
-                        7 => *s = Value::Int(r.updated_at.to_native()),
-                        _ => set_json(s, &r.attributes),
-                    }
-                }
-            }
-            Table::Scores | Table::LatestScores => {
-                let r = rkyv::access::<ArchivedScoreRec, rkyv::rancor::Error>(&self.buf)
-                    .map_err(corrupt)?;
-                for &c in &self.cols {
-                    let s = &mut out[c];
-                    match c {
-                        0 => set_text(s, &r.customer_id),
-                        1 => set_text(s, &r.score_type),
-                        2 => *s = Value::Real(r.score.to_native()),
-                        3 => *s = Value::Real(r.confidence.to_native()),
-                        4 => *s = Value::Int(r.created_at.to_native()),
-                        5 => set_opt(s, r.model.as_ref().map(|x| x.as_str())),
-                        _ => set_text(s, tenant),
-                    }
-                }
-            }
-            Table::Messages => {
-                let r = rkyv::access::<ArchivedMessageRec, rkyv::rancor::Error>(&self.buf)
-                    .map_err(corrupt)?;
-                for &c in &self.cols {
-                    let s = &mut out[c];
-                    match c {
-                        0 => *s = Value::Int(r.id.to_native() as i64),
-                        1 => set_text(s, &r.customer_id),
-                        2 => set_text(s, &r.conversation_id),
-                        3 => {
-                            let role = Role::ALL
-                                .get(r.role as usize)
-                                .ok_or_else(|| corrupt("unknown role code"))?;
-                            set_text(s, role.as_str())
-                        }
-                        4 => *s = Value::Int(r.timestamp.to_native()),
-                        5 => set_text(s, &r.content),
-                        6 => set_json(s, &r.metadata),
-                        _ => set_text(s, tenant),
-                    }
-                }
-            }
-        }
-        Ok(())
+        let mut sink = Slots { out, tenant };
+        emit_columns(self.table, &self.buf, self.cols.iter().copied(), &mut sink)
     }
 }
 

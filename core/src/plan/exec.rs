@@ -119,7 +119,7 @@ fn fetch_row(
     if !pk_only && cache.has_room() {
         let r = dec.decode_cached(v.value())?;
         r.fill(dec.cols(), tenant, slots);
-        cache.insert(key, r);
+        cache.insert(key, &r);
         return Ok(true);
     }
     fill_row(dec, pk_only, table, tenant, tlen, key, v.value(), slots)?;

@@ -47,11 +47,13 @@ pub(super) fn scan_columns(rt: &Runtime, plan: &Plan, names: &[String]) -> Resul
             return scan_columns_with(rt, plan, names, forced);
         }
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS);
-    if threads < 2 || plan.outer.est_examined.max(plan.est_rows) < MIN_ROWS {
+    if plan.outer.est_examined.max(plan.est_rows) < MIN_ROWS {
         return Ok(None);
     }
-    scan_columns_with(rt, plan, names, threads)
+    // Read once: on Linux it reads the cgroup's CPU quota from files.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    scan_columns_with(rt, plan, names, threads.min(MAX_THREADS))
 }
 
 /// True when `plan` streams the rows of one key-ordered table scan straight out.

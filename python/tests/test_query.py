@@ -515,4 +515,7 @@ def test_to_arrow_of_a_large_scan_matches_sqlite(db: cidb.Engine, acme: cidb.Ten
             cols[a] = [json.loads(v) for v in cols[a]]
             want = [(*w[:a], json.loads(w[a]), *w[a + 1:]) for w in want]
         assert got.num_rows == len(want) > 1000, sql
-        assert list(zip(*cols)) == want, sql
+        rows = list(zip(*cols))
+        if "WHERE" in sql:  # an index may serve the filter: its order, not the key's
+            rows.sort(key=lambda r: r[0])
+        assert rows == want, sql

@@ -379,14 +379,14 @@ impl Column {
             let total = base + other.len;
             let bits = self.validity.get_or_insert_with(|| vec![0xFF; base.div_ceil(8)]);
             bits.truncate(base.div_ceil(8));
-            if base % 8 != 0 {
+            if !base.is_multiple_of(8) {
                 // Clear the unused high bits of the last byte before or-ing into them.
                 let last = bits.len() - 1;
                 bits[last] &= ((1u16 << (base % 8)) - 1) as u8;
             }
             bits.resize(total.div_ceil(8), 0);
             let valid = |i: usize| other.validity.as_ref().is_none_or(|v| v[i / 8] & (1 << (i % 8)) != 0);
-            if base % 8 == 0 {
+            if base.is_multiple_of(8) {
                 match &other.validity {
                     Some(v) => bits[base / 8..].copy_from_slice(&v[..other.len.div_ceil(8)]),
                     None => bits[base / 8..].fill(0xFF),
@@ -400,7 +400,7 @@ impl Column {
                 }
             }
             // Bits past the last value stay 0 (`mark` only ever sets bits).
-            if total % 8 != 0 {
+            if !total.is_multiple_of(8) {
                 let last = bits.len() - 1;
                 bits[last] &= ((1u16 << (total % 8)) - 1) as u8;
             }

@@ -15,7 +15,7 @@ fn customer(id: &str, n: u32, email: bool, name: bool) -> Customer {
     c.email = email.then(|| format!("{id}@example.com"));
     c.name = name.then(|| format!("Customer {n}"));
     c.department = format!("d{}", n % 4);
-    c.status = if n % 3 == 0 { "churned" } else { "active" }.into();
+    c.status = if n.is_multiple_of(3) { "churned" } else { "active" }.into();
     c.attributes = serde_json::json!({"n": n});
     c
 }

@@ -322,6 +322,94 @@ impl Column {
     }
 }
 
+impl Column {
+    /// Appends every value of `other` (as if each were pushed, but buffers of the same
+    /// type are copied whole).
+    pub fn append(&mut self, other: Column) {
+        if other.len == 0 {
+            return;
+        }
+        if self.len == 0 {
+            *self = other;
+            return;
+        }
+        let base = self.len;
+        let same = match (&mut self.data, &other.data) {
+            (ColumnData::Null, ColumnData::Null) => true,
+            (ColumnData::Int(a), ColumnData::Int(b)) => {
+                a.extend_from_slice(b);
+                true
+            }
+            (ColumnData::Real(a), ColumnData::Real(b)) => {
+                a.extend_from_slice(b);
+                true
+            }
+            (
+                ColumnData::Text { json: ja, offsets: oa, data: da },
+                ColumnData::Text { json: jb, offsets: ob, data: db },
+            ) if ja == jb => {
+                let shift = da.len();
+                da.extend_from_slice(db);
+                match (&mut *oa, ob) {
+                    (Offsets::Small(a), Offsets::Small(b)) if i32::try_from(da.len()).is_ok() => {
+                        let shift = shift as i32;
+                        a.extend(b[1..].iter().map(|o| o + shift));
+                    }
+                    _ => {
+                        for i in 1..=other.len {
+                            oa.push(shift + ob.range(i - 1).end);
+                        }
+                    }
+                }
+                true
+            }
+            (ColumnData::Mixed(a), ColumnData::Mixed(b)) => {
+                a.extend_from_slice(b);
+                true
+            }
+            _ => false,
+        };
+        if !same {
+            for i in 0..other.len {
+                self.push(other.get(i));
+            }
+            return;
+        }
+        if self.validity.is_some() || other.validity.is_some() {
+            let total = base + other.len;
+            let bits = self.validity.get_or_insert_with(|| vec![0xFF; base.div_ceil(8)]);
+            bits.truncate(base.div_ceil(8));
+            if !base.is_multiple_of(8) {
+                // Clear the unused high bits of the last byte before or-ing into them.
+                let last = bits.len() - 1;
+                bits[last] &= ((1u16 << (base % 8)) - 1) as u8;
+            }
+            bits.resize(total.div_ceil(8), 0);
+            let valid = |i: usize| other.validity.as_ref().is_none_or(|v| v[i / 8] & (1 << (i % 8)) != 0);
+            if base.is_multiple_of(8) {
+                match &other.validity {
+                    Some(v) => bits[base / 8..].copy_from_slice(&v[..other.len.div_ceil(8)]),
+                    None => bits[base / 8..].fill(0xFF),
+                }
+            } else {
+                for i in 0..other.len {
+                    if valid(i) {
+                        let j = base + i;
+                        bits[j / 8] |= 1 << (j % 8);
+                    }
+                }
+            }
+            // Bits past the last value stay 0 (`mark` only ever sets bits).
+            if !total.is_multiple_of(8) {
+                let last = bits.len() - 1;
+                bits[last] &= ((1u16 << (total % 8)) - 1) as u8;
+            }
+        }
+        self.nulls += other.nulls;
+        self.len += other.len;
+    }
+}
+
 /// The rows of a statement, column by column.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Columns {
@@ -383,6 +471,14 @@ impl Columns {
         for r in rows {
             self.push_row(r.iter().map(ValueRef::from));
         }
+    }
+
+    /// Appends the rows of `other` (columns of the same names, in the same order).
+    pub fn append(&mut self, other: Columns) {
+        for (c, o) in self.columns.iter_mut().zip(other.columns) {
+            c.append(o);
+        }
+        self.rows += other.rows;
     }
 
     /// Value of `row`, `col`.
@@ -460,6 +556,40 @@ mod tests {
                 }
             } else if !matches!(c.data(), ColumnData::Null | ColumnData::Mixed(_)) {
                 prop_assert_eq!(c.null_count(), 0);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn append_is_pushing_one_by_one(a in column(), b in column(), cut in 0usize..40) {
+            // Both halves of one column (same kinds), and two unrelated columns.
+            let cut = cut.min(a.len());
+            for (x, y) in [(&a[..cut], &a[cut..]), (&a[..], &b[..])] {
+                let mut want = Column::new();
+                let (mut left, mut right) = (Column::new(), Column::new());
+                for v in x {
+                    want.push(ValueRef::from(v));
+                    left.push(ValueRef::from(v));
+                }
+                for v in y {
+                    want.push(ValueRef::from(v));
+                    right.push(ValueRef::from(v));
+                }
+                left.append(right);
+                prop_assert_eq!(left.len(), want.len());
+                prop_assert_eq!(left.null_count(), want.null_count());
+                for i in 0..want.len() {
+                    prop_assert!(same(&left.get(i).to_value(), &want.get(i).to_value()), "{i}");
+                }
+                prop_assert_eq!(left.validity().map(|v| v[..want.len().div_ceil(8)].to_vec()),
+                                want.validity().map(|v| v[..want.len().div_ceil(8)].to_vec()));
+                prop_assert_eq!(std::mem::discriminant(left.data()), std::mem::discriminant(want.data()));
+                // Pushing after an append still works.
+                left.push(ValueRef::Null);
+                want.push(ValueRef::Null);
+                prop_assert_eq!(left.get(want.len() - 1), ValueRef::Null);
+                prop_assert_eq!(left.null_count(), want.null_count());
             }
         }
     }

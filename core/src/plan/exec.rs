@@ -67,7 +67,7 @@ pub struct Runtime<'a> {
 /// Message of the error that makes a statement re-plan from its snapshot's catalog.
 pub const STALE_PLAN: &str = "stale plan: an index it reads was dropped";
 
-type Sink<'s> = dyn FnMut(&mut [Value]) -> Result<bool> + 's;
+pub(super) type Sink<'s> = dyn FnMut(&mut [Value]) -> Result<bool> + 's;
 
 /// A table row (key bytes, value bytes) into the table's slots: from the key alone when
 /// only primary-key columns are needed, else the needed columns from the record.
@@ -126,7 +126,7 @@ fn fetch_row(
     Ok(true)
 }
 
-struct AccessRun<'p> {
+pub(super) struct AccessRun<'p> {
     acc: &'p AccessPlan,
     base: &'p RowTable,
     cache: &'p RowCache,
@@ -143,11 +143,11 @@ struct AccessRun<'p> {
     empty: bool,
     /// The key filter reads primary-key columns, so they are decoded before it runs.
     filter_reads_pk: bool,
-    stats: StepStats,
+    pub(super) stats: StepStats,
 }
 
 impl<'p> AccessRun<'p> {
-    fn open<'r: 'p>(rt: &Runtime<'r>, plan: &Plan, acc: &'p AccessPlan) -> Result<AccessRun<'p>> {
+    pub(super) fn open<'r: 'p>(rt: &Runtime<'r>, plan: &Plan, acc: &'p AccessPlan) -> Result<AccessRun<'p>> {
         let sel = &plan.sel;
         let src = &sel.sources[acc.source];
         let width = src.table.columns().len();
@@ -238,8 +238,13 @@ impl<'p> AccessRun<'p> {
         })
     }
 
+    /// True when a tenant-only conjunct is false: the access produces nothing.
+    pub(super) fn is_empty(&self) -> bool {
+        self.empty
+    }
+
     /// Fills the tenant_id slot once (it is constant for the statement).
-    fn init_row(&self, rt: &Runtime, row: &mut [Value]) {
+    pub(super) fn init_row(&self, rt: &Runtime, row: &mut [Value]) {
         if let Some(t) = self.acc.table.column_index("tenant_id") {
             set_text(&mut row[self.offset + t], rt.tenant);
         }
@@ -341,7 +346,7 @@ impl<'p> AccessRun<'p> {
         Ok(true)
     }
 
-    fn table_range(
+    pub(super) fn table_range(
         &mut self,
         rt: &Runtime,
         s: &[u8],
@@ -461,6 +466,9 @@ pub fn execute(rt: &Runtime, plan: &Plan) -> Result<(Vec<Row>, RunStats)> {
 /// Runs `plan` into columns named `names` (see [`Columns`]): rows that stream out are
 /// appended to the columns straight from the row buffer, without a row of their own.
 pub fn execute_columns(rt: &Runtime, plan: &Plan, names: Vec<String>) -> Result<(Columns, RunStats)> {
+    if let Some(done) = super::parallel::scan_columns(rt, plan, &names)? {
+        return Ok(done);
+    }
     // The estimate sizes the buffers (capped, so a wild one cannot reserve gigabytes).
     let expect = plan.est_rows.clamp(0.0, (1u64 << 24) as f64) as usize;
     let mut consumer = Consumer::new(&plan.sel, &rt.env, plan.sort)?.into_columns(names, expect);

@@ -13,6 +13,7 @@ pub mod explain;
 pub mod hypo;
 pub mod keyrange;
 pub mod output;
+mod parallel;
 pub mod planner;
 pub mod result;
 pub mod rowcodec;

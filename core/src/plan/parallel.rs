@@ -1,0 +1,229 @@
+//! Parallel full-table scans for column-wise results (`Statement::query_columns`, what
+//! `to_arrow` runs). A plan that only scans one table in key order and streams every row
+//! that passes its filters (no join, sort, grouping, LIMIT or OFFSET) is split into
+//! contiguous key ranges, one per thread; every thread reads its range from the SAME read
+//! snapshot (a [`Snapshot`](crate::storage::snapshot::Snapshot) is `Send + Sync`, so all
+//! of them see one consistent state) into its own [`Columns`], and the pieces are joined
+//! in key order. The result is therefore exactly the serial scan's, row for row.
+//!
+//! Split points come from the first and last key of the tenant's range, interpolated
+//! over the eight bytes after their common prefix: no count of the keys is needed (redb
+//! has none per range), and keys spread over their byte range (sequential ids, UUIDs)
+//! split about evenly. A skewed key space only makes one thread do more of the work.
+//! Small scans, and machines with one core, run serially.
+
+use super::access::PathKind;
+use super::columns::Columns;
+use super::eval::{all_true, resolve_pred};
+use super::exec::{AccessRun, RunStats, Runtime, Sink, StepStats};
+use super::output::Consumer;
+use super::planner::Plan;
+use crate::error::Result;
+use crate::schema::Value;
+use crate::sql::bind::Pred;
+use crate::storage::keys::Key;
+
+/// Rows a scan is expected to examine before it is worth more than one thread.
+const MIN_ROWS: f64 = 100_000.0;
+/// Most threads one scan uses.
+const MAX_THREADS: usize = 4;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: the threads every eligible scan of this thread uses, whatever its size
+    /// (0: the normal rule).
+    pub(super) static FORCE_THREADS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Tests: scans of this thread that ran in parallel.
+    pub(super) static PARALLEL_RUNS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `plan` on several threads when it is a plain scan big enough to gain from it;
+/// None when it must (or had better) run serially.
+pub(super) fn scan_columns(rt: &Runtime, plan: &Plan, names: &[String]) -> Result<Option<(Columns, RunStats)>> {
+    #[cfg(test)]
+    {
+        let forced = FORCE_THREADS.with(|f| f.get());
+        if forced > 0 {
+            return scan_columns_with(rt, plan, names, forced);
+        }
+    }
+    if plan.outer.est_examined.max(plan.est_rows) < MIN_ROWS {
+        return Ok(None);
+    }
+    // Read once: on Linux it reads the cgroup's CPU quota from files.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    scan_columns_with(rt, plan, names, threads.min(MAX_THREADS))
+}
+
+/// True when `plan` streams the rows of one key-ordered table scan straight out.
+fn eligible(rt: &Runtime, plan: &Plan) -> bool {
+    let sel = &plan.sel;
+    !rt.analyze
+        && plan.join.is_none()
+        && matches!(plan.outer.kind, PathKind::Scan)
+        && !plan.sort
+        && sel.group.is_none()
+        && sel.limit.is_none()
+        && sel.offset.is_none()
+}
+
+/// [`scan_columns`] with `threads` threads, whatever the size (tests force it on small
+/// tables). None when the plan is not eligible or the range holds fewer than two keys.
+pub(super) fn scan_columns_with(rt: &Runtime, plan: &Plan, names: &[String], threads: usize) -> Result<Option<(Columns, RunStats)>> {
+    if threads < 2 || !eligible(rt, plan) {
+        return Ok(None);
+    }
+    let base = rt.txn.rows(plan.outer.table)?;
+    let start = Key::tenant(rt.tenant).0;
+    let end = Key(start.clone()).prefix_end();
+    let mut keys = base.range::<&[u8]>(start.as_slice()..end.as_slice())?;
+    let first = match keys.next() {
+        Some(kv) => kv?.0.value().to_vec(),
+        None => return Ok(None),
+    };
+    let last = match keys.next_back() {
+        Some(kv) => kv?.0.value().to_vec(),
+        None => return Ok(None),
+    };
+    drop(keys);
+    let mut bounds = vec![start];
+    bounds.extend(split_points(&first, &last, threads));
+    bounds.push(end);
+    if bounds.len() < 3 {
+        return Ok(None);
+    }
+    let residual: Vec<Pred> = plan.residual.iter().map(|p| resolve_pred(p, &rt.env)).collect::<Result<_>>()?;
+    // Rows each thread is expected to produce (sizes its buffers; a wrong guess only
+    // costs growth or unused reservation).
+    let expect = (plan.est_rows.clamp(0.0, (1u64 << 24) as f64) as usize) / (bounds.len() - 1) * 5 / 4;
+    let parts: Vec<Result<(Columns, StepStats)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .map(|w| {
+                let residual = &residual;
+                s.spawn(move || scan_part(rt, plan, names, residual, &w[0], &w[1], expect))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(crate::error::err(crate::ErrorKind::Internal, "a scan thread panicked"))))
+            .collect()
+    });
+    // Counted as the one range scan the serial plan runs.
+    let mut stats = RunStats {
+        outer: StepStats { runs: 1, seeks: 1, ..StepStats::default() },
+        ..RunStats::default()
+    };
+    let mut out: Option<Columns> = None;
+    let mut parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
+    if plan.outer.reverse {
+        parts.reverse();
+    }
+    for (c, st) in parts {
+        stats.outer.rows += st.rows;
+        stats.outer.examined += st.examined;
+        match &mut out {
+            None => out = Some(c),
+            Some(o) => o.append(c),
+        }
+    }
+    #[cfg(test)]
+    PARALLEL_RUNS.with(|r| r.set(r.get() + 1));
+    Ok(out.map(|c| (c, stats)))
+}
+
+/// One thread's share: the rows of keys `s..e` that pass the filters, as columns.
+fn scan_part(
+    rt: &Runtime,
+    plan: &Plan,
+    names: &[String],
+    residual: &[Pred],
+    s: &[u8],
+    e: &[u8],
+    expect: usize,
+) -> Result<(Columns, StepStats)> {
+    let mut consumer = Consumer::new(&plan.sel, &rt.env, false)?.into_columns(names.to_vec(), expect);
+    let mut row: Vec<Value> = vec![Value::Null; plan.sel.width];
+    let mut acc = AccessRun::open(rt, plan, &plan.outer)?;
+    acc.init_row(rt, &mut row);
+    if !acc.is_empty() {
+        let sink: &mut Sink = &mut |r: &mut [Value]| {
+            if !all_true(residual, r) {
+                return Ok(true);
+            }
+            consumer.push(r)
+        };
+        acc.table_range(rt, s, e, &mut row, sink)?;
+    }
+    let stats = acc.stats;
+    let (cols, _) = consumer.finish_columns()?;
+    Ok((cols, stats))
+}
+
+/// Up to `parts - 1` keys strictly between `first` and `last` (or equal to `last`),
+/// increasing, that cut the key space between them into about equal byte ranges.
+fn split_points(first: &[u8], last: &[u8], parts: usize) -> Vec<Vec<u8>> {
+    let p = first.iter().zip(last).take_while(|(a, b)| a == b).count();
+    let word = |k: &[u8]| {
+        let mut b = [0u8; 8];
+        for (d, x) in b.iter_mut().zip(k.iter().skip(p)) {
+            *d = *x;
+        }
+        u64::from_be_bytes(b) as u128
+    };
+    let (a, b) = (word(first), word(last));
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    if b <= a {
+        return out;
+    }
+    for i in 1..parts as u128 {
+        let v = a + (b - a) * i / parts as u128;
+        let mut k = last[..p].to_vec();
+        k.extend_from_slice(&(v as u64).to_be_bytes());
+        let above = out.last().map_or(k.as_slice() > first, |l| k > *l);
+        if above && k.as_slice() <= last {
+            out.push(k);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "parallel_tests.rs"]
+mod engine_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::split_points;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn split_points_lie_between(mut a in proptest::collection::vec(any::<u8>(), 0..20),
+                                    mut b in proptest::collection::vec(any::<u8>(), 0..20),
+                                    parts in 2usize..9) {
+            if a == b {
+                b.push(0);
+            }
+            if a > b {
+                std::mem::swap(&mut a, &mut b);
+            }
+            let pts = split_points(&a, &b, parts);
+            prop_assert!(pts.len() < parts);
+            let mut prev = a.clone();
+            for k in &pts {
+                prop_assert!(*k > prev && *k <= b, "{k:?} after {prev:?}, last {b:?}");
+                prev = k.clone();
+            }
+        }
+    }
+
+    #[test]
+    fn sequential_ids_split_evenly() {
+        let pts = split_points(b"c0000000", b"c0999999", 2);
+        assert_eq!(pts.len(), 1);
+        let below = (0..1_000_000).filter(|i| format!("c{i:07}").as_bytes() < pts[0].as_slice()).count();
+        assert!((450_000..=550_000).contains(&below), "{below}");
+    }
+}

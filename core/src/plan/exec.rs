@@ -463,14 +463,19 @@ pub fn execute(rt: &Runtime, plan: &Plan) -> Result<(Vec<Row>, RunStats)> {
     Ok((rows, stats))
 }
 
+/// Rows `plan` is expected to produce, for sizing column buffers: the estimate, capped so
+/// a wild one cannot reserve gigabytes (a wrong guess only costs growth or spare room).
+pub(super) fn expected_rows(plan: &Plan) -> usize {
+    plan.est_rows.clamp(0.0, (1u64 << 24) as f64) as usize
+}
+
 /// Runs `plan` into columns named `names` (see [`Columns`]): rows that stream out are
 /// appended to the columns straight from the row buffer, without a row of their own.
 pub fn execute_columns(rt: &Runtime, plan: &Plan, names: Vec<String>) -> Result<(Columns, RunStats)> {
     if let Some(done) = super::parallel::scan_columns(rt, plan, &names)? {
         return Ok(done);
     }
-    // The estimate sizes the buffers (capped, so a wild one cannot reserve gigabytes).
-    let expect = plan.est_rows.clamp(0.0, (1u64 << 24) as f64) as usize;
+    let expect = expected_rows(plan);
     let mut consumer = Consumer::new(&plan.sel, &rt.env, plan.sort)?.into_columns(names, expect);
     let mut stats = drive(rt, plan, &mut consumer)?;
     let t = Instant::now();

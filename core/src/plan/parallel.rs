@@ -15,7 +15,7 @@
 use super::access::PathKind;
 use super::columns::Columns;
 use super::eval::{all_true, resolve_pred};
-use super::exec::{AccessRun, RunStats, Runtime, Sink, StepStats};
+use super::exec::{expected_rows, AccessRun, RunStats, Runtime, Sink, StepStats};
 use super::output::Consumer;
 use super::planner::Plan;
 use crate::error::Result;
@@ -94,9 +94,8 @@ pub(super) fn scan_columns_with(rt: &Runtime, plan: &Plan, names: &[String], thr
         return Ok(None);
     }
     let residual: Vec<Pred> = plan.residual.iter().map(|p| resolve_pred(p, &rt.env)).collect::<Result<_>>()?;
-    // Rows each thread is expected to produce (sizes its buffers; a wrong guess only
-    // costs growth or unused reservation).
-    let expect = (plan.est_rows.clamp(0.0, (1u64 << 24) as f64) as usize) / (bounds.len() - 1) * 5 / 4;
+    // Rows each thread is expected to produce (a quarter more than an even share).
+    let expect = expected_rows(plan) / (bounds.len() - 1) * 5 / 4;
     let parts: Vec<Result<(Columns, StepStats)>> = std::thread::scope(|s| {
         let handles: Vec<_> = bounds
             .windows(2)

@@ -145,16 +145,31 @@ impl CachedRow {
     /// Fills `out[c]` for every `c` in `cols` (table column positions) from this row;
     /// the tenant column gets `tenant`.
     pub fn fill(&self, cols: &[usize], tenant: &str, out: &mut [Value]) {
-        for &c in cols {
-            let slot = &mut out[c];
-            match self.cells.get(c).copied().unwrap_or(Cell::Null) {
-                Cell::Null => *slot = Value::Null,
-                Cell::Int(i) => *slot = Value::Int(i),
-                Cell::Real(r) => *slot = Value::Real(r),
-                Cell::Text(a, b) => set_str(slot, &self.text[a as usize..b as usize], false),
-                Cell::Json(a, b) => set_str(slot, &self.text[a as usize..b as usize], true),
-                Cell::Tenant => set_str(slot, tenant, false),
-            }
+        fill_cells(cols, tenant, out, |c| self.cells.get(c).copied().unwrap_or(Cell::Null), |a, b| {
+            &self.text[a as usize..b as usize]
+        });
+    }
+}
+
+/// Fills `out[c]` for every `c` in `cols` from the cells `cell(c)`, text ranges read by
+/// `text`: the one cell-to-value mapping of a [`CachedRow`] and of a [`RowRef`].
+#[inline]
+fn fill_cells<'t>(
+    cols: &[usize],
+    tenant: &str,
+    out: &mut [Value],
+    cell: impl Fn(usize) -> Cell,
+    text: impl Fn(u32, u32) -> &'t str,
+) {
+    for &c in cols {
+        let slot = &mut out[c];
+        match cell(c) {
+            Cell::Null => *slot = Value::Null,
+            Cell::Int(i) => *slot = Value::Int(i),
+            Cell::Real(r) => *slot = Value::Real(r),
+            Cell::Text(a, b) => set_str(slot, text(a, b), false),
+            Cell::Json(a, b) => set_str(slot, text(a, b), true),
+            Cell::Tenant => set_str(slot, tenant, false),
         }
     }
 }
@@ -240,17 +255,7 @@ impl<'a> RowRef<'a> {
     /// the tenant column gets `tenant`.
     #[inline]
     pub fn fill(&self, cols: &[usize], tenant: &str, out: &mut [Value]) {
-        for &c in cols {
-            let slot = &mut out[c];
-            match self.cell(c) {
-                Cell::Null => *slot = Value::Null,
-                Cell::Int(i) => *slot = Value::Int(i),
-                Cell::Real(r) => *slot = Value::Real(r),
-                Cell::Text(a, b) => set_str(slot, self.str(a, b), false),
-                Cell::Json(a, b) => set_str(slot, self.str(a, b), true),
-                Cell::Tenant => set_str(slot, tenant, false),
-            }
-        }
+        fill_cells(cols, tenant, out, |c| self.cell(c), |a, b| self.str(a, b));
     }
 
     /// An owned copy.

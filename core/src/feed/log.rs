@@ -1,7 +1,7 @@
 //! The persisted event log: events are written in the same transaction as the changes they
 //! describe (so a committed change always has its event and a rolled-back one never does),
-//! keyed by sequence number, readable from any sequence for the retention window, and
-//! trimmed by age in the background sweep.
+//! numbered by sequence, stored in chunks ([`super::chunk`]), readable from any sequence for
+//! the retention window, and trimmed by age in the background sweep.
 
 use super::event::{row_json, row_key, Event, Op, CONTEXT_TABLE};
 use crate::error::{err, ErrorKind, Result};
@@ -10,16 +10,14 @@ use crate::schema::{ColumnType, Row, Table, Value};
 use crate::storage::changes::ContextChange;
 use crate::storage::keys::{Key, KeyReader};
 use crate::storage::{next_counter, ChangeSet};
-use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
-
-/// seq -> compact event record (see `encode`).
-pub const FEED: TableDefinition<u64, &[u8]> = TableDefinition::new("feed");
+use super::chunk::{chunk_at, chunk_len, visit_events, ChunkWriter, FEED};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 const CONTEXT_CODE: u8 = 255;
 
-/// Creates the log table.
+/// Creates the log table (converting the per-event log of an older file).
 pub fn create_tables(txn: &WriteTransaction) -> Result<()> {
-    txn.open_table(FEED)?;
+    super::chunk::create_and_convert(txn)?;
     Ok(())
 }
 
@@ -49,7 +47,7 @@ fn put_row(k: &mut Key, row: Option<&Row>) {
     }
 }
 
-/// The stored form: at, table, tenant, then (flag, row values) for new and old. Rows use the
+/// The stored form of one event: at, table, tenant, then (flag, row values) for new and old. Rows use the
 /// key encoding of values, so no JSON is built on the write path.
 fn encode_change(at: Millis, c: &crate::storage::Change, k: &mut Key) {
     k.0.clear();
@@ -145,17 +143,16 @@ pub fn record(txn: &WriteTransaction, ch: &mut ChangeSet, now: Millis, persist: 
     let first = next_counter(txn, "next_feed_seq", n)?;
     if persist {
         let mut t = txn.open_table(FEED)?;
-        let mut seq = first;
+        let mut w = ChunkWriter::new(now, first);
         let mut buf = Key::new();
         for c in &ch.changes {
             encode_change(now, c, &mut buf);
-            t.insert(seq, buf.as_bytes())?;
-            seq += 1;
+            w.push(&mut t, buf.as_bytes())?;
         }
         for c in &ch.contexts {
-            t.insert(seq, encode_context(now, c).as_slice())?;
-            seq += 1;
+            w.push(&mut t, &encode_context(now, c))?;
         }
+        w.flush(&mut t)?;
     }
     if live {
         let mut seq = first;
@@ -180,14 +177,29 @@ pub fn record(txn: &WriteTransaction, ch: &mut ChangeSet, now: Millis, persist: 
 pub fn read(txn: &ReadTransaction, from: u64, limit: usize, tenant: Option<&str>) -> Result<Vec<Event>> {
     let t = txn.open_table(FEED)?;
     let mut out = Vec::new();
-    for item in t.range(from..)? {
+    // The chunk holding `from` starts at or before it.
+    let start = match t.range(..=from)?.next_back() {
+        Some(item) => item?.0.value(),
+        None => from,
+    };
+    for item in t.range(start..)? {
         let (k, v) = item?;
-        let e = decode(k.value(), v.value())?;
-        if tenant.is_none_or(|x| x == e.tenant) {
-            out.push(e);
-            if limit > 0 && out.len() >= limit {
-                break;
+        let first = k.value();
+        let mut more = true;
+        visit_events(v.value(), |i, bytes| {
+            let seq = first + i;
+            if seq < from {
+                return Ok(true);
             }
+            let e = decode(seq, bytes)?;
+            if tenant.is_none_or(|x| x == e.tenant) {
+                out.push(e);
+                more = limit == 0 || out.len() < limit;
+            }
+            Ok(more)
+        })?;
+        if !more {
+            break;
         }
     }
     Ok(out)
@@ -198,25 +210,27 @@ pub fn any_older(txn: &ReadTransaction, cutoff: Millis) -> Result<bool> {
     let t = txn.open_table(FEED)?;
     let first = t.iter()?.next();
     Ok(match first {
-        Some(item) => KeyReader::new(item?.1.value()).i64().unwrap_or(i64::MIN) < cutoff,
+        Some(item) => chunk_at(item?.1.value())? < cutoff,
         None => false,
     })
 }
 
-/// Deletes up to `limit` events older than `cutoff`; returns how many.
+/// Deletes the chunks of events older than `cutoff`, oldest first, stopping once at least
+/// `limit` events are gone; returns how many events.
 pub fn trim(txn: &WriteTransaction, cutoff: Millis, limit: usize) -> Result<usize> {
     let mut t = txn.open_table(FEED)?;
     let mut old = Vec::new();
+    let mut events = 0usize;
     for item in t.iter()? {
         let (k, v) = item?;
-        let at = KeyReader::new(v.value()).i64().unwrap_or(i64::MIN);
-        if at >= cutoff || old.len() >= limit {
+        if chunk_at(v.value())? >= cutoff || events >= limit {
             break;
         }
+        events += chunk_len(v.value())? as usize;
         old.push(k.value());
     }
     for k in &old {
         t.remove(*k)?;
     }
-    Ok(old.len())
+    Ok(events)
 }

@@ -5,6 +5,7 @@
 //! the writing transaction and delivered only after the commit is durable: never for a
 //! rolled-back write, and a slow subscriber never blocks a writer.
 
+mod chunk;
 mod event;
 mod log;
 mod subscription;
@@ -13,7 +14,7 @@ pub use event::{row_json, Crossing, Event, Filter, Op, CONTEXT_TABLE};
 pub use subscription::{CallbackSubscription, Delivery, Subscription, SubscriptionStream};
 
 pub(crate) use log::{any_older, create_tables, read, record, trim};
-pub use log::FEED;
+pub use chunk::FEED;
 use parking_lot::RwLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -45,6 +45,9 @@ pub const SEED_INDEXES: [&str; 7] = [
 
 /// How often the background thread looks for expired sliding-window entries.
 const WINDOW_TICK: Duration = Duration::from_millis(250);
+/// How long past its window an entry may wait for the background expiry: removals are
+/// batched so they commit (and retire readers' snapshot caches) at most about this often.
+const WINDOW_GRACE_MS: i64 = 10_000;
 
 /// A description of one index, as [`Engine::indexes`] lists it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -163,7 +166,7 @@ impl IndexManager {
                         .map(|s| s.indexes.iter().any(|d| d.window().is_some()))
                         .unwrap_or(false);
                     if has_window {
-                        let _ = window::expire(&engine);
+                        let _ = window::expire_batched(&engine, WINDOW_GRACE_MS);
                     }
                 }
             })

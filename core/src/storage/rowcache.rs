@@ -258,6 +258,30 @@ impl<'a> RowRef<'a> {
         fill_cells(cols, tenant, out, |c| self.cell(c), |a, b| self.str(a, b));
     }
 
+    /// Column `c` when it is text (not JSON); None for any other cell.
+    pub fn text_at(&self, c: usize) -> Option<&'a str> {
+        match self.cell(c) {
+            Cell::Text(a, b) => Some(self.str(a, b)),
+            _ => None,
+        }
+    }
+
+    /// Column `c` when it is JSON text; None for any other cell.
+    pub fn json_at(&self, c: usize) -> Option<&'a str> {
+        match self.cell(c) {
+            Cell::Json(a, b) => Some(self.str(a, b)),
+            _ => None,
+        }
+    }
+
+    /// Column `c` when it is an integer; None for any other cell.
+    pub fn int_at(&self, c: usize) -> Option<i64> {
+        match self.cell(c) {
+            Cell::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+
     /// An owned copy.
     pub fn to_row(&self) -> CachedRow {
         CachedRow {

@@ -5,7 +5,9 @@
 
 use super::keys::{Key, KeyReader};
 use super::records::{decode, encode, CustomerRec, MessageRec, ScoreRec};
-use super::snapshot::Snapshot;
+use super::rowcache::{RowCache, RowRef};
+use super::snapshot::{RowTable, Snapshot};
+use crate::plan::decode::RowDecoder;
 use super::{next_counter, ChangeSet, CUSTOMERS, LATEST, MESSAGES, MSG_BY_CONVERSATION, MSG_BY_CUSTOMER, SCORES};
 use crate::error::Result;
 use crate::model::{Customer, Message, Millis, NewMessage, Role, Score};
@@ -276,15 +278,76 @@ pub fn append_messages(txn: &WriteTransaction, tenant: &Arc<str>, ms: &[NewMessa
     Ok(out)
 }
 
-/// The message with this id, if it is of `role` (any role when None): one of another role
-/// is skipped before it is deserialised (`records::decode_message_if`).
-fn message_by_id(t: &impl ReadableTable<&'static [u8], &'static [u8]>, tenant: &str, id: u64, role: Option<Role>) -> Result<Option<Message>> {
-    let mut k = Key::tenant(tenant);
-    k.u64(id);
-    match t.get(k.as_bytes())? {
-        Some(v) => crate::storage::records::decode_message_if(v.value(), role),
-        None => Ok(None),
+/// Fetches messages by id through the snapshot's row cache of the messages table (the
+/// one SQL reads fill too): a hit is one hash lookup, and a message of another role is
+/// skipped on its cached role column before anything is copied; a miss reads the B-tree,
+/// validates the record once and caches its decoded row for the next fetch in this
+/// snapshot (while the cache has room).
+struct MessageFetcher<'s> {
+    table: &'s RowTable,
+    cache: &'s RowCache,
+    decoder: RowDecoder,
+    /// The tenant's key prefix, then the id of the message being fetched.
+    key: Vec<u8>,
+    prefix: usize,
+}
+
+impl<'s> MessageFetcher<'s> {
+    fn new(txn: &'s Snapshot, tenant: &str) -> Result<MessageFetcher<'s>> {
+        let key = Key::tenant(tenant).0;
+        let width = Table::Messages.columns().len();
+        Ok(MessageFetcher {
+            table: txn.rows(Table::Messages)?,
+            cache: txn.row_cache(Table::Messages),
+            decoder: RowDecoder::new(Table::Messages, &vec![true; width]),
+            prefix: key.len(),
+            key,
+        })
     }
+
+    /// The message with this id, if it is of `role` (any role when None).
+    fn get(&mut self, id: u64, role: Option<Role>) -> Result<Option<Message>> {
+        self.key.truncate(self.prefix);
+        self.key.extend_from_slice(&id.to_be_bytes());
+        if let Some(m) = self.cache.get_with(&self.key, |r| message_from_cached(r, role)) {
+            return m;
+        }
+        let Some(v) = self.table.get(self.key.as_slice())? else {
+            return Ok(None);
+        };
+        if self.cache.has_room() {
+            let row = self.decoder.decode_cached(v.value())?;
+            if self.cache.insert(&self.key, &row) {
+                if let Some(m) = self.cache.get_with(&self.key, |r| message_from_cached(r, role)) {
+                    return m;
+                }
+            }
+        }
+        crate::storage::records::decode_message_if(v.value(), role)
+    }
+}
+
+/// A message from its cached row (columns in `conversation_messages` order, as
+/// `plan::decode` fills them), if it is of `role`.
+fn message_from_cached(r: RowRef<'_>, role: Option<Role>) -> Result<Option<Message>> {
+    let bad = |what: &str| crate::error::err(crate::ErrorKind::Corrupted, format!("cached message row: {what}"));
+    let role_text = r.text_at(3).ok_or_else(|| bad("no role"))?;
+    let got = *Role::ALL.iter().find(|x| x.as_str() == role_text).ok_or_else(|| bad("unknown role"))?;
+    if role.is_some_and(|want| want != got) {
+        return Ok(None);
+    }
+    let text = |c: usize, what: &str| r.text_at(c).map(str::to_owned).ok_or_else(|| bad(what));
+    let metadata = r.json_at(6).ok_or_else(|| bad("no metadata"))?;
+    Ok(Some(Message {
+        id: r.int_at(0).ok_or_else(|| bad("no id"))? as u64,
+        customer_id: text(1, "no customer_id")?,
+        conversation_id: text(2, "no conversation_id")?,
+        role: got,
+        timestamp: r.int_at(4).ok_or_else(|| bad("no timestamp"))?,
+        content: text(5, "no content")?,
+        metadata: serde_json::from_str(metadata)
+            .map_err(|e| crate::error::err(crate::ErrorKind::Corrupted, format!("stored JSON is invalid: {e}")))?,
+    }))
 }
 
 /// Messages of a customer with `from <= timestamp < to`, optionally of one role, oldest
@@ -299,7 +362,7 @@ pub fn messages_for_customer(
     limit: usize,
 ) -> Result<Vec<Message>> {
     let idx = txn.msg_by_customer()?;
-    let msgs = txn.rows(Table::Messages)?;
+    let mut fetch = MessageFetcher::new(txn, tenant)?;
     let mut out = Vec::new();
     if from >= to {
         return Ok(out);
@@ -315,7 +378,7 @@ pub fn messages_for_customer(
         r.str()?;
         r.i64()?;
         let id = r.u64()?;
-        if let Some(m) = message_by_id(msgs, tenant, id, role)? {
+        if let Some(m) = fetch.get(id, role)? {
             out.push(m);
             if limit > 0 && out.len() >= limit {
                 break;
@@ -328,7 +391,7 @@ pub fn messages_for_customer(
 /// Messages of a conversation in append order.
 pub fn messages_for_conversation(txn: &Snapshot, tenant: &str, conversation_id: &str) -> Result<Vec<Message>> {
     let idx = txn.msg_by_conversation()?;
-    let msgs = txn.rows(Table::Messages)?;
+    let mut fetch = MessageFetcher::new(txn, tenant)?;
     let mut start = Key::tenant(tenant);
     start.str(conversation_id);
     let end = start.prefix_end();
@@ -339,7 +402,7 @@ pub fn messages_for_conversation(txn: &Snapshot, tenant: &str, conversation_id: 
         r.str()?;
         r.str()?;
         let id = r.u64()?;
-        if let Some(m) = message_by_id(msgs, tenant, id, None)? {
+        if let Some(m) = fetch.get(id, None)? {
             out.push(m);
         }
     }

@@ -13,14 +13,13 @@ fn corrupt(what: &str) -> crate::Error {
 /// End offset of the escaped string starting at `at` (after its `00 00` terminator).
 pub fn str_end(key: &[u8], mut at: usize) -> Result<usize> {
     loop {
-        match key.get(at) {
-            None => return Err(corrupt("unterminated string")),
-            Some(0) => match key.get(at + 1) {
-                Some(0) => return Ok(at + 2),
-                Some(0xFF) => at += 2,
-                _ => return Err(corrupt("bad escape")),
-            },
-            Some(_) => at += 1,
+        // memchr finds the next 00 (escape or terminator) with SIMD.
+        let z = key.get(at..).and_then(|r| memchr::memchr(0, r)).ok_or_else(|| corrupt("unterminated string"))?;
+        at += z;
+        match key.get(at + 1) {
+            Some(0) => return Ok(at + 2),
+            Some(0xFF) => at += 2,
+            _ => return Err(corrupt("bad escape")),
         }
     }
 }
@@ -57,12 +56,26 @@ pub fn component_ends(key: &[u8], types: &[ColumnType], ends: &mut Vec<usize>) -
 
 /// How many leading components `other` shares with the key whose component ends are `ends`.
 pub fn shared_components(key: &[u8], ends: &[usize], other: &[u8]) -> usize {
-    let common = key
-        .iter()
-        .zip(other.iter())
-        .take_while(|(a, b)| a == b)
-        .count();
+    let common = common_prefix(key, other);
     ends.iter().take_while(|&&e| e <= common).count()
+}
+
+/// Length of the longest common prefix of `a` and `b`, eight bytes at a time.
+pub fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_le_bytes(a[i..i + 8].try_into().expect("8 bytes"));
+        let y = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        if x != y {
+            return i + ((x ^ y).trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
 }
 
 /// Decodes the nullable value of type `ty` at `at`; returns it and the end offset.
@@ -112,5 +125,24 @@ mod tests {
         assert_eq!(at, ends[1]);
         let (v, _) = decode_value(&b.0, ends[1], ColumnType::Int).unwrap();
         assert_eq!(v, Value::Int(3));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn common_prefix_is_the_bytewise_one(a in proptest::collection::vec(0u8..4, 0..40), b in proptest::collection::vec(0u8..4, 0..40)) {
+            let naive = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+            proptest::prop_assert_eq!(common_prefix(&a, &b), naive);
+        }
+
+        #[test]
+        fn str_end_finds_the_terminator(s in "[a\\x00b]{0,30}", tail in proptest::collection::vec(proptest::num::u8::ANY, 0..5)) {
+            let mut k = Key::new();
+            k.str(&s);
+            let end = k.0.len();
+            k.raw(&tail);
+            proptest::prop_assert_eq!(str_end(&k.0, 0).unwrap(), end);
+            let mut r = KeyReader::new(&k.0);
+            proptest::prop_assert_eq!(r.str().unwrap(), s);
+        }
     }
 }

@@ -100,7 +100,8 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     out.reserve(b.len() + 2);
     let mut rest = b;
-    while let Some(z) = rest.iter().position(|&x| x == 0) {
+    // memchr scans for the escape byte with SIMD (a byte loop was ~10% of a bulk ingest).
+    while let Some(z) = memchr::memchr(0, rest) {
         out.extend_from_slice(&rest[..z]);
         out.extend_from_slice(&[0x00, 0xFF]);
         rest = &rest[z + 1..];
@@ -145,7 +146,7 @@ impl<'a> KeyReader<'a> {
     /// Reads a string component into `out` (cleared first), reusing its allocation.
     pub fn str_into(&mut self, out: &mut String) -> Result<()> {
         let rest = self.buf;
-        let z = rest.iter().position(|&b| b == 0).ok_or_else(|| corrupt("unterminated string"))?;
+        let z = memchr::memchr(0, rest).ok_or_else(|| corrupt("unterminated string"))?;
         if rest.get(z + 1) == Some(&0x00) {
             // No escape: the common case, validated and copied in place.
             let s = std::str::from_utf8(&rest[..z]).map_err(|_| corrupt("string is not UTF-8"))?;
@@ -164,7 +165,7 @@ impl<'a> KeyReader<'a> {
         let mut rest = self.buf;
         loop {
             // Copy up to the next 00 in one piece; it is an escape or the terminator.
-            let z = rest.iter().position(|&b| b == 0).ok_or_else(|| corrupt("unterminated string"))?;
+            let z = memchr::memchr(0, rest).ok_or_else(|| corrupt("unterminated string"))?;
             let n = *rest.get(z + 1).ok_or_else(|| corrupt("truncated escape"))?;
             match n {
                 0x00 => {

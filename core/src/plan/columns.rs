@@ -455,6 +455,13 @@ impl Columns {
         for (c, v) in self.columns.iter_mut().zip(values) {
             c.push(v);
         }
+        self.end_row();
+    }
+
+    /// Counts one row whose values were pushed to every column directly (through
+    /// `columns`); sizes the buffers like [`Columns::push_row`] does.
+    #[inline]
+    pub fn end_row(&mut self) {
         self.rows += 1;
         if self.rows == SAMPLE_ROWS && self.expected > 2 * SAMPLE_ROWS {
             let more = self.expected - SAMPLE_ROWS;

@@ -3,6 +3,7 @@
 //! scan that filters most rows out allocates almost nothing. Also decodes index keys and
 //! primary-key bytes back into column values for covering (index-only) access.
 
+use super::columns::{Column, ValueRef};
 use crate::error::{err, ErrorKind, Result};
 use crate::index::keys::decode_value;
 use crate::index::stats::{pk_layout, PkPart};
@@ -125,6 +126,51 @@ impl ColumnSink for RowBuilder {
     }
 }
 
+/// Result columns filled straight from the record (a plain scan's column-wise output):
+/// columns arrive in output order, so the position is implied, and each value is copied
+/// once, from the validated archive into the column's buffer.
+struct ColumnsSink<'a> {
+    cols: std::slice::IterMut<'a, Column>,
+    tenant: &'a str,
+}
+
+impl ColumnsSink<'_> {
+    #[inline]
+    fn push(&mut self, v: ValueRef<'_>) {
+        if let Some(c) = self.cols.next() {
+            c.push(v)
+        }
+    }
+}
+
+impl ColumnSink for ColumnsSink<'_> {
+    #[inline]
+    fn text(&mut self, _: usize, s: &str) {
+        self.push(ValueRef::Text(s))
+    }
+    #[inline]
+    fn opt(&mut self, _: usize, s: Option<&str>) {
+        self.push(s.map_or(ValueRef::Null, ValueRef::Text))
+    }
+    #[inline]
+    fn json(&mut self, _: usize, s: &str) {
+        self.push(ValueRef::Json(s))
+    }
+    #[inline]
+    fn int(&mut self, _: usize, i: i64) {
+        self.push(ValueRef::Int(i))
+    }
+    #[inline]
+    fn real(&mut self, _: usize, r: f64) {
+        self.push(ValueRef::Real(r))
+    }
+    #[inline]
+    fn tenant(&mut self, _: usize) {
+        let t = self.tenant;
+        self.push(ValueRef::Text(t))
+    }
+}
+
 /// Validates the stored record in `buf` (a record of `table`) and sends columns `cols`
 /// (table positions, each below the table's width) to `sink`: the one mapping from a
 /// stored record to SQL columns.
@@ -242,6 +288,26 @@ impl RowDecoder {
     }
 }
 
+/// Appends one stored record of `table` to `cols` as one value per column: column `j`
+/// of `cols` gets table column `outs[j]` (`outs` as long as `cols`, each position below
+/// the table's width). A record that fails validation is an error with nothing appended
+/// (a bad message role code may leave the row part-appended: the caller drops the
+/// columns on any error); on success the caller ends the row (see
+/// [`Columns::end_row`](super::columns::Columns::end_row)).
+pub fn decode_into_columns(
+    table: Table,
+    buf: &mut AlignedVec<16>,
+    tenant: &str,
+    bytes: &[u8],
+    outs: &[usize],
+    cols: &mut [Column],
+) -> Result<()> {
+    buf.clear();
+    buf.extend_from_slice(bytes);
+    let mut sink = ColumnsSink { cols: cols.iter_mut(), tenant };
+    emit_columns(table, buf, outs.iter().copied(), &mut sink)
+}
+
 /// Decodes primary-key bytes (after the tenant) into the key's columns.
 pub fn decode_pk(table: Table, pk: &[u8], out: &mut [Value]) -> Result<()> {
     let mut r = KeyReader::new(pk);
@@ -341,6 +407,36 @@ mod tests {
             metadata: serde_json::json!({"k": 1}),
         };
         same_both_ways(Table::Messages, &encode(&MessageRec::from_model(&m)).unwrap());
+    }
+
+    #[test]
+    fn records_go_straight_into_columns_like_rows() {
+        use crate::plan::columns::Columns;
+        let mut c = Customer::new("c1", 1_700_000_000_000);
+        c.email = Some("a@b.c".into());
+        c.attributes = serde_json::json!({"tier": "gold"});
+        let good = encode(&CustomerRec::from_model(&c)).unwrap();
+        // Any order, repeats, the tenant column, NULLs (name).
+        let outs = [8, 0, 1, 3, 2, 0, 6];
+        let mut cols = Columns::new(outs.iter().map(|o| o.to_string()).collect());
+        let mut buf = AlignedVec::new();
+        for _ in 0..2 {
+            decode_into_columns(Table::Customers, &mut buf, "tenant_x", &good, &outs, &mut cols.columns).unwrap();
+            cols.end_row();
+        }
+        let mut row = vec![Value::Null; 9];
+        RowDecoder::new(Table::Customers, &[true; 9]).decode("tenant_x", &good, &mut row).unwrap();
+        set_text(&mut row[1], "tenant_x");
+        let want: Vec<Value> = outs.iter().map(|&o| row[o].clone()).collect();
+        assert_eq!(cols.rows, 2);
+        assert_eq!(cols.row(0), want);
+        assert_eq!(cols.row(1), want);
+        // A damaged record: an error, and no column grows.
+        for cut in [0, good.len() / 2, good.len() - 1] {
+            let e = decode_into_columns(Table::Customers, &mut buf, "t", &good[..cut], &outs, &mut cols.columns).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Corrupted);
+            assert!(cols.columns.iter().all(|c| c.len() == 2));
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use super::access::{AccessPlan, PathKind};
 use super::columns::Columns;
-use super::decode::{decode_index_key, decode_pk, index_pk_offset, set_text, RowDecoder};
+use super::decode::{decode_index_key, decode_into_columns, decode_pk, index_pk_offset, set_text, RowDecoder};
 use super::eval::{all_true, resolve_pred, Env};
 use super::keyrange::{key_ranges, KeyRange};
 use super::output::{row_bytes, Consumer};
@@ -15,6 +15,7 @@ use super::planner::{JoinMethod, Plan};
 use crate::error::Result;
 use crate::schema::{ColumnType, Row, Value};
 use crate::sql::bind::{mark_pred, Pred};
+use crate::sql::bound::OutExpr;
 use crate::storage::keys::Key;
 use crate::storage::rowcache::RowCache;
 use crate::storage::snapshot::{KeyTable, RowTable, Snapshot};
@@ -381,6 +382,52 @@ impl<'p> AccessRun<'p> {
             }
         }
         Ok(true)
+    }
+
+    /// Table columns (positions) of the statement's outputs when every output is a
+    /// column of this access's table and no row filter runs here, so a scan can append
+    /// records straight to result columns ([`AccessRun::table_range_columns`]). None
+    /// otherwise (also when only key columns are needed: those come from the key).
+    pub(super) fn direct_outputs(&self, outputs: &[OutExpr]) -> Option<Vec<usize>> {
+        if self.pk_only || self.empty || !self.row_filter.is_empty() {
+            return None;
+        }
+        let w = self.acc.table.columns().len();
+        outputs
+            .iter()
+            .map(|o| match o {
+                OutExpr::Post(p) if (self.offset..self.offset + w).contains(p) => Some(p - self.offset),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every row of keys `s..e` appended to `cols`, column `j` holding table column
+    /// `outs[j]` (from [`AccessRun::direct_outputs`]): each value goes from the validated
+    /// record into its column buffer with no row buffer between.
+    pub(super) fn table_range_columns(
+        &mut self,
+        rt: &Runtime,
+        s: &[u8],
+        e: &[u8],
+        outs: &[usize],
+        cols: &mut Columns,
+    ) -> Result<()> {
+        let it = self.base.range::<&[u8]>(s..e)?;
+        let it: Box<dyn Iterator<Item = _>> = if self.acc.reverse {
+            Box::new(it.rev())
+        } else {
+            Box::new(it)
+        };
+        let mut buf = rkyv::util::AlignedVec::<16>::new();
+        for item in it {
+            let (_, v) = item?;
+            decode_into_columns(self.acc.table, &mut buf, rt.tenant, v.value(), outs, &mut cols.columns)?;
+            cols.end_row();
+        }
+        self.stats.examined += cols.rows as u64;
+        self.stats.rows += cols.rows as u64;
+        Ok(())
     }
 
     fn index_range(

@@ -151,14 +151,14 @@ fn join(pieces: Vec<Columns>, threads: usize) -> Option<Columns> {
         .collect();
     // Biggest first, each to the least loaded thread.
     jobs.sort_by_key(|j| std::cmp::Reverse(j.0));
-    let mut shares: Vec<(usize, Vec<(&mut Column, Vec<Column>)>)> = (0..threads.clamp(1, width.max(1))).map(|_| (0, Vec::new())).collect();
+    let mut shares: Vec<(usize, Share<'_>)> = (0..threads.clamp(1, width.max(1))).map(|_| (0, Vec::new())).collect();
     for (bytes, c, t) in jobs {
         if let Some(share) = shares.iter_mut().min_by_key(|s| s.0) {
             share.0 += bytes;
             share.1.push((c, t));
         }
     }
-    let run = |share: Vec<(&mut Column, Vec<Column>)>| {
+    let run = |share: Share<'_>| {
         for (c, t) in share {
             for piece in t {
                 c.append(piece);
@@ -175,6 +175,9 @@ fn join(pieces: Vec<Columns>, threads: usize) -> Option<Columns> {
     });
     Some(out)
 }
+
+/// One join thread's work: result columns, each with the pieces to append to it.
+type Share<'a> = Vec<(&'a mut Column, Vec<Column>)>;
 
 /// Bytes of a column's buffers (to balance the join).
 fn column_bytes(c: &Column) -> usize {

@@ -196,3 +196,27 @@ fn partial_indexes_serve_parameters_that_imply_their_predicate() {
     let r = s.query(&[Value::Null]).unwrap();
     assert_eq!(r.rows[0][0], Value::Int(0));
 }
+
+#[test]
+fn background_expiry_waits_until_entries_are_ten_seconds_late() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(T0);
+    let db = Engine::open(dir.path(), Config::default().with_clock(clock.clone())).unwrap();
+    let t = db.tenant("acme").unwrap();
+    t.append_messages(&[msg("c1", "conv", Role::User, T0 - DAY_MS, "a"), msg("c1", "conv", Role::User, T0, "b")]).unwrap();
+    assert_eq!(entries(&db), 2);
+    // The older message is 5 s out of its window: the background thread (250 ms ticks)
+    // leaves it for a later, batched commit.
+    clock.set(T0 + 29 * DAY_MS + 5_000);
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    assert_eq!(entries(&db), 2, "not yet 10 s late");
+    assert!(db.check_index(INDEX).unwrap().stale > 0);
+    // 11 s out: the next tick removes it.
+    clock.set(T0 + 29 * DAY_MS + 11_000);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while entries(&db) != 1 {
+        assert!(std::time::Instant::now() < deadline, "the background expiry never ran");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(db.expire_index_windows().unwrap(), 0, "nothing else was due");
+}

@@ -30,8 +30,8 @@ fn expired(v: &Value, inclusive: bool, cut: i64) -> bool {
     }
 }
 
-/// Up to `EXPIRE_CHUNK` expired keys of `def` at time `now`.
-fn find_expired(txn: &ReadTransaction, def: &IndexDef, now: i64) -> Result<Vec<Vec<u8>>> {
+/// Up to `limit` expired keys of `def` at time `now`.
+fn find_expired(txn: &ReadTransaction, def: &IndexDef, now: i64, limit: usize) -> Result<Vec<Vec<u8>>> {
     let Some((col, inclusive, ms)) = def.window() else {
         return Ok(Vec::new());
     };
@@ -57,7 +57,7 @@ fn find_expired(txn: &ReadTransaction, def: &IndexDef, now: i64) -> Result<Vec<V
                 let hi = if inclusive { hi.0 } else { prefix_end(&hi.0) };
                 for item in t.range::<&[u8]>(lo.as_slice()..hi.as_slice())? {
                     out.push(item?.0.value().to_vec());
-                    if out.len() >= EXPIRE_CHUNK {
+                    if out.len() >= limit {
                         return Ok(out);
                     }
                 }
@@ -77,7 +77,7 @@ fn find_expired(txn: &ReadTransaction, def: &IndexDef, now: i64) -> Result<Vec<V
                 let (v, _) = decode_value(k, ends[p], types[p])?;
                 if expired(&v, inclusive, cut) {
                     out.push(k.to_vec());
-                    if out.len() >= EXPIRE_CHUNK {
+                    if out.len() >= limit {
                         break;
                     }
                 }
@@ -103,7 +103,8 @@ pub fn expire_batched(engine: &Engine, grace_ms: i64) -> Result<u64> {
         let late = mgr.clock.now().saturating_sub(grace_ms);
         let mut due = false;
         for d in snap.indexes.iter().filter(|d| d.window().is_some()) {
-            if !find_expired(&txn, d, late)?.is_empty() {
+            // One key answers "is anything that late?"; `expire` then collects them.
+            if !find_expired(&txn, d, late, 1)?.is_empty() {
                 due = true;
                 break;
             }
@@ -127,7 +128,7 @@ pub fn expire(engine: &Engine) -> Result<u64> {
         let now = mgr.clock.now();
         let mut batch = Vec::new();
         for d in snap.indexes.iter().filter(|d| d.window().is_some()) {
-            let keys = find_expired(&txn, d, now)?;
+            let keys = find_expired(&txn, d, now, EXPIRE_CHUNK)?;
             if !keys.is_empty() {
                 batch.push((d.id, keys));
             }

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::model::check_id;
 use crate::storage::breaker::{Breaker, BreakerStats};
-use crate::storage::store::Store;
+use crate::storage::store::{Store, StoreOptions};
 use crate::storage::{self, lock::DirLock, writer::Writer, ChangeSet};
 use crate::feed::{self, CallbackSubscription, Delivery, Event, FeedInner, Filter, Subscription, SubscriptionStream};
 use crate::monitor::Monitor;
@@ -106,7 +106,13 @@ impl Engine {
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::with_source(ErrorKind::Storage, format!("cannot create directory {}", dir.display()), e))?;
         let lock = DirLock::acquire(&dir)?;
-        let store = Arc::new(Store::open(dir.join(storage::DATA_FILE), config.faults.clone(), config.verify_on_open, config.commit_log)?);
+        let opts = StoreOptions {
+            faults: config.faults.clone(),
+            verify: config.verify_on_open,
+            commit_log: config.commit_log,
+            page_cache_bytes: config.page_cache_bytes,
+        };
+        let store = Arc::new(Store::open(dir.join(storage::DATA_FILE), opts)?);
         let indexes = {
             let db = store.db()?;
             let catalog_version = crate::index::catalog::create_tables(&db)?;

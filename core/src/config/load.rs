@@ -23,7 +23,7 @@ pub struct Setting {
 }
 
 /// Every key, in print order.
-pub const KEYS: [&str; 30] = [
+pub const KEYS: [&str; 31] = [
     "profile",
     "l1_max_items",
     "l1_max_bytes",
@@ -40,6 +40,7 @@ pub const KEYS: [&str; 30] = [
     "feed_queue_capacity",
     "verify_on_open",
     "commit_log",
+    "page_cache_bytes",
     "monitor_enabled",
     "monitor_max_fingerprints",
     "monitor_slow_log_size",
@@ -122,6 +123,13 @@ fn apply(cfg: &mut Config, key: &str, v: &str, source: &str) -> Result<()> {
         "feed_queue_capacity" => cfg.feed.queue_capacity = (parse_u64(key, source, v)? as usize).max(1),
         "verify_on_open" => cfg.verify_on_open = parse_bool(key, source, v)?,
         "commit_log" => cfg.commit_log = parse_bool(key, source, v)?,
+        "page_cache_bytes" => {
+            let b = parse_u64(key, source, v)?;
+            if b < 1 << 20 {
+                return Err(bad(key, source, v, "at least 1048576 (1 MiB)"));
+            }
+            cfg.page_cache_bytes = usize::try_from(b).unwrap_or(usize::MAX)
+        }
         "monitor_enabled" => cfg.monitor.enabled = parse_bool(key, source, v)?,
         "monitor_max_fingerprints" => cfg.monitor.max_fingerprints = (parse_u64(key, source, v)? as usize).max(1),
         "monitor_slow_log_size" => cfg.monitor.slow_log_size = (parse_u64(key, source, v)? as usize).max(1),
@@ -160,6 +168,7 @@ fn value_of(cfg: &Config, key: &str) -> String {
         "feed_queue_capacity" => cfg.feed.queue_capacity.to_string(),
         "verify_on_open" => cfg.verify_on_open.to_string(),
         "commit_log" => cfg.commit_log.to_string(),
+        "page_cache_bytes" => cfg.page_cache_bytes.to_string(),
         "monitor_enabled" => cfg.monitor.enabled.to_string(),
         "monitor_max_fingerprints" => cfg.monitor.max_fingerprints.to_string(),
         "monitor_slow_log_size" => cfg.monitor.slow_log_size.to_string(),
@@ -227,12 +236,18 @@ pub fn load(
     let mut source: BTreeMap<&str, String> = KEYS.iter().map(|k| (*k, format!("profile:{}", profile.as_str()))).collect();
     source.insert("profile", profile_src);
 
-    // Machine-derived sizes: never more L1 than 1/16 of memory; workers from CPU count.
+    // Machine-derived sizes: never more L1 than 1/16 of memory, nor a page cache over 1/4
+    // (both by default; a file or variable may set more); workers from CPU count.
     if let Some(mem) = total_memory() {
         let cap = (mem / 16) as usize;
         if cfg.l1_max_bytes > cap {
             cfg.l1_max_bytes = cap;
             source.insert("l1_max_bytes", "machine".into());
+        }
+        let cap = (mem / 4) as usize;
+        if cfg.page_cache_bytes > cap {
+            cfg.page_cache_bytes = cap;
+            source.insert("page_cache_bytes", "machine".into());
         }
     }
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -323,6 +338,13 @@ mod tests {
         let (prod, _) = load(Some("production"), None, env(&[])).unwrap();
         assert_eq!((dev.l1_max_items, prod.l1_max_items), (1_000, 10_000));
         assert!(dev.l1_max_bytes <= 100 << 20 && prod.l1_max_bytes <= 500 << 20);
+        // The page cache: 1 GiB and 4 GiB, or a quarter of memory where that is less.
+        let quarter = total_memory().map_or(usize::MAX, |m| (m / 4) as usize);
+        assert_eq!(dev.page_cache_bytes, (1usize << 30).min(quarter));
+        assert_eq!(prod.page_cache_bytes, (4usize << 30).min(quarter));
+        let (set, s) = load(Some("production"), None, env(&[("CIDB_PAGE_CACHE_BYTES", "8_589_934_592")])).unwrap();
+        assert_eq!(set.page_cache_bytes, 8 << 30, "an explicit value is kept, even above the machine cap");
+        assert_eq!(src(&s, "page_cache_bytes"), ("8589934592", "env:CIDB_PAGE_CACHE_BYTES"));
     }
 
     #[test]
@@ -338,6 +360,8 @@ mod tests {
         assert!(load(None, Some(&f), env(&[])).unwrap_err().message().contains("colour"));
         assert!(load(None, None, env(&[("CIDB_ALERT_ERROR_RATE", "1.5")])).unwrap_err().message().contains("alert_error_rate"));
         assert!(load(None, None, env(&[("CIDB_ALERT_SLOW_QUERY_MS", "-1")])).is_err());
+        let e = load(None, None, env(&[("CIDB_PAGE_CACHE_BYTES", "4096")])).unwrap_err();
+        assert!(e.message().contains("page_cache_bytes") && e.message().contains("1 MiB"), "{e}");
         std::fs::write(&f, "not toml [").unwrap();
         assert_eq!(load(None, Some(&f), env(&[])).unwrap_err().kind(), ErrorKind::Config);
     }

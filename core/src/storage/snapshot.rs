@@ -160,12 +160,12 @@ impl std::fmt::Debug for Snapshot {
 
 #[cfg(test)]
 mod tests {
-    use crate::storage::store::Store;
+    use crate::storage::store::{Store, StoreOptions};
     use std::sync::Arc;
     use std::time::Duration;
 
     fn store(dir: &std::path::Path) -> Store {
-        Store::open(dir.join("data.redb"), None, false, true).unwrap()
+        Store::open(dir.join("data.redb"), StoreOptions { commit_log: true, ..Default::default() }).unwrap()
     }
 
     #[test]

@@ -17,12 +17,30 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How the data file is opened (from [`crate::Config`]).
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Fault injection for tests.
+    pub faults: Option<FaultSwitch>,
+    /// Verify every page checksum at open (`Config::verify_on_open`).
+    pub verify: bool,
+    /// Durable commits go through the commit log ([`super::wal`]).
+    pub commit_log: bool,
+    /// redb's page cache (read cache and write buffer) in bytes (`Config::page_cache_bytes`).
+    pub page_cache_bytes: usize,
+}
+
+impl Default for StoreOptions {
+    /// No faults, no verification, no commit log, redb's own default cache (1 GiB).
+    fn default() -> Self {
+        StoreOptions { faults: None, verify: false, commit_log: false, page_cache_bytes: 1 << 30 }
+    }
+}
+
 /// The data file and its current `Database`.
 pub struct Store {
     path: PathBuf,
-    faults: Option<FaultSwitch>,
-    verify: bool,
-    commit_log: bool,
+    opts: StoreOptions,
     db: ArcSwapOption<Database>,
     closed: AtomicBool,
     needs_reopen: AtomicBool,
@@ -32,7 +50,7 @@ pub struct Store {
     pub(super) snap: ArcSwapOption<Snapshot>,
 }
 
-fn open_db(path: &Path, faults: Option<&FaultSwitch>, verify: bool, commit_log: bool) -> Result<Database> {
+fn open_db(path: &Path, o: &StoreOptions) -> Result<Database> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -40,24 +58,24 @@ fn open_db(path: &Path, faults: Option<&FaultSwitch>, verify: bool, commit_log: 
         .truncate(false)
         .open(path)
         .map_err(|e| Error::with_source(ErrorKind::Storage, format!("cannot open {}", path.display()), e))?;
-    let backend = CidbBackend::new(path, file, faults, commit_log)?;
+    let backend = CidbBackend::new(path, file, o.faults.as_ref(), o.commit_log)?;
     let fresh = std::fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true);
     // Verifying every page checksum at open turns flipped bytes into a Corrupted error
     // instead of a silently missing row (a plain redb open trusts the file).
-    Ok(redb::Builder::new().set_check_integrity_on_open(verify && !fresh).create_with_backend(backend)?)
+    Ok(redb::Builder::new()
+        .set_check_integrity_on_open(o.verify && !fresh)
+        .set_cache_size(o.page_cache_bytes)
+        .create_with_backend(backend)?)
 }
 
 impl Store {
     /// Opens (or creates) the data file at `path` and makes sure every table exists.
-    /// With `commit_log`, durable commits go through the commit log ([`super::wal`]).
-    pub fn open(path: PathBuf, faults: Option<FaultSwitch>, verify: bool, commit_log: bool) -> Result<Store> {
-        let db = open_db(&path, faults.as_ref(), verify, commit_log)?;
+    pub fn open(path: PathBuf, opts: StoreOptions) -> Result<Store> {
+        let db = open_db(&path, &opts)?;
         super::create_tables(&db)?;
         Ok(Store {
             path,
-            faults,
-            verify,
-            commit_log,
+            opts,
             db: ArcSwapOption::new(Some(Arc::new(db))),
             closed: AtomicBool::new(false),
             needs_reopen: AtomicBool::new(false),
@@ -143,7 +161,7 @@ impl Store {
             }
             drop(old);
         }
-        let fresh = open_db(&self.path, self.faults.as_ref(), self.verify, self.commit_log)?;
+        let fresh = open_db(&self.path, &self.opts)?;
         self.db.store(Some(Arc::new(fresh)));
         self.needs_reopen.store(false, Ordering::Release);
         Ok(())

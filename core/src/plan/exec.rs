@@ -117,7 +117,7 @@ fn fetch_row(
     let Some(v) = base.get(key)? else {
         return Ok(false);
     };
-    if !pk_only && cache.has_room() {
+    if !pk_only {
         let r = dec.decode_cached(v.value())?;
         r.fill(dec.cols(), tenant, slots);
         cache.insert(key, &r);

@@ -14,9 +14,13 @@
 //! next reader begins a new snapshot with an empty cache. Nothing is invalidated, because
 //! nothing can go stale.
 //!
-//! Bounds: entries are admitted while the cache holds less than [`ROW_CACHE_BYTES`]
-//! (estimated: key, text, cells and a fixed overhead per entry); after that, misses are
-//! served uncached. There is no eviction: the snapshot ends at the next commit anyway.
+//! Bounds: each of the 16 shards holds at most a sixteenth of [`ROW_CACHE_BYTES`]
+//! (estimated: key, text, cells and a fixed overhead per entry). An insert into a full
+//! shard first empties that shard: eviction by whole shards, which costs nothing per hit
+//! and keeps a working set that fits cached. (Refusing entries once full, as this cache
+//! first did, let a stream of one-off rows, such as an index range query over random
+//! windows, fill it within a second and then leave every later statement uncached for the
+//! snapshot's whole life, which is many seconds when nothing commits.)
 //!
 //! Layout: an entry is one contiguous record (key, cells, text) appended to its shard's
 //! arena of large chunks, and the shard's map holds only the key's 64-bit hash and the
@@ -32,9 +36,8 @@ use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::cell::Cell as StdCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Admission budget of one snapshot's row cache, bytes (estimated).
+/// Bytes one snapshot's row cache holds at most, per table (estimated).
 pub const ROW_CACHE_BYTES: usize = 32 << 20;
 
 /// Estimated bytes of an entry beyond its record (the map slot, with its spare room).
@@ -312,6 +315,8 @@ fn record_len(key: &[u8], row: &CachedRow) -> usize {
 struct ShardData {
     map: HashMap<u64, u64, foldhash::fast::FixedState>,
     chunks: Vec<Vec<u8>>,
+    /// Estimated bytes held (records and map overhead).
+    bytes: usize,
 }
 
 impl ShardData {
@@ -336,6 +341,13 @@ impl ShardData {
         debug_assert_eq!(chunk.len(), at + len);
         ((idx as u64) << 32) | at as u64
     }
+
+    /// Drops every entry (the map keeps its buckets for the entries that come next).
+    fn clear(&mut self) {
+        self.map.clear();
+        self.chunks.clear();
+        self.bytes = 0;
+    }
 }
 
 type Shard = RwLock<ShardData>;
@@ -345,8 +357,8 @@ pub struct RowCache {
     shards: [Shard; SHARDS],
     /// Hashes keys (the shard is picked by the top bits, the map is keyed by the hash).
     hasher: foldhash::fast::FixedState,
-    bytes: AtomicUsize,
-    budget: usize,
+    /// Bytes each shard holds at most.
+    shard_budget: usize,
 }
 
 thread_local! {
@@ -370,25 +382,25 @@ impl Default for RowCache {
 impl std::fmt::Debug for RowCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RowCache")
-            .field("bytes", &self.bytes.load(Ordering::Relaxed))
-            .field("budget", &self.budget)
+            .field("bytes", &self.bytes())
+            .field("shard_budget", &self.shard_budget)
             .finish()
     }
 }
 
 impl RowCache {
-    /// An empty cache admitting entries while it holds less than `budget` bytes.
+    /// An empty cache holding at most about `budget` bytes (a sixteenth per shard).
     pub fn with_budget(budget: usize) -> RowCache {
         RowCache {
             shards: std::array::from_fn(|_| {
                 RwLock::new(ShardData {
                     map: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x6d61_7073)),
                     chunks: Vec::new(),
+                    bytes: 0,
                 })
             }),
             hasher: foldhash::fast::FixedState::with_seed(0x7368_6172_6473),
-            bytes: AtomicUsize::new(0),
-            budget,
+            shard_budget: budget / SHARDS,
         }
     }
 
@@ -412,21 +424,13 @@ impl RowCache {
         Some(f(row))
     }
 
-    /// True while the cache admits entries.
-    #[inline]
-    pub fn has_room(&self) -> bool {
-        self.bytes.load(Ordering::Relaxed) < self.budget
-    }
-
     /// Caches `row` under `key` (a racing insert of the same key keeps the first: both are
-    /// the same row of the same snapshot). False when the cache is full, the row is too
-    /// large for an arena chunk, or another key holds the slot of this key's hash.
+    /// the same row of the same snapshot), first emptying the key's shard when it is full.
+    /// False when the row is too large for an arena chunk or its shard's budget, or when
+    /// another key holds the slot of this key's hash.
     pub fn insert(&self, key: &[u8], row: &CachedRow) -> bool {
-        if !self.has_room() {
-            return false;
-        }
         let len = record_len(key, row);
-        if len > CHUNK / 4 {
+        if len > CHUNK / 4 || len + ENTRY_OVERHEAD > self.shard_budget {
             return false;
         }
         let (shard, h) = self.locate(key);
@@ -434,15 +438,18 @@ impl RowCache {
         if let Some(&at) = shard.map.get(&h) {
             return shard.record(at).key == key;
         }
+        if shard.bytes + len + ENTRY_OVERHEAD > self.shard_budget {
+            shard.clear();
+        }
         let at = shard.append(len, |out| encode_record(key, row, out));
         shard.map.insert(h, at);
-        self.bytes.fetch_add(len + ENTRY_OVERHEAD, Ordering::Relaxed);
+        shard.bytes += len + ENTRY_OVERHEAD;
         true
     }
 
     /// Estimated bytes held.
     pub fn bytes(&self) -> usize {
-        self.bytes.load(Ordering::Relaxed)
+        self.shards.iter().map(|s| s.read().bytes).sum()
     }
 
     /// Entries held.
@@ -484,23 +491,42 @@ mod tests {
         assert_eq!(out[4], Value::Json("{\"a\":1}".into()));
     }
 
+    /// A full shard is emptied by the next insert into it: the cache never holds more than
+    /// its budget, the newest row is always cached, every cached row is the one inserted
+    /// under its key, and a working set that fits stays cached while it is read.
     #[test]
-    fn admits_until_the_budget_then_refuses() {
-        let c = RowCache::with_budget(1000);
-        let mut admitted = 0;
-        for i in 0..100 {
-            if c.insert(format!("k{i}").as_bytes(), &row(&format!("c{i}"), i)) {
-                admitted += 1;
+    fn a_full_shard_is_emptied_and_the_newest_row_kept() {
+        let one = record_len(b"k00000", &row("c00000", 1)) + ENTRY_OVERHEAD;
+        let budget = SHARDS * one * 8; // room for about eight rows per shard
+        let c = RowCache::with_budget(budget);
+        for i in 0..2000 {
+            let k = format!("k{i:05}");
+            assert!(c.insert(k.as_bytes(), &row(&format!("c{i:05}"), i)), "{k}");
+            assert!(c.bytes() <= budget, "{} bytes after {k}", c.bytes());
+            assert_eq!(c.get_with(k.as_bytes(), |r| r.to_row()), Some(row(&format!("c{i:05}"), i)));
+        }
+        let cached: Vec<i64> =
+            (0..2000).filter(|&i| c.get_with(format!("k{i:05}").as_bytes(), |r| r.to_row()).is_some()).collect();
+        assert!(!cached.is_empty() && cached.len() <= SHARDS * 8, "{} cached", cached.len());
+        for &i in &cached {
+            assert_eq!(c.get_with(format!("k{i:05}").as_bytes(), |r| r.to_row()), Some(row(&format!("c{i:05}"), i)));
+        }
+        // A small working set read over and over stays cached (nothing else is inserted).
+        let c = RowCache::with_budget(budget);
+        for _ in 0..3 {
+            for i in 0..SHARDS as i64 {
+                c.insert(format!("w{i}").as_bytes(), &row("w", i));
             }
         }
-        assert!(admitted > 0 && admitted < 100, "admitted {admitted}");
-        assert!(c.bytes() < 1000 + record_len(b"k99", &row("c99", 1)) + ENTRY_OVERHEAD);
-        assert_eq!(c.len(), admitted);
-        assert!(!c.has_room());
         let before = thread_hits();
-        assert_eq!(c.get_with(b"k0", |r| r.to_row()), Some(row("c0", 0)));
-        assert_eq!(c.get_with(b"k99", |r| r.width()), None);
-        assert_eq!(thread_hits() - before, 1, "one hit, the miss not counted");
+        for i in 0..SHARDS as i64 {
+            assert_eq!(c.get_with(format!("w{i}").as_bytes(), |r| r.to_row()), Some(row("w", i)));
+        }
+        assert_eq!(thread_hits() - before, SHARDS as u64);
+        assert_eq!(c.get_with(b"nope", |r| r.width()), None);
+        assert_eq!(thread_hits() - before, SHARDS as u64, "a miss is not counted");
+        // A row larger than a shard's budget is served uncached.
+        assert!(!RowCache::with_budget(SHARDS * one / 2).insert(b"k", &row("c", 1)));
     }
 
     #[test]

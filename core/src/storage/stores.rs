@@ -315,12 +315,10 @@ impl<'s> MessageFetcher<'s> {
         let Some(v) = self.table.get(self.key.as_slice())? else {
             return Ok(None);
         };
-        if self.cache.has_room() {
-            let row = self.decoder.decode_cached(v.value())?;
-            if self.cache.insert(&self.key, &row) {
-                if let Some(m) = self.cache.get_with(&self.key, |r| message_from_cached(r, role)) {
-                    return m;
-                }
+        let row = self.decoder.decode_cached(v.value())?;
+        if self.cache.insert(&self.key, &row) {
+            if let Some(m) = self.cache.get_with(&self.key, |r| message_from_cached(r, role)) {
+                return m;
             }
         }
         crate::storage::records::decode_message_if(v.value(), role)

@@ -162,6 +162,28 @@ fn explain_text_json_and_analyze() {
     assert!(e.lines()[2].contains("SEARCH s USING PRIMARY KEY (customer_id=?)"), "{}", e.text());
 }
 
+/// Two indexes can serve tenant + status + department with the same number of matched
+/// rows: (department, status, created_at) and (tenant_id, status, department). The second
+/// binds every index column, so its entries come in primary-key order and the row fetches
+/// walk the table's pages in order instead of jumping across the whole table; the planner
+/// must prefer it (it did not: on a tie the first index won).
+#[test]
+fn an_index_bound_on_every_column_wins_a_tie_by_fetching_rows_in_key_order() {
+    let (_dir, _engine, t) = load();
+    let sql = "SELECT id, email, created_at FROM customers WHERE tenant_id = ? AND status = ? AND department = ? LIMIT 100";
+    let p = [Value::Text("tenant_0".into()), Value::Text("active".into()), Value::Text("sales".into())];
+    let e = t.explain(sql, &p, false).unwrap();
+    assert!(e.uses_index("idx_customers_tenant_id_status_department"), "{}", e.text());
+    let mut got = t.query(sql, &p).unwrap().rows;
+    let mut want = t
+        .query("SELECT id, email, created_at FROM customers WHERE status = 'active' AND department = 'sales' ORDER BY id", &[])
+        .unwrap()
+        .rows;
+    want.truncate(100);
+    got.sort_by(|a, b| a[0].as_str().cmp(&b[0].as_str()));
+    assert_eq!(got, want, "in primary-key order, so LIMIT keeps the first 100 ids");
+}
+
 #[test]
 fn hypothetical_index_costs_and_fingerprints() {
     let (_dir, engine, t) = load();

@@ -30,6 +30,8 @@ test('config() lists every setting once, in a fixed order, with value and source
   assert.deepEqual(k.l1_max_items, { key: 'l1_max_items', value: '1000', source: 'profile:development' })
   assert.equal(k.background_workers.source, 'machine')
   assert.deepEqual(byKey(cidb.config(null)), k)
+  // redb's page cache: 1 GiB in development, or a quarter of memory where that is less
+  assert.ok(k.page_cache_bytes.value === String(2 ** 30) || k.page_cache_bytes.source === 'machine')
 })
 
 test('the profile option and a TOML file override the defaults; sources say which', (t) => {
@@ -43,6 +45,7 @@ test('the profile option and a TOML file override the defaults; sources say whic
   assert.deepEqual(f.l1_max_items, { key: 'l1_max_items', value: '123', source: `file:${file}` })
   assert.equal(f.feed_queue_capacity.value, '7')
   assert.equal(f.breaker_threshold.source, 'profile:production')
+  throwsCode(() => cidb.config({ config: toml(t, 'page_cache_bytes = 4096\n') }), 'CIDB_CONFIG', /page_cache_bytes.*1 MiB/)
   // the argument beats the file's profile
   assert.equal(byKey(cidb.config({ profile: 'development', config: file })).profile.value, 'development')
 })

@@ -41,6 +41,10 @@ def test_defaults() -> None:
     assert s["background_workers"][1] == "machine"
     assert settings(profile="production")["l1_max_items"] == ("10000", "profile:production")
     assert settings(profile="production")["profile"] == ("production", "argument")
+    # redb's page cache: 1 GiB / 4 GiB, or a quarter of memory where that is less ("machine").
+    dev, prod = s["page_cache_bytes"], settings(profile="production")["page_cache_bytes"]
+    assert dev == (str(1 << 30), "profile:development") or dev[1] == "machine"
+    assert prod == (str(4 << 30), "profile:production") or (prod[1] == "machine" and int(prod[0]) < 4 << 30)
 
 
 def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,6 +81,10 @@ def test_open_applies_the_configuration(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_config_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "db"
+    bad = tmp_path / "small.toml"
+    bad.write_text("page_cache_bytes = 4096\n")
+    with pytest.raises(cidb.ConfigError, match="page_cache_bytes.*1 MiB"):
+        cidb.open(db, config=bad)
     with pytest.raises(cidb.ConfigError, match="unknown profile"):
         cidb.open(db, profile="staging")
     with pytest.raises(cidb.ConfigError, match="unknown profile"):

@@ -87,7 +87,8 @@ def test_pandas_and_polars_of_chunks() -> None:
 def test_a_column_with_no_arrow_type_fails_as_in_one_chunk() -> None:
     pa = pytest.importorskip("pyarrow")
     # Numbers in one chunk, text in another: no Arrow type; pyarrow refuses the values.
-    for chunks in ([[(1,)], [("x",)]], [[(1,), ("x",)]]):
+    split: list[list[tuple[Any, ...]]] = [[(1,)], [("x",)]]
+    for chunks in (split, [split[0] + split[1]]):
         with pytest.raises(pa.ArrowException):
             _cidb._chunked_result(["v"], chunks).to_arrow()
     # The rows are still readable.

@@ -1,7 +1,8 @@
 //! The Rust side of `python/benchmarks/bench_to_arrow.py`: the same customers (production
 //! profile, `N` rows with a small attributes object, every other name NULL), then the same
 //! full-table SELECT of eight columns through `Tenant::query` (rows) and through
-//! `Tenant::query_columns` (what the Python binding runs), timed in-process, best of
+//! `Tenant::query_column_chunks` (what the Python binding runs: columns, one chunk per
+//! thread of a parallel scan, not joined), timed in-process, best of
 //! `RUNS` each. Prints one line of JSON:
 //! `{"rows": n, "rows_ms": x, "columns_ms": y, "columns_cpu_ms": z}` (z: CPU time of the
 //! process per column run, all threads, from /proc; 0 where there is none: above
@@ -53,10 +54,10 @@ fn main() -> cidb::Result<()> {
             drop(r);
         }
         let (start, cpu) = (Instant::now(), cpu_s());
-        let c = t.query_columns(SQL, &[])?;
+        let c = t.query_column_chunks(SQL, &[])?;
         cols_s = cols_s.min(start.elapsed().as_secs_f64());
         cols_cpu += (cpu_s() - cpu) / runs as f64;
-        assert_eq!(c.rows, n);
+        assert_eq!(c.iter().map(|c| c.rows).sum::<usize>(), n);
     }
     println!(
         "{{\"rows\": {n}, \"rows_ms\": {:.1}, \"columns_ms\": {:.1}, \"columns_cpu_ms\": {:.0}}}",

@@ -73,7 +73,7 @@ def main() -> None:
     if "--no-rust" not in sys.argv:
         rust = run_example("scan_rows", N, RUNS)
         line("Rust Tenant::query         [rows]", rust["rows_ms"] / 1e3)
-        line("Rust Tenant::query_columns [columns]", rust["columns_ms"] / 1e3)
+        line("Rust query_column_chunks [columns]", rust["columns_ms"] / 1e3)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,11 @@ def _datetime_path() -> str:
     capsule) or ``"portable"`` (``fromisoformat``; forced by ``CIDB_PORTABLE_DATETIME=1``
     before the first timestamp is built). Private; for tests."""
 
+def _chunked_result(columns: list[str], chunks: list[list[tuple[Any, ...]]]) -> Result:
+    """A ``Result`` made of the given chunks of rows, as a parallel scan returns them (one
+    chunk per thread); values as query parameters take them. Private; for tests of
+    chunked results."""
+
 def _shutdown() -> None:
     """Stop engine threads from calling into Python and wait for callbacks in progress.
     Registered with ``atexit`` by the package; private."""
@@ -413,7 +418,8 @@ class Result:
     def to_arrow(self) -> Any:
         """A ``pyarrow.Table`` (pyarrow >= 14) sharing the result's column buffers (no
         copy, through the Arrow C Data Interface): int64, float64, string (JSON as text),
-        null; NULLs preserved."""
+        null; NULLs preserved. A large full scan that ran on several threads gives
+        chunked columns, one chunk per thread, in row order."""
     def to_pandas(self) -> Any:
         """A ``pandas.DataFrame`` (through ``to_arrow``)."""
     def to_polars(self) -> Any:

@@ -6,6 +6,12 @@
 //! NULL -> null. A column mixing INTEGER and REAL becomes float64 and one mixing TEXT and
 //! JSON becomes string (both built here, copied); any other mix has no Arrow type and is
 //! left to `pyarrow.array` on the Python values (see `query.rs`).
+//!
+//! A result of a parallel scan comes in chunks (one per scan thread, see
+//! `Statement::query_column_chunks`), exported as the chunks of a chunked array, each
+//! sharing its own chunk's buffers. A column's chunks can differ in type (all NULL in one,
+//! INTEGER in another, INTEGER here and REAL there): [`chunk_arrays`] gives them the type
+//! the joined column would have, converting only the chunks that need it.
 
 use arrow_buffer::Buffer;
 use arrow_data::ffi::FFI_ArrowArray;
@@ -117,6 +123,67 @@ pub fn column_array(owner: &Arc<Columns>, c: &Column) -> Option<ArrayData> {
             unsafe { b.build_unchecked() }
         }
     })
+}
+
+/// The Arrow arrays of column `col` of every chunk, all of one type: the type of the
+/// column the chunks would make when joined (NULL-only chunks take the others' type,
+/// INTEGER with REAL makes float64, string with large_string makes large_string). None
+/// when that column would have no Arrow type (numbers mixed with text, in one chunk or
+/// across chunks).
+pub fn chunk_arrays(chunks: &[Arc<Columns>], col: usize) -> Option<Vec<ArrayData>> {
+    let parts = chunks
+        .iter()
+        .map(|c| column_array(c, c.columns.get(col)?))
+        .collect::<Option<Vec<_>>>()?;
+    let mut ty = DataType::Null;
+    for p in &parts {
+        ty = match (ty, p.data_type()) {
+            (t, DataType::Null) => t,
+            (DataType::Null, t) => t.clone(),
+            (t, u) if t == *u => t,
+            (DataType::Int64 | DataType::Float64, DataType::Int64 | DataType::Float64) => {
+                DataType::Float64
+            }
+            (DataType::Utf8 | DataType::LargeUtf8, DataType::Utf8 | DataType::LargeUtf8) => {
+                DataType::LargeUtf8
+            }
+            _ => return None,
+        };
+    }
+    Some(parts.into_iter().map(|p| widen(p, &ty)).collect())
+}
+
+/// `p` as an array of type `ty`, which [`chunk_arrays`] chose so that it holds every value
+/// of `p`: the same array, all NULLs of `ty`, int64 as float64 (`i as f64`, what a
+/// joined mixed column does), or utf8 with 64-bit offsets. Validity buffers are shared.
+fn widen(p: ArrayData, ty: &DataType) -> ArrayData {
+    if p.data_type() == ty {
+        return p;
+    }
+    let b = ArrayData::builder(ty.clone())
+        .len(p.len())
+        .nulls(p.nulls().cloned());
+    let b = match (p.data_type(), ty) {
+        (DataType::Int64, DataType::Float64) => {
+            let v: Vec<f64> = p.buffer::<i64>(0)[..p.len()]
+                .iter()
+                .map(|&i| i as f64)
+                .collect();
+            b.buffers(vec![Buffer::from_vec(v)])
+        }
+        (DataType::Utf8, DataType::LargeUtf8) => {
+            let o: Vec<i64> = p.buffer::<i32>(0)[..p.len() + 1]
+                .iter()
+                .map(|&o| o as i64)
+                .collect();
+            b.buffers(vec![Buffer::from_vec(o), p.buffers()[1].clone()])
+        }
+        // NULL-only (the only other pair `chunk_arrays` can choose).
+        _ => return ArrayData::new_null(ty, p.len()),
+    };
+    // SAFETY: the same values and validity as `p` (built to `column_array`'s
+    // invariants), in a wider type: one float per integer, or the same offsets widened.
+    unsafe { b.build_unchecked() }
 }
 
 /// One Arrow array, exported to whoever asks through `__arrow_c_array__` (pyarrow's

@@ -66,6 +66,7 @@ fn _cidb(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(monitor::_record_statement, m)?)?;
     m.add_function(wrap_pyfunction!(callback::_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(pydatetime::_datetime_path, m)?)?;
+    m.add_function(wrap_pyfunction!(query::_chunked_result, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let public = [
         "open",

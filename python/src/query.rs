@@ -5,17 +5,18 @@
 //! `tenant.rs` / `engine.rs` over the functions here. Execution always runs through
 //! [`crate::errors::run`] (GIL released, panics caught).
 //!
-//! Queries run column-wise (`Statement::query_columns`): the engine appends every result
-//! row straight into Arrow-layout columns, and `to_arrow` hands those buffers to pyarrow
-//! through the Arrow C Data Interface (`arrow.rs`) without a copy or a Python object per
-//! value. Column types: all-integer -> int64, numbers -> float64, text or JSON -> string
-//! (JSON as its text), all-NULL -> null; any other mix falls back to `pyarrow.array` on
-//! the Python values.
+//! Queries run column-wise (`Statement::query_column_chunks`): the engine appends every
+//! result row straight into Arrow-layout columns (one chunk of them per thread of a
+//! parallel scan, never joined), and `to_arrow` hands those buffers to pyarrow through the
+//! Arrow C Data Interface (`arrow.rs`) as chunked columns, without a copy or a Python
+//! object per value. Column types: all-integer -> int64, numbers -> float64, text or JSON
+//! -> string (JSON as its text), all-NULL -> null; any other mix falls back to
+//! `pyarrow.array` on the Python values.
 
 use crate::callback::Unlocked;
 use crate::convert::{json_any, json_to_py, timestamp, type_name};
 use crate::errors::{py_err, run};
-use crate::arrow::{column_array, PyArrowArray};
+use crate::arrow::{chunk_arrays, PyArrowArray};
 use cidb::plan::{Columns, ValueRef};
 use cidb::schema::Value;
 use cidb::{ErrorKind, QueryResult};
@@ -111,17 +112,35 @@ fn row_to_py<'py>(py: Python<'py>, cols: &Columns, i: usize) -> PyResult<Bound<'
 /// The rows of one statement. Iterate it (tuples), or fetch with `fetchone`, `fetchmany`,
 /// `fetchall` (which share one cursor), or export every row column-wise with `to_arrow`,
 /// `to_pandas`, `to_polars` (independent of the cursor). The rows are held column by
-/// column in Arrow's layout ([`Columns`]), so `to_arrow` shares them without a copy.
+/// column in Arrow's layout ([`Columns`]), so `to_arrow` shares them without a copy: in
+/// one chunk, or in one chunk per thread of a parallel scan (never joined; rows are
+/// numbered across the chunks in order).
 #[pyclass(name = "Result", module = "cidb", frozen)]
 pub struct PyQueryResult {
-    inner: Arc<Columns>,
+    /// At least one chunk; the first holds the names and statistics.
+    chunks: Vec<Arc<Columns>>,
+    /// The row number each chunk starts at, then the total.
+    starts: Vec<usize>,
     pos: AtomicUsize,
 }
 
 impl PyQueryResult {
-    pub fn new(inner: Columns) -> PyQueryResult {
+    /// A result from the chunks of `Statement::query_column_chunks` (in order).
+    pub fn new(chunks: Vec<Columns>) -> PyQueryResult {
+        let mut chunks: Vec<Arc<Columns>> = chunks.into_iter().map(Arc::new).collect();
+        if chunks.is_empty() {
+            chunks.push(Arc::new(Columns::default()));
+        }
+        let mut starts = Vec::with_capacity(chunks.len() + 1);
+        let mut n = 0;
+        starts.push(0);
+        for c in &chunks {
+            n += c.rows;
+            starts.push(n);
+        }
         PyQueryResult {
-            inner: Arc::new(inner),
+            chunks,
+            starts,
             pos: AtomicUsize::new(0),
         }
     }
@@ -131,12 +150,20 @@ impl PyQueryResult {
         let mut c = Columns::new(r.columns);
         c.extend_rows(&r.rows);
         c.stats = r.stats;
-        PyQueryResult::new(c)
+        PyQueryResult::new(vec![c])
+    }
+
+    fn head(&self) -> &Columns {
+        &self.chunks[0]
+    }
+
+    fn len(&self) -> usize {
+        self.starts[self.starts.len() - 1]
     }
 
     /// Claims up to `n` rows from the cursor; returns their range.
     fn take(&self, n: usize) -> std::ops::Range<usize> {
-        let len = self.inner.rows;
+        let len = self.len();
         let mut start = self.pos.load(Ordering::Relaxed);
         loop {
             let end = start.saturating_add(n).min(len);
@@ -150,15 +177,33 @@ impl PyQueryResult {
         }
     }
 
+    /// Rows `r` (within `0..len()`) as tuples, chunk after chunk.
     fn rows_to_py<'py>(
         &self,
         py: Python<'py>,
         r: std::ops::Range<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let rows = r
-            .map(|i| row_to_py(py, &self.inner, i))
-            .collect::<PyResult<Vec<_>>>()?;
+        let mut rows = Vec::with_capacity(r.len());
+        for (k, c) in self.chunks.iter().enumerate() {
+            let (s, e) = (self.starts[k], self.starts[k + 1]);
+            for i in r.start.max(s)..r.end.min(e) {
+                rows.push(row_to_py(py, c, i - s)?);
+            }
+        }
         PyList::new(py, rows)
+    }
+
+    /// Every value of column `col`, in order, as Python objects.
+    fn column_values<'py>(&self, py: Python<'py>, col: usize) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let mut out = Vec::with_capacity(self.len());
+        for c in &self.chunks {
+            if let Some(c) = c.columns.get(col) {
+                for i in 0..c.len() {
+                    out.push(value_to_py(py, c.get(i))?);
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -167,30 +212,33 @@ impl PyQueryResult {
     /// Output column names, in order.
     #[getter]
     fn columns(&self) -> Vec<String> {
-        self.inner.names.clone()
+        self.head().names.clone()
     }
 
     /// Number of rows the statement returned.
     #[getter]
     fn rowcount(&self) -> usize {
-        self.inner.rows
+        self.len()
     }
 
     /// Execution statistics: rows_examined, rows_returned, index_scans, table_scans,
     /// joins, elapsed_ns, plan, tables, indexes, temp_btree, peak_memory_bytes.
     #[getter]
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        pythonize::pythonize(py, &self.inner.stats)
+        pythonize::pythonize(py, &self.head().stats)
             .map_err(|e| py_err(ErrorKind::Internal, format!("cannot convert stats: {e}")))
     }
 
     /// The next row as a tuple, or None when none is left.
     fn fetchone<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let r = self.take(1);
-        match r.is_empty() {
-            true => Ok(None),
-            false => row_to_py(py, &self.inner, r.start).map(Some),
+        if r.is_empty() {
+            return Ok(None);
         }
+        // The last chunk starting at or before the row (an empty chunk starts where the
+        // next one does, so this is never an empty one).
+        let k = self.starts.partition_point(|&s| s <= r.start) - 1;
+        row_to_py(py, &self.chunks[k], r.start - self.starts[k]).map(Some)
     }
 
     /// Up to `size` next rows as a list of tuples (empty when none is left).
@@ -220,32 +268,33 @@ impl PyQueryResult {
     }
 
     fn __len__(&self) -> usize {
-        self.inner.rows
+        self.len()
     }
 
     /// Every row as a `pyarrow.Table` (needs pyarrow >= 14). The columns' buffers are
     /// shared with this result, not copied. INTEGER -> int64, REAL (or INTEGER mixed with
     /// REAL) -> float64, TEXT and JSON -> string (JSON as text), all NULL -> null; NULLs
-    /// are preserved.
+    /// are preserved. A result of a parallel scan gives chunked columns (one chunk per
+    /// scan thread), in row order.
     fn to_arrow<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let pa = py.import("pyarrow")?;
         let array = pa.getattr("array")?;
-        let columns = self
-            .inner
-            .columns
-            .iter()
-            .map(|c| match column_array(&self.inner, c) {
-                Some(data) => array.call1((PyArrowArray::new(data),)),
-                // No single Arrow type (numbers mixed with text): let pyarrow try the values.
-                None => {
-                    let vals = (0..c.len())
-                        .map(|i| value_to_py(py, c.get(i)))
-                        .collect::<PyResult<Vec<_>>>()?;
-                    array.call1((PyList::new(py, vals)?,))
-                }
+        let chunked = pa.getattr("chunked_array")?;
+        let columns = (0..self.head().names.len())
+            .map(|j| {
+                let arrays = match chunk_arrays(&self.chunks, j) {
+                    Some(parts) => parts
+                        .into_iter()
+                        .map(|data| array.call1((PyArrowArray::new(data),)))
+                        .collect::<PyResult<Vec<_>>>()?,
+                    // No single Arrow type (numbers mixed with text): let pyarrow try the
+                    // values, all chunks' together.
+                    None => vec![array.call1((PyList::new(py, self.column_values(py, j)?)?,))?],
+                };
+                chunked.call1((PyList::new(py, arrays)?,))
             })
             .collect::<PyResult<Vec<_>>>()?;
-        let names = PyList::new(py, &self.inner.names)?;
+        let names = PyList::new(py, &self.head().names)?;
         pa.getattr("Table")?
             .call_method1("from_arrays", (PyList::new(py, columns)?, names))
     }
@@ -264,9 +313,40 @@ impl PyQueryResult {
     fn __repr__(&self) -> String {
         format!(
             "<cidb.Result columns={:?} rows={}>",
-            self.inner.names, self.inner.rows
+            self.head().names,
+            self.len()
         )
     }
+}
+
+/// A result made of the given chunks of rows, as a parallel scan would return them
+/// (`chunks`: lists of row tuples, values as query parameters take them). Private; for
+/// tests of chunked results (types that differ between chunks, fetching across chunks).
+#[pyfunction]
+pub fn _chunked_result<'py>(
+    columns: Vec<String>,
+    chunks: Vec<Vec<Bound<'py, PyTuple>>>,
+) -> PyResult<PyQueryResult> {
+    let mut out = Vec::with_capacity(chunks.len());
+    for rows in chunks {
+        let mut c = Columns::new(columns.clone());
+        for r in rows {
+            if r.len() != columns.len() {
+                return Err(py_err(
+                    ErrorKind::InvalidInput,
+                    format!("a row has {} values; {} columns", r.len(), columns.len()),
+                ));
+            }
+            let vals = r
+                .iter()
+                .enumerate()
+                .map(|(i, v)| param(&v, i + 1))
+                .collect::<PyResult<Vec<_>>>()?;
+            c.push_row(vals.iter().map(ValueRef::from));
+        }
+        out.push(c);
+    }
+    Ok(PyQueryResult::new(out))
 }
 
 /// A prepared statement (from `Tenant.prepare`): parsed and bound once, planned once per
@@ -290,7 +370,7 @@ impl PyStatement {
     #[pyo3(signature = (params = None))]
     fn query(&self, py: Python<'_>, params: Option<&Bound<'_, PyAny>>) -> PyResult<PyQueryResult> {
         let p = params_from_py(params)?;
-        run(py, || self.inner.query_columns(&p)).map(PyQueryResult::new)
+        run(py, || self.inner.query_column_chunks(&p)).map(PyQueryResult::new)
     }
 
     /// Number of `?` parameters.

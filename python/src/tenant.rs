@@ -60,7 +60,7 @@ impl PyTenant {
         params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyQueryResult> {
         let p = params_from_py(params)?;
-        run(py, || self.inner.query_columns(sql, &p)).map(PyQueryResult::new)
+        run(py, || self.inner.query_column_chunks(sql, &p)).map(PyQueryResult::new)
     }
 
     /// Parses, binds and checks `sql` once; run it many times with `Statement.query`.

@@ -518,7 +518,9 @@ pub(super) fn expected_rows(plan: &Plan) -> usize {
 
 /// Runs `plan` into columns named `names` (see [`Columns`]): rows that stream out are
 /// appended to the columns straight from the row buffer, without a row of their own.
-pub fn execute_columns(rt: &Runtime, plan: &Plan, names: Vec<String>) -> Result<(Columns, RunStats)> {
+/// The rows come as chunks in order: one, or one per thread of a parallel scan (see
+/// `parallel.rs`), never an empty list.
+pub fn execute_columns(rt: &Runtime, plan: &Plan, names: Vec<String>) -> Result<(Vec<Columns>, RunStats)> {
     if let Some(done) = super::parallel::scan_columns(rt, plan, &names)? {
         return Ok(done);
     }
@@ -529,7 +531,7 @@ pub fn execute_columns(rt: &Runtime, plan: &Plan, names: Vec<String>) -> Result<
     let (cols, peak) = consumer.finish_columns()?;
     stats.finish_ns = t.elapsed().as_nanos() as u64;
     stats.peak_bytes = stats.peak_bytes.max(peak);
-    Ok((cols, stats))
+    Ok((vec![cols], stats))
 }
 
 /// Runs the accesses and joins of `plan`, pushing every row that passes into `consumer`.

@@ -3,8 +3,11 @@
 //! that passes its filters (no join, sort, grouping, LIMIT or OFFSET) is split into
 //! contiguous key ranges, one per thread; every thread reads its range from the SAME read
 //! snapshot (a [`Snapshot`](crate::storage::snapshot::Snapshot) is `Send + Sync`, so all
-//! of them see one consistent state) into its own [`Columns`], and the pieces are joined
-//! in key order. The result is therefore exactly the serial scan's, row for row.
+//! of them see one consistent state) into its own [`Columns`], and the pieces are kept in
+//! key order as the result's chunks (`Statement::query_column_chunks`: no copy; bindings
+//! export them as chunked Arrow arrays), or joined into one [`Columns`] by [`join`]
+//! (`Statement::query_columns`). Either way the rows are exactly the serial scan's, row
+//! for row.
 //!
 //! Split points come from the first and last key of the tenant's range, interpolated
 //! over the eight bytes after their common prefix: no count of the keys is needed (redb
@@ -37,9 +40,10 @@ thread_local! {
     pub(super) static PARALLEL_RUNS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Runs `plan` on several threads when it is a plain scan big enough to gain from it;
-/// None when it must (or had better) run serially.
-pub(super) fn scan_columns(rt: &Runtime, plan: &Plan, names: &[String]) -> Result<Option<(Columns, RunStats)>> {
+/// Runs `plan` on several threads when it is a plain scan big enough to gain from it:
+/// the rows as chunks in key order (at least one, none of them empty unless it is the
+/// only one). None when it must (or had better) run serially.
+pub(super) fn scan_columns(rt: &Runtime, plan: &Plan, names: &[String]) -> Result<Option<(Vec<Columns>, RunStats)>> {
     #[cfg(test)]
     {
         let forced = FORCE_THREADS.with(|f| f.get());
@@ -70,7 +74,7 @@ fn eligible(rt: &Runtime, plan: &Plan) -> bool {
 
 /// [`scan_columns`] with `threads` threads, whatever the size (tests force it on small
 /// tables). None when the plan is not eligible or the range holds fewer than two keys.
-pub(super) fn scan_columns_with(rt: &Runtime, plan: &Plan, names: &[String], threads: usize) -> Result<Option<(Columns, RunStats)>> {
+pub(super) fn scan_columns_with(rt: &Runtime, plan: &Plan, names: &[String], threads: usize) -> Result<Option<(Vec<Columns>, RunStats)>> {
     if threads < 2 || !eligible(rt, plan) {
         return Ok(None);
     }
@@ -122,19 +126,31 @@ pub(super) fn scan_columns_with(rt: &Runtime, plan: &Plan, names: &[String], thr
     for (c, st) in parts {
         stats.outer.rows += st.rows;
         stats.outer.examined += st.examined;
-        pieces.push(c);
+        // Empty ranges add nothing (an exporter would only have to type their columns).
+        if c.rows > 0 {
+            pieces.push(c);
+        }
     }
     #[cfg(test)]
     PARALLEL_RUNS.with(|r| r.set(r.get() + 1));
-    Ok(join(pieces, threads).map(|c| (c, stats)))
+    if pieces.is_empty() {
+        pieces.push(Columns::new(names.to_vec()));
+    }
+    Ok(Some((pieces, stats)))
 }
 
-/// The pieces joined in order. Columns are independent, so they are joined on up to
-/// `threads` threads, each taking a share of the columns of about equal bytes (the
-/// copy and the page faults of the grown buffers are most of a join's time).
-fn join(pieces: Vec<Columns>, threads: usize) -> Option<Columns> {
+/// The chunks of a result joined into one [`Columns`], in order (the first chunk's
+/// `stats` are kept). Columns are independent, so they are joined on up to `threads`
+/// threads, each taking a share of the columns of about equal bytes (the copy and the
+/// page faults of the grown buffers are most of a join's time). Empty `pieces`: empty
+/// columns named `names`.
+pub(super) fn join(pieces: Vec<Columns>, names: &[String], threads: usize) -> Columns {
+    let single = pieces.len() < 2;
     let mut pieces = pieces.into_iter();
-    let mut out = pieces.next()?;
+    let Some(mut out) = pieces.next() else { return Columns::new(names.to_vec()) };
+    if single {
+        return out;
+    }
     let width = out.columns.len();
     let mut tails: Vec<Vec<Column>> = (0..width).map(|_| Vec::new()).collect();
     for p in pieces {
@@ -173,7 +189,7 @@ fn join(pieces: Vec<Columns>, threads: usize) -> Option<Columns> {
         }
         run(mine);
     });
-    Some(out)
+    out
 }
 
 /// One join thread's work: result columns, each with the pieces to append to it.

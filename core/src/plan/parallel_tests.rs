@@ -3,10 +3,12 @@
 //! (full scans, filters, ORDER BY the key either way) and some that must not (LIMIT,
 //! OFFSET, sorts, aggregates, joins); each forced onto 2-4 threads must return exactly
 //! the rows, in the order, of `Tenant::query` (the serial row path, itself checked against
-//! SQLite by `tests/sql_differential.rs`).
+//! SQLite by `tests/sql_differential.rs`), both joined (`query_columns`) and as the
+//! threads' chunks concatenated (`query_column_chunks`).
 
 use super::{FORCE_THREADS, PARALLEL_RUNS};
-use crate::schema::Value;
+use crate::plan::Columns;
+use crate::schema::{Row, Value};
 use crate::{Config, Customer, Engine, Score, Tenant};
 use proptest::prelude::*;
 
@@ -69,9 +71,13 @@ fn check(t: &Tenant, threads: usize) -> Result<(), TestCaseError> {
         FORCE_THREADS.with(|f| f.set(threads));
         let before = PARALLEL_RUNS.with(|r| r.get());
         let cols = t.query_columns(sql, &[]);
+        let mid = PARALLEL_RUNS.with(|r| r.get());
+        let chunks = t.query_column_chunks(sql, &[]);
         FORCE_THREADS.with(|f| f.set(0));
-        let ran = PARALLEL_RUNS.with(|r| r.get()) > before;
+        let ran = mid > before;
+        prop_assert_eq!(PARALLEL_RUNS.with(|r| r.get()) > mid, ran, "{}: both paths alike", sql);
         let cols = cols.unwrap();
+        check_chunks(sql, &chunks.unwrap(), &rows, &cols.names, ran, threads)?;
         // Fewer than two keys in the tenant's range: nothing to split, serial.
         if parallel == Some(true) && rows.len() >= 2 && !sql.contains("scores") {
             prop_assert!(ran, "{sql}: expected the parallel path ({} rows)", rows.len());
@@ -88,6 +94,26 @@ fn check(t: &Tenant, threads: usize) -> Result<(), TestCaseError> {
             prop_assert_eq!(cols.stats.rows_examined, rows.len() as u64);
         }
     }
+    Ok(())
+}
+
+/// The chunks of `query_column_chunks`: never none, never an empty one beside others, at
+/// most one per thread (exactly one when the scan was serial), all named alike, and
+/// together exactly `rows` in order; the statistics are the whole result's, on the first.
+fn check_chunks(sql: &str, chunks: &[Columns], rows: &[Row], names: &[String], ran: bool, threads: usize) -> Result<(), TestCaseError> {
+    prop_assert!(!chunks.is_empty(), "{}", sql);
+    prop_assert!(chunks.len() <= if ran { threads } else { 1 }, "{}: {} chunks", sql, chunks.len());
+    if chunks.len() > 1 {
+        prop_assert!(chunks.iter().all(|c| c.rows > 0), "{}: an empty chunk", sql);
+    }
+    let mut all = Vec::new();
+    for c in chunks {
+        prop_assert_eq!(&c.names, names);
+        prop_assert!(c.columns.iter().all(|col| col.len() == c.rows), "{}", sql);
+        all.extend((0..c.rows).map(|i| c.row(i)));
+    }
+    prop_assert_eq!(&all, &rows.to_vec(), "{}", sql);
+    prop_assert_eq!(chunks[0].stats.rows_returned, rows.len() as u64, "{}", sql);
     Ok(())
 }
 
@@ -140,9 +166,11 @@ fn parameters_and_empty_tenants() {
     load(&t, &ids, &[1, 2, 3, 499]);
     FORCE_THREADS.with(|f| f.set(3));
     let e = empty.query_columns("SELECT * FROM customers", &[]).unwrap();
+    let ec = empty.query_column_chunks("SELECT * FROM customers", &[]).unwrap();
     let p = t.query_columns("SELECT id, name FROM customers WHERE department = ? AND created_at > ?", &[Value::Text("d1".into()), Value::Int(1_700_000_000_100)]).unwrap();
     FORCE_THREADS.with(|f| f.set(0));
     assert_eq!(e.rows, 0);
+    assert_eq!((ec.len(), ec[0].rows, ec[0].names.len()), (1, 0, 9));
     let want = t.query("SELECT id, name FROM customers WHERE department = ? AND created_at > ?", &[Value::Text("d1".into()), Value::Int(1_700_000_000_100)]).unwrap().rows;
     assert!(!want.is_empty());
     assert_eq!((0..p.rows).map(|i| p.row(i)).collect::<Vec<_>>(), want);

@@ -87,32 +87,39 @@ pub fn encode_rows(rows: &[Row], width: usize) -> Vec<u8> {
     out
 }
 
-/// Encodes column-wise rows: the same bytes as [`encode_rows`] of the same rows.
-pub fn encode_columns(c: &Columns) -> Vec<u8> {
-    let width = c.columns.len();
-    let mut out = Vec::with_capacity(encoded_len(c));
-    out.extend_from_slice(&(c.rows as u32).to_le_bytes());
+/// Encodes column-wise rows given as chunks in order: the same bytes as [`encode_rows`]
+/// of the same rows.
+pub fn encode_columns(chunks: &[Columns]) -> Vec<u8> {
+    let width = chunks.first().map_or(0, |c| c.columns.len());
+    let rows: usize = chunks.iter().map(|c| c.rows).sum();
+    let mut out = Vec::with_capacity(encoded_len(chunks));
+    out.extend_from_slice(&(rows as u32).to_le_bytes());
     out.extend_from_slice(&(width as u32).to_le_bytes());
-    for i in 0..c.rows {
-        for col in &c.columns {
-            put_ref(&mut out, col.get(i));
+    for c in chunks {
+        for i in 0..c.rows {
+            for col in &c.columns {
+                put_ref(&mut out, col.get(i));
+            }
         }
     }
     out
 }
 
-/// An upper bound of `encode_columns(c).len()`, without encoding.
-pub fn encoded_len(c: &Columns) -> usize {
-    let text: usize = c
-        .columns
-        .iter()
-        .map(|col| match col.data() {
-            ColumnData::Text { data, .. } => data.len(),
-            ColumnData::Mixed(v) => v.iter().map(|v| v.as_str().map_or(0, str::len)).sum(),
-            _ => 0,
-        })
-        .sum();
-    8 + c.rows * c.columns.len() * 9 + text
+/// An upper bound of `encode_columns(chunks).len()`, without encoding.
+pub fn encoded_len(chunks: &[Columns]) -> usize {
+    let one = |c: &Columns| {
+        let text: usize = c
+            .columns
+            .iter()
+            .map(|col| match col.data() {
+                ColumnData::Text { data, .. } => data.len(),
+                ColumnData::Mixed(v) => v.iter().map(|v| v.as_str().map_or(0, str::len)).sum(),
+                _ => 0,
+            })
+            .sum::<usize>();
+        c.rows * c.columns.len() * 9 + text
+    };
+    8 + chunks.iter().map(one).sum::<usize>()
 }
 
 /// Decodes rows; None when the bytes are not rows of `width` columns.
@@ -183,12 +190,19 @@ mod tests {
 
     proptest! {
         #[test]
-        fn columns_encode_like_rows(rows in proptest::collection::vec(proptest::collection::vec(value(), 3), 0..20)) {
-            let mut c = Columns::new(vec!["a".into(), "b".into(), "c".into()]);
-            c.extend_rows(&rows);
-            let bytes = encode_columns(&c);
-            prop_assert_eq!(&bytes, &encode_rows(&rows, 3));
-            prop_assert!(bytes.len() <= encoded_len(&c));
+        fn columns_encode_like_rows(rows in proptest::collection::vec(proptest::collection::vec(value(), 3), 0..20), cut in 0usize..20) {
+            // One chunk, and the same rows cut into two chunks.
+            let cut = cut.min(rows.len());
+            let chunk = |rows: &[Row]| {
+                let mut c = Columns::new(vec!["a".into(), "b".into(), "c".into()]);
+                c.extend_rows(rows);
+                c
+            };
+            for chunks in [vec![chunk(&rows)], vec![chunk(&rows[..cut]), chunk(&rows[cut..])]] {
+                let bytes = encode_columns(&chunks);
+                prop_assert_eq!(&bytes, &encode_rows(&rows, 3));
+                prop_assert!(bytes.len() <= encoded_len(&chunks));
+            }
         }
     }
 

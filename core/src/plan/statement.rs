@@ -66,34 +66,37 @@ struct Inner {
     uses_now: bool,
 }
 
-/// What an execution produces: rows, or the same rows column-wise (`query_columns`).
+/// What an execution produces: rows, or the same rows column-wise in chunks, in order
+/// (`query_column_chunks`; never an empty list).
 enum Out {
     Rows(Vec<Row>),
-    Columns(Columns),
+    Columns(Vec<Columns>),
 }
 
 impl Out {
     fn len(&self) -> usize {
         match self {
             Out::Rows(r) => r.len(),
-            Out::Columns(c) => c.rows,
+            Out::Columns(c) => c.iter().map(|c| c.rows).sum(),
         }
     }
 
     fn into_rows(self) -> Vec<Row> {
         match self {
             Out::Rows(r) => r,
-            Out::Columns(c) => (0..c.rows).map(|i| c.row(i)).collect(),
+            Out::Columns(c) => c.iter().flat_map(|c| (0..c.rows).map(|i| c.row(i))).collect(),
         }
     }
 
-    fn into_columns(self, names: &[String]) -> Columns {
+    /// The rows as column chunks (at least one).
+    fn into_chunks(self, names: &[String]) -> Vec<Columns> {
         match self {
-            Out::Columns(c) => c,
+            Out::Columns(c) if !c.is_empty() => c,
+            Out::Columns(_) => vec![Columns::new(names.to_vec())],
             Out::Rows(r) => {
                 let mut c = Columns::new(names.to_vec());
                 c.extend_rows(&r);
-                c
+                vec![c]
             }
         }
     }
@@ -471,11 +474,27 @@ impl Statement {
     /// [`Statement::query`] with the rows returned column by column ([`Columns`], Arrow's
     /// layout): rows that stream out of the scan go straight into the columns, without
     /// an allocation per row or per text value. The way to export a large result.
+    /// A scan that ran on several threads is joined here (a copy of every chunk after the
+    /// first); [`Statement::query_column_chunks`] skips that copy.
     pub fn query_columns(&self, params: &[Value]) -> Result<Columns> {
+        let chunks = self.query_column_chunks(params)?;
+        let threads = chunks.len();
+        Ok(super::parallel::join(chunks, &self.inner.columns, threads))
+    }
+
+    /// [`Statement::query_columns`] without joining: the rows as one or more chunks of
+    /// columns (all with the same names), in order; concatenated, they are exactly the
+    /// rows of `query`. A large plain scan runs on several threads and returns each
+    /// thread's rows as their own chunk; everything else returns one chunk. The list is
+    /// never empty (an empty result is one chunk of no rows), and the execution
+    /// statistics are on the first chunk (the others' `stats` are empty). A column's
+    /// values may be of a different [`ColumnData`](super::ColumnData) kind in each chunk
+    /// (all NULL in one, INTEGER in another); an exporter must reconcile them.
+    pub fn query_column_chunks(&self, params: &[Value]) -> Result<Vec<Columns>> {
         let d = self.query_out(params, true)?;
-        let mut c = d.out.into_columns(&self.inner.columns);
-        c.stats = d.stats;
-        Ok(c)
+        let mut chunks = d.out.into_chunks(&self.inner.columns);
+        chunks[0].stats = d.stats;
+        Ok(chunks)
     }
 
     fn query_out(&self, params: &[Value], cols: bool) -> Result<Done> {
@@ -597,6 +616,12 @@ impl Tenant {
     /// [`Statement::query_columns`]).
     pub fn query_columns(&self, sql: &str, params: &[Value]) -> Result<Columns> {
         Statement::prepare(self, sql)?.query_columns(params)
+    }
+
+    /// [`Tenant::query_columns`] as chunks, without joining them (see
+    /// [`Statement::query_column_chunks`]).
+    pub fn query_column_chunks(&self, sql: &str, params: &[Value]) -> Result<Vec<Columns>> {
+        Statement::prepare(self, sql)?.query_column_chunks(params)
     }
 
     /// Parses, binds and (on first run) plans a statement for repeated use.

@@ -170,7 +170,9 @@ impl<'p> AccessRun<'p> {
             }
             _ => None,
         };
-        let need: Vec<bool> = sel.needed[src.offset..src.offset + width].to_vec();
+        // Columns only the key ranges' conjuncts read are not decoded.
+        let reads = if plan.reads.len() == sel.width { &plan.reads } else { &sel.needed };
+        let need: Vec<bool> = reads[src.offset..src.offset + width].to_vec();
         let tenant_col = acc.table.column_index("tenant_id");
         let pk = super::access::pk_cols(acc.table);
         let mut val_need = need.clone();
@@ -440,6 +442,10 @@ impl<'p> AccessRun<'p> {
     ) -> Result<bool> {
         let def = self.acc.index().expect("index access").clone();
         let w = self.acc.table.columns().len();
+        // Equality on every index column: each entry of the range starts with `s` (the
+        // tenant and the encoded values, each self-delimiting), so its primary key starts
+        // right after it and need not be searched for.
+        let pk_at_fixed = (self.acc.range.is_none() && self.acc.eq.len() == def.columns.len()).then_some(s.len());
         let index = self.index.as_ref().expect("index table open");
         let it = index.range::<&[u8]>(s..e)?;
         let it: Box<dyn Iterator<Item = _>> = if self.acc.reverse {
@@ -464,7 +470,10 @@ impl<'p> AccessRun<'p> {
                 }
                 at
             } else {
-                index_pk_offset(key, &self.key_types)?
+                match pk_at_fixed {
+                    Some(at) if key.len() >= at => at,
+                    _ => index_pk_offset(key, &self.key_types)?,
+                }
             };
             if self.filter_reads_pk && !all_true(&self.key_filter, row) {
                 continue;

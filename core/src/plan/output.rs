@@ -211,6 +211,31 @@ pub fn cmp_keys(keys: &[OrderKey], a: &[Value], b: &[Value]) -> Ordering {
     Ordering::Equal
 }
 
+thread_local! {
+    /// The row buffer of this thread's last streamed result, kept empty with its capacity
+    /// (see [`exact_rows`]).
+    static ROWS: std::cell::Cell<Vec<Row>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Largest row buffer a thread keeps between statements (rows; 24 bytes each).
+const KEEP_ROWS: usize = 4096;
+
+/// The rows of `buf` in a vector of their exact size; `buf` is kept (emptied) for the
+/// thread's next statement. Streamed rows go to a buffer that already has room, so the
+/// only large allocation of a statement, its result vector, happens after its rows are
+/// allocated. Had it happened first (`reserve` for LIMIT, or the vector doubling while
+/// rows stream in), glibc's malloc would merge the small chunks the previous result freed
+/// before serving it (`malloc_consolidate`), and the rows' allocations after it would
+/// take malloc's slow path instead of reusing those chunks.
+fn exact_rows(mut buf: Vec<Row>) -> Vec<Row> {
+    let mut out = Vec::with_capacity(buf.len());
+    out.append(&mut buf);
+    if buf.capacity() <= KEEP_ROWS {
+        ROWS.with(|r| r.set(buf));
+    }
+    out
+}
+
 /// Collects the rows a pipeline produces.
 pub struct Consumer<'a> {
     sel: &'a BoundSelect,
@@ -267,7 +292,7 @@ impl<'a> Consumer<'a> {
             sorted: Vec::new(),
             groups: BTreeMap::new(),
             keybuf: Key::new(),
-            out: Vec::new(),
+            out: ROWS.with(|r| r.take()),
             cols: None,
             emitted: 0,
             mem: 0,
@@ -419,11 +444,35 @@ impl<'a> Consumer<'a> {
                 .into_iter()
                 .skip(skip)
                 .map(|(_, r)| r);
-            self.out = match self.take {
+            let rows = match self.take {
                 Some(t) => it.take(t as usize).collect(),
                 None => it.collect(),
             };
+            exact_rows(std::mem::take(&mut self.out));
+            return Ok((rows, self.peak));
         }
-        Ok((self.out, self.peak))
+        Ok((exact_rows(self.out), self.peak))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_are_exact_and_the_buffer_is_kept_for_the_next_statement() {
+        let rows: Vec<Row> = (0..100).map(|i| vec![Value::Int(i), Value::Text(format!("r{i}"))]).collect();
+        let mut buf = ROWS.with(|r| r.take());
+        buf.reserve(300);
+        buf.extend(rows.iter().cloned());
+        let out = exact_rows(buf);
+        assert_eq!(out, rows);
+        assert_eq!(out.capacity(), 100, "the result holds no spare room");
+        let kept = ROWS.with(|r| r.take());
+        assert!(kept.is_empty() && kept.capacity() >= 300, "the buffer is kept, empty");
+        // A buffer grown past KEEP_ROWS is let go.
+        let big: Vec<Row> = Vec::with_capacity(KEEP_ROWS + 1);
+        assert!(exact_rows(big).is_empty());
+        assert_eq!(ROWS.with(|r| r.take()).capacity(), 0);
     }
 }

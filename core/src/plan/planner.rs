@@ -59,6 +59,9 @@ pub struct Plan {
     pub fallback: Option<Box<Plan>>,
     /// One-line summary (the EXPLAIN details joined with `; `).
     pub summary: String,
+    /// Slots the executor reads (see [`slots_read`]); empty until [`plan`] sets it, and
+    /// then `sel.needed` is read instead.
+    pub reads: Vec<bool>,
 }
 
 impl Plan {
@@ -175,6 +178,7 @@ fn scaled(cost: f64, frac: f64) -> f64 {
 /// whose predicate only the bound values imply), it carries a guard-free fallback.
 pub fn plan(sel: Arc<BoundSelect>, input: &PlanInput, stats: &mut StatsView) -> Result<Plan> {
     let summarize = |p: &mut Plan| {
+        p.reads = slots_read(p);
         p.summary = super::explain::Explain::new(p, None)
             .steps
             .iter()
@@ -254,6 +258,7 @@ fn plan_with(
                     est_cost: cost,
                     fallback: None,
                     summary: String::new(),
+                    reads: Vec::new(),
                 });
             }
         }
@@ -338,6 +343,7 @@ fn plan_with(
                         est_cost: nl,
                         fallback: None,
                         summary: String::new(),
+                        reads: Vec::new(),
                     });
                     consider(Plan {
                         sel: sel.clone(),
@@ -355,12 +361,47 @@ fn plan_with(
                         est_cost: hash,
                         fallback: None,
                         summary: String::new(),
+                        reads: Vec::new(),
                     });
                 }
             }
         }
     }
     best.ok_or_else(|| crate::error::err(crate::ErrorKind::Internal, "no access path found"))
+}
+
+/// The slots `p`'s execution reads: outputs, ORDER BY, grouping, join keys, the residual
+/// and the conjuncts each access checks row by row. That is `sel.needed` without the
+/// columns only conjuncts enforced by the key ranges read (`status = ?` answered by an
+/// index on status): rows fetched through the index need not decode them.
+pub fn slots_read(p: &Plan) -> Vec<bool> {
+    let sel = &p.sel;
+    let mut r = vec![false; sel.width];
+    if let Some(j) = &sel.join {
+        r[j.id_slot] = true;
+        r[j.fk_slot] = true;
+    }
+    match &sel.group {
+        Some(g) => {
+            g.keys.iter().for_each(|&k| r[k] = true);
+            g.aggs.iter().filter_map(|a| a.arg).for_each(|s| r[s] = true);
+        }
+        None => {
+            for o in &sel.outputs {
+                if let crate::sql::bound::OutExpr::Post(s) = o {
+                    r[*s] = true;
+                }
+            }
+            sel.order.iter().for_each(|k| r[k.post] = true);
+        }
+    }
+    let filters = p.outer.filter.iter().chain(p.join.iter().flat_map(|j| &j.inner.filter));
+    for q in p.residual.iter().chain(filters) {
+        mark_pred(q, &mut r);
+    }
+    // Never more than the binder found needed.
+    r.iter_mut().zip(&sel.needed).for_each(|(a, n)| *a &= *n);
+    r
 }
 
 fn final_rows(sel: &BoundSelect, rows: f64, limit: Option<f64>) -> f64 {

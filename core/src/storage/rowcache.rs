@@ -529,6 +529,51 @@ mod tests {
         assert!(!RowCache::with_budget(SHARDS * one / 2).insert(b"k", &row("c", 1)));
     }
 
+    proptest::proptest! {
+        /// Rows of arbitrary (multi-byte) text, NULLs and numbers, over several arena
+        /// chunks: each reads back as inserted, whole and column by column.
+        #[test]
+        fn any_rows_read_back_as_inserted(rows in proptest::collection::vec(
+            proptest::collection::vec((0u8..4, ".{0,40}", proptest::num::i64::ANY), 1..8), 1..300)
+        ) {
+            let c = RowCache::with_budget(usize::MAX);
+            let make = |cols: &[(u8, String, i64)]| {
+                let mut b = RowBuilder::new(cols.len(), cols.iter().map(|x| x.1.len()).sum());
+                for (kind, t, n) in cols {
+                    match kind {
+                        0 => b.text(t),
+                        1 => b.json(t),
+                        2 => b.cell(Cell::Int(*n)),
+                        _ => b.opt(None),
+                    }
+                }
+                b.finish()
+            };
+            for (i, r) in rows.iter().enumerate() {
+                let key = format!("k{i}");
+                proptest::prop_assert!(c.insert(key.as_bytes(), &make(r)));
+            }
+            for (i, r) in rows.iter().enumerate() {
+                let want = make(r);
+                let key = format!("k{i}");
+                proptest::prop_assert_eq!(c.get_with(key.as_bytes(), |x| x.to_row()), Some(want.clone()));
+                let all: Vec<usize> = (0..r.len()).collect();
+                let (mut got, mut exp) = (vec![Value::Null; r.len()], vec![Value::Null; r.len()]);
+                c.get_with(key.as_bytes(), |x| x.fill(&all, "t", &mut got));
+                want.fill(&all, "t", &mut exp);
+                proptest::prop_assert_eq!(&got, &exp);
+                for (col, (kind, t, _)) in r.iter().enumerate() {
+                    let text = c.get_with(key.as_bytes(), |x| (x.text_at(col).map(str::to_string), x.json_at(col).map(str::to_string))).unwrap();
+                    match kind {
+                        0 => proptest::prop_assert_eq!(text, (Some(t.clone()), None)),
+                        1 => proptest::prop_assert_eq!(text, (None, Some(t.clone()))),
+                        _ => proptest::prop_assert_eq!(text, (None, None)),
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_second_insert_of_a_key_keeps_the_first() {
         let c = RowCache::default();

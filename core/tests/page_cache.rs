@@ -20,7 +20,7 @@ fn config(commit_log: bool) -> Config {
 
 fn make(i: usize, round: usize) -> Customer {
     let dept = ["sales", "support", "ops"][(i + round) % 3];
-    let mut c = customer(&format!("c{i:05}"), dept, if i % 4 == 0 { "churned" } else { "active" });
+    let mut c = customer(&format!("c{i:05}"), dept, if i.is_multiple_of(4) { "churned" } else { "active" });
     // About 1.5 KB per row, so N rows are several times the cache.
     c.attributes = serde_json::json!({ "round": round, "notes": format!("{i}-{round}-").repeat(120) });
     c.updated_at = T0 + round as i64;

@@ -4,7 +4,7 @@
 //! implies their predicate). Each candidate gets estimated rows and a cost; the planner
 //! picks among them together with ORDER BY and LIMIT.
 
-use super::cost::{prefix_rows, StatsView, KEY_DECODE, LOOKUP, LOOKUP_IN_ORDER, SEEK, STEP_INDEX, STEP_ROW};
+use super::cost::{fetch_cost, prefix_rows, StatsView, KEY_DECODE, LOOKUP, SEEK, STEP_INDEX, STEP_ROW};
 use super::terms::{
     guarded_implication, implies_predicate, sargable, selectivity, Guard, Term, TermKind,
 };
@@ -337,10 +337,8 @@ pub fn build(
             let in_pk_order = eq.len() == d.columns.len();
             let fetch = if covering {
                 rows * KEY_DECODE
-            } else if in_pk_order {
-                rows * key_sel * LOOKUP_IN_ORDER
             } else {
-                rows * key_sel * LOOKUP
+                fetch_cost(rows * key_sel, in_pk_order)
             };
             (rows, mult * SEEK + rows * STEP_INDEX + fetch)
         }

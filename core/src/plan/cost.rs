@@ -21,11 +21,20 @@ pub const STEP_ROW: f64 = 1.6;
 pub const KEY_DECODE: f64 = 0.3;
 /// Fetching a table row by primary key from an index entry.
 pub const LOOKUP: f64 = SEEK + 1.2;
-/// The same, when the index entries come in primary-key order (every index column is
-/// bound by equality, so entries differ only in their primary-key suffix): consecutive
-/// fetches land on the same or the next leaf pages, which a cache already holds, instead
-/// of pages spread over the whole table.
+/// Each fetch after the first when the index entries come in primary-key order (every
+/// index column is bound by equality, so entries differ only in their primary-key suffix):
+/// consecutive fetches land on the same or the next leaf pages, which a cache already
+/// holds, instead of pages spread over the whole table. The first fetch is a [`LOOKUP`].
 pub const LOOKUP_IN_ORDER: f64 = SEEK * 0.5 + 1.2;
+
+/// Cost of fetching `n` rows by primary key, in key order or not.
+pub fn fetch_cost(n: f64, in_order: bool) -> f64 {
+    if in_order && n > 1.0 {
+        LOOKUP + (n - 1.0) * LOOKUP_IN_ORDER
+    } else {
+        n * LOOKUP
+    }
+}
 /// Inserting a row into a hash table.
 pub const HASH_BUILD: f64 = 1.0;
 /// Probing a hash table.

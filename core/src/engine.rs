@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::model::check_id;
 use crate::storage::breaker::{Breaker, BreakerStats};
+use crate::storage::redo::RedoLog;
 use crate::storage::store::{Store, StoreOptions};
 use crate::storage::{self, lock::DirLock, writer::Writer, ChangeSet};
 use crate::feed::{self, CallbackSubscription, Delivery, Event, FeedInner, Filter, Subscription, SubscriptionStream};
@@ -121,7 +122,9 @@ impl Engine {
             crate::index::tally::recover(&indexes, &db)?;
             indexes
         };
-        let writer = Writer::start(store.clone(), config.writer);
+        // Records of the redo log are replayed below, once every hook is in place.
+        let redo = RedoLog::open(&dir, config.faults.clone(), config.redo_log)?;
+        let writer = Writer::start(store.clone(), config.writer, Some(redo));
         writer.hooks.txn.write().push(indexes.hook());
         writer.hooks.state.write().push(indexes.tally.clone());
         let breaker = Arc::new(Breaker::new(config.breaker, config.clock.clone()));
@@ -154,6 +157,8 @@ impl Engine {
         let engine = Engine { inner };
         engine.restore_index_usage(saved_usage)?;
         engine.install_feed();
+        *engine.inner.writer.hooks.replayer.write() = Some(crate::redo::replayer());
+        engine.inner.writer.recover()?;
         engine.start_background();
         Ok(engine)
     }
@@ -414,23 +419,17 @@ impl Engine {
     /// [`Engine::write`] for an operation on the base stores only (the tenant's upserts,
     /// deletes, appends and context updates): its index and feed hooks may run together
     /// with its neighbours' (see `Writer::submit_store_with`).
-    pub(crate) fn write_store<T: Send + 'static>(
-        &self,
-        op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
+    pub(crate) fn write_store<T: Send + 'static>(&self, op: crate::tenant::Op<T>) -> Result<T> {
         self.check_open()?;
-        self.inner.writer.submit_store(op)
+        self.inner.writer.submit_logged(op.run, op.redo)
     }
 
     /// [`Engine::write_store`] that resolves when the operation is durable, without blocking
     /// a thread while it waits.
-    pub(crate) async fn write_store_async<T: Send + 'static>(
-        &self,
-        op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
+    pub(crate) async fn write_store_async<T: Send + 'static>(&self, op: crate::tenant::Op<T>) -> Result<T> {
         self.check_open()?;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.inner.writer.submit_store_with(op, move |r| {
+        self.inner.writer.submit_logged_with(op.run, op.redo, move |r| {
             let _ = tx.send(r);
         });
         rx.await.unwrap_or_else(|_| Err(err(ErrorKind::Internal, "writer stopped without replying")))

@@ -64,6 +64,7 @@ mod runtime;
 pub mod schema;
 pub mod sql;
 pub mod storage;
+mod redo;
 mod tenant;
 
 pub use aio::AsyncTenant;

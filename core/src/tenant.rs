@@ -7,14 +7,32 @@ use crate::engine::{Engine, FastPath};
 use crate::error::{err, ErrorKind, Result};
 use crate::schema::Table;
 use crate::model::{check_id, Context, ContextEntry, Customer, Message, Millis, NewMessage, Role, Score};
-use crate::storage::changes::ContextChange;
+use crate::redo::{Applied, Apply};
+use crate::storage::redo::{Redo, MAX_LOGGED_ITEMS};
 use crate::storage::{stores, ChangeSet};
 use redb::WriteTransaction;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A validated write, ready for the writer (sync or async).
-pub(crate) type Op<T> = Box<dyn FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static>;
+/// What a write runs inside the writer's transaction.
+pub(crate) type RunFn<T> = Box<dyn FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static>;
+
+/// A validated write, ready for the writer (sync or async): what runs in the transaction,
+/// and its redo-log description when it has one (see [`crate::redo`]).
+pub(crate) struct Op<T> {
+    pub run: RunFn<T>,
+    pub redo: Option<Redo>,
+}
+
+/// The op of a tenant write: runs `a` and takes its result with `out`.
+fn op<T: 'static>(a: Apply, out: fn(Applied) -> Option<T>) -> Op<T> {
+    let a = Arc::new(a);
+    let redo = a.redo();
+    Op {
+        run: Box::new(move |txn, ch| a.run(txn, ch).and_then(|r| out(r).ok_or_else(|| err(ErrorKind::Internal, "a write returned the wrong kind of result")))),
+        redo,
+    }
+}
 
 /// A handle on one tenant of an [`Engine`]. Cheap to clone; `Send + Sync`.
 #[derive(Clone, Debug)]
@@ -52,10 +70,14 @@ impl Tenant {
         for c in cs {
             c.validate()?;
         }
+        // Described only when small enough to log (a bulk load commits durably instead).
+        let redo = (cs.len() <= MAX_LOGGED_ITEMS)
+            .then(|| Arc::new(Apply::Upsert { tenant: self.name.clone(), customers: cs.into() }).redo())
+            .flatten();
         // Encoded here, on the caller's thread: the writer thread only inserts.
         let mut cs = stores::PreparedCustomers::new(&self.name, cs)?;
         let t = self.name.clone();
-        Ok(Box::new(move |txn, ch| stores::upsert_prepared(txn, &t, &mut cs, ch)))
+        Ok(Op { run: Box::new(move |txn, ch| stores::upsert_prepared(txn, &t, &mut cs, ch)), redo })
     }
 
     /// This tenant's application key-value cache (keys are namespaced by the tenant).
@@ -90,8 +112,8 @@ impl Tenant {
 
     pub(crate) fn op_delete_customer(&self, id: &str) -> Result<Op<bool>> {
         check_id("customer id", id)?;
-        let (t, id) = (self.name.clone(), id.to_string());
-        Ok(Box::new(move |txn, ch| stores::delete_customer(txn, &t, &id, ch)))
+        let a = Apply::Delete { tenant: self.name.clone(), id: id.to_string() };
+        Ok(op(a, |r| if let Applied::Existed(b) = r { Some(b) } else { None }))
     }
 
     /// Number of customers of this tenant.
@@ -113,9 +135,8 @@ impl Tenant {
         for s in ss {
             s.validate()?;
         }
-        let ss: Arc<[Score]> = ss.into();
-        let t = self.name.clone();
-        Ok(Box::new(move |txn, ch| stores::add_scores(txn, &t, &ss, ch)))
+        let a = Apply::Scores { tenant: self.name.clone(), scores: ss.into() };
+        Ok(op(a, |r| matches!(r, Applied::Unit).then_some(())))
     }
 
     /// The latest score of a type for a customer (one key lookup).
@@ -167,9 +188,8 @@ impl Tenant {
         for m in ms {
             m.validate(&limits)?;
         }
-        let ms: Arc<[NewMessage]> = ms.into();
-        let t = self.name.clone();
-        Ok(Box::new(move |txn, ch| stores::append_messages(txn, &t, &ms, ch)))
+        let a = Apply::Messages { tenant: self.name.clone(), messages: ms.into() };
+        Ok(op(a, |r| if let Applied::Messages(m) = r { Some(m) } else { None }))
     }
 
     /// A customer's messages with `from <= timestamp < to`, optionally of one role, oldest
@@ -232,13 +252,16 @@ impl Tenant {
         for e in entries {
             e.validate(&limits)?;
         }
-        let entries: Arc<[ContextEntry]> = entries.into();
-        let (t, conv, clock) = (self.name.clone(), conversation_id.to_string(), self.engine.clock().clone());
-        Ok(Box::new(move |txn, ch| {
-            let ctx = crate::context::update(txn, &t, &conv, &entries, clock.now(), ttl_ms, max_history)?;
-            ch.contexts.push(ContextChange { tenant: t.clone(), conversation_id: conv.clone(), new: Some(ctx.clone()) });
-            Ok(ctx)
-        }))
+        // The time is taken here, so the redo log replays the same expiry.
+        let a = Apply::Context {
+            tenant: self.name.clone(),
+            conversation: conversation_id.to_string(),
+            entries: entries.into(),
+            now: self.engine.clock().now(),
+            ttl_ms,
+            max_history,
+        };
+        Ok(op(a, |r| if let Applied::Context(c) = r { Some(c) } else { None }))
     }
 
     /// The conversation's context; `None` when absent or expired.
@@ -258,14 +281,8 @@ impl Tenant {
 
     pub(crate) fn op_delete_context(&self, conversation_id: &str) -> Result<Op<bool>> {
         check_id("conversation_id", conversation_id)?;
-        let (t, conv, clock) = (self.name.clone(), conversation_id.to_string(), self.engine.clock().clone());
-        Ok(Box::new(move |txn, ch| {
-            let existed = crate::context::delete(txn, &t, &conv, clock.now())?;
-            if existed {
-                ch.contexts.push(ContextChange { tenant: t.clone(), conversation_id: conv.clone(), new: None });
-            }
-            Ok(existed)
-        }))
+        let a = Apply::DeleteContext { tenant: self.name.clone(), conversation: conversation_id.to_string(), now: self.engine.clock().now() };
+        Ok(op(a, |r| if let Applied::Existed(b) = r { Some(b) } else { None }))
     }
 
     /// The async form of this handle: the same operations as `async fn`s.

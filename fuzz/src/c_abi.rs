@@ -151,7 +151,7 @@ pub enum TomlValue {
     Float(f64),
 }
 
-const CONFIG_KEYS: [&str; 18] = [
+const CONFIG_KEYS: [&str; 19] = [
     "profile",
     "l1_max_items",
     "l1_max_bytes",
@@ -168,6 +168,7 @@ const CONFIG_KEYS: [&str; 18] = [
     "feed_queue_capacity",
     "verify_on_open",
     "commit_log",
+    "redo_log",
     "page_cache_bytes",
     "no_such_key",
 ];

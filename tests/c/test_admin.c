@@ -41,7 +41,7 @@ static void test_config_json_reports_values_and_sources(void) {
   char *json = NULL;
 
   CHECK_OK(cidb_config_json(NULL, NULL, &json));
-  CHECK(json && json[0] == '[' && h_count(json, "\"key\":") == 31);
+  CHECK(json && json[0] == '[' && h_count(json, "\"key\":") == 32);
   check_setting(json, "monitor_redact_examples", "false", "profile:development");
   check_setting(json, "profile", "development", "default");
   check_setting(json, "l1_max_items", "1000", "profile:development");

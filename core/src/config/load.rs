@@ -23,7 +23,7 @@ pub struct Setting {
 }
 
 /// Every key, in print order.
-pub const KEYS: [&str; 31] = [
+pub const KEYS: [&str; 32] = [
     "profile",
     "l1_max_items",
     "l1_max_bytes",
@@ -40,6 +40,7 @@ pub const KEYS: [&str; 31] = [
     "feed_queue_capacity",
     "verify_on_open",
     "commit_log",
+    "redo_log",
     "page_cache_bytes",
     "monitor_enabled",
     "monitor_max_fingerprints",
@@ -123,6 +124,7 @@ fn apply(cfg: &mut Config, key: &str, v: &str, source: &str) -> Result<()> {
         "feed_queue_capacity" => cfg.feed.queue_capacity = (parse_u64(key, source, v)? as usize).max(1),
         "verify_on_open" => cfg.verify_on_open = parse_bool(key, source, v)?,
         "commit_log" => cfg.commit_log = parse_bool(key, source, v)?,
+        "redo_log" => cfg.redo_log = parse_bool(key, source, v)?,
         "page_cache_bytes" => {
             let b = parse_u64(key, source, v)?;
             if b < 1 << 20 {
@@ -168,6 +170,7 @@ fn value_of(cfg: &Config, key: &str) -> String {
         "feed_queue_capacity" => cfg.feed.queue_capacity.to_string(),
         "verify_on_open" => cfg.verify_on_open.to_string(),
         "commit_log" => cfg.commit_log.to_string(),
+        "redo_log" => cfg.redo_log.to_string(),
         "page_cache_bytes" => cfg.page_cache_bytes.to_string(),
         "monitor_enabled" => cfg.monitor.enabled.to_string(),
         "monitor_max_fingerprints" => cfg.monitor.max_fingerprints.to_string(),

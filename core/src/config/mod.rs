@@ -82,6 +82,13 @@ pub struct Config {
     /// see `storage::wal`. Off (the default): every commit syncs the data file itself. Off by
     /// default because at 1M customers it measured slower, not faster (stop 18's note).
     pub commit_log: bool,
+    /// Small groups of tenant writes (upserts, deletes, appends, context updates) are made
+    /// durable by appending their description to a redo log beside the data file (one small
+    /// sequential write and one fdatasync) and committing the data file without a sync; a
+    /// durable commit every 2 s or 32 MB of log (and at close) restarts the log, and open
+    /// replays what the data file lacks. See `storage::redo`. On by default; off, every
+    /// commit syncs the data file (or goes through `commit_log`).
+    pub redo_log: bool,
     /// Memory for the data file's page cache in bytes: redb's cache of B-tree pages read
     /// from the file, and its buffer of pages written but not yet flushed. It fills as pages
     /// are read, up to this bound (like SQLite's `cache_size` or DuckDB's `memory_limit`).
@@ -116,6 +123,7 @@ impl Config {
             feed: Default::default(),
             verify_on_open: true,
             commit_log: false,
+            redo_log: true,
             page_cache_bytes: pages,
             cache: crate::cache::CacheOptions::default(),
         }

@@ -21,6 +21,7 @@ pub mod lock;
 pub mod records;
 pub mod rowcache;
 pub mod snapshot;
+pub mod redo;
 pub mod store;
 pub mod stores;
 pub mod wal;

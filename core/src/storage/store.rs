@@ -46,6 +46,8 @@ pub struct Store {
     needs_reopen: AtomicBool,
     /// Commits made visible so far (bumped by [`Store::advance`]).
     epoch: AtomicU64,
+    /// Successful reopens so far (the writer replays the redo log after each).
+    reopens: AtomicU64,
     /// The shared read snapshot, labelled with the epoch loaded before it began.
     pub(super) snap: ArcSwapOption<Snapshot>,
 }
@@ -80,6 +82,7 @@ impl Store {
             closed: AtomicBool::new(false),
             needs_reopen: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
+            reopens: AtomicU64::new(0),
             snap: ArcSwapOption::empty(),
         })
     }
@@ -164,7 +167,13 @@ impl Store {
         let fresh = open_db(&self.path, &self.opts)?;
         self.db.store(Some(Arc::new(fresh)));
         self.needs_reopen.store(false, Ordering::Release);
+        self.reopens.fetch_add(1, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Successful reopens so far.
+    pub fn reopens(&self) -> u64 {
+        self.reopens.load(Ordering::Acquire)
     }
 
     /// Releases the database. Later calls fail with `Closed`.

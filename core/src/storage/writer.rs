@@ -19,6 +19,7 @@ use super::changes::ChangeSet;
 use crate::error::{err, Error, ErrorKind, Result};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::RwLock;
+use super::redo::{Redo, RedoLog, Replayer};
 use super::store::Store;
 use redb::WriteTransaction;
 use std::any::Any;
@@ -67,6 +68,10 @@ struct Job {
     /// The op touches only the base stores (see [`Writer::submit_store_with`]), so its
     /// hooks may run later, together with its neighbours'.
     store_only: bool,
+    /// Its redo-log description; a group whose ops all have one is logged, not synced.
+    redo: Option<Redo>,
+    /// Not an op: replay the redo log's records (see [`Writer::recover`]).
+    recover: bool,
 }
 
 /// Group-commit settings.
@@ -109,6 +114,8 @@ pub struct Hooks {
     pub state: RwLock<Vec<Arc<dyn TxnState>>>,
     /// The storage guard (circuit breaker), if any.
     pub guard: RwLock<Option<Arc<dyn StorageGuard>>>,
+    /// Applies a redo record (set by the engine before [`Writer::recover`]).
+    pub replayer: RwLock<Option<Replayer>>,
 }
 
 /// Handle to the writer thread.
@@ -123,14 +130,14 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer thread over `db`.
-    pub fn start(store: Arc<Store>, opts: WriterOptions) -> Writer {
+    pub fn start(store: Arc<Store>, opts: WriterOptions, redo: Option<RedoLog>) -> Writer {
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let stats = Arc::new(WriterStats::default());
         let hooks = Arc::new(Hooks::default());
         let (s, h) = (stats.clone(), hooks.clone());
         let thread = std::thread::Builder::new()
             .name("cidb-writer".into())
-            .spawn(move || writer_loop(store, rx, opts, s, h))
+            .spawn(move || writer_loop(store, rx, opts, s, h, redo))
             .expect("spawn writer thread");
         Writer { tx: RwLock::new(Some(tx)), thread: parking_lot::Mutex::new(Some(thread)), stats, hooks }
     }
@@ -141,7 +148,7 @@ impl Writer {
         op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
         reply: impl FnOnce(Result<T>) + Send + 'static,
     ) {
-        self.send(op, reply, false)
+        self.send(op, reply, false, None)
     }
 
     /// [`Writer::submit_with`] for an operation that reads and writes only the base stores
@@ -156,7 +163,45 @@ impl Writer {
         op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
         reply: impl FnOnce(Result<T>) + Send + 'static,
     ) {
-        self.send(op, reply, true)
+        self.send(op, reply, true, None)
+    }
+
+    /// [`Writer::submit_store_with`] with the op's redo-log description (see
+    /// [`super::redo`]): a group of such ops is made durable by the log, not a data-file sync.
+    pub fn submit_logged_with<T: Send + 'static>(
+        &self,
+        op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
+        redo: Option<Redo>,
+        reply: impl FnOnce(Result<T>) + Send + 'static,
+    ) {
+        self.send(op, reply, true, redo)
+    }
+
+    /// [`Writer::submit_logged_with`], blocking until durable (or failed).
+    pub fn submit_logged<T: Send + 'static>(
+        &self,
+        op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
+        redo: Option<Redo>,
+    ) -> Result<T> {
+        self.wait(op, true, redo)
+    }
+
+    /// Replays the redo log's records that the data file does not hold (after a crash), in
+    /// one durable commit through every hook; returns how many. The engine calls it once
+    /// at open, after setting [`Hooks::replayer`] and the other hooks.
+    pub fn recover(&self) -> Result<usize> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let job = Job {
+            store_only: false,
+            redo: None,
+            recover: true,
+            op: Box::new(|_, _| Ok(Box::new(()) as Output)),
+            reply: Box::new(move |r| {
+                let _ = tx.send(r.and_then(|b| b.downcast::<usize>().map(|b| *b).map_err(|_| err(ErrorKind::Internal, "writer reply type mismatch"))));
+            }),
+        };
+        self.enqueue(job);
+        rx.recv().unwrap_or_else(|_| Err(err(ErrorKind::Internal, "writer thread stopped without replying")))
     }
 
     fn send<T: Send + 'static>(
@@ -164,9 +209,12 @@ impl Writer {
         mut op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
         reply: impl FnOnce(Result<T>) + Send + 'static,
         store_only: bool,
+        redo: Option<Redo>,
     ) {
         let job = Job {
             store_only,
+            redo,
+            recover: false,
             op: Box::new(move |t, c| op(t, c).map(|v| Box::new(v) as Output)),
             reply: Box::new(move |r: Result<Output>| {
                 reply(r.and_then(|b| {
@@ -174,6 +222,10 @@ impl Writer {
                 }))
             }),
         };
+        self.enqueue(job)
+    }
+
+    fn enqueue(&self, job: Job) {
         let guard = self.tx.read();
         match guard.as_ref() {
             Some(tx) => {
@@ -190,7 +242,7 @@ impl Writer {
         &self,
         op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.wait(op, false)
+        self.wait(op, false, None)
     }
 
     /// [`Writer::submit`] for a base-store operation (see [`Writer::submit_store_with`]).
@@ -198,13 +250,14 @@ impl Writer {
         &self,
         op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.wait(op, true)
+        self.wait(op, true, None)
     }
 
     fn wait<T: Send + 'static>(
         &self,
         op: impl FnMut(&WriteTransaction, &mut ChangeSet) -> Result<T> + Send + 'static,
         store_only: bool,
+        redo: Option<Redo>,
     ) -> Result<T> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.send(
@@ -213,6 +266,7 @@ impl Writer {
                 let _ = tx.send(r);
             },
             store_only,
+            redo,
         );
         rx.recv().unwrap_or_else(|_| Err(err(ErrorKind::Internal, "writer thread stopped without replying")))
     }
@@ -232,12 +286,24 @@ impl Drop for Writer {
     }
 }
 
-fn writer_loop(store: Arc<Store>, rx: Receiver<Job>, opts: WriterOptions, stats: Arc<WriterStats>, hooks: Arc<Hooks>) {
+fn writer_loop(store: Arc<Store>, rx: Receiver<Job>, opts: WriterOptions, stats: Arc<WriterStats>, hooks: Arc<Hooks>, mut redo: Option<RedoLog>) {
+    let mut reopens = store.reopens();
     while let Ok(first) = rx.recv() {
+        if first.recover {
+            let r = match redo.as_mut() {
+                Some(log) => super::redo::replay_pending(&store, log, &hooks),
+                None => Ok(0),
+            };
+            (first.reply)(r.map(|n| Box::new(n) as Output));
+            continue;
+        }
         let mut batch = vec![first];
         let deadline = Instant::now() + opts.window;
         while batch.len() < opts.max_batch.max(1) {
             match rx.try_recv() {
+                Ok(j) if j.recover => {
+                    (j.reply)(Err(err(ErrorKind::Internal, "recovery must run before any write")));
+                }
                 Ok(j) => batch.push(j),
                 Err(_) if batch.len() > 1 && !opts.window.is_zero() => {
                     match rx.recv_deadline(deadline) {
@@ -248,7 +314,10 @@ fn writer_loop(store: Arc<Store>, rx: Receiver<Job>, opts: WriterOptions, stats:
                 Err(_) => break,
             }
         }
-        run_group(&store, batch, &stats, &hooks);
+        run_group(&store, batch, &stats, &hooks, &mut redo, &mut reopens);
+    }
+    if let Some(log) = redo.as_mut() {
+        super::redo::checkpoint_at_close(&store, log);
     }
 }
 
@@ -285,7 +354,7 @@ fn flush(txn: &WriteTransaction, hooks: &[TxnHook], pending: &mut ChangeSet, all
     Ok(())
 }
 
-fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Hooks) {
+fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Hooks, redo: &mut Option<RedoLog>, reopens: &mut u64) {
     let guard = hooks.guard.read().clone();
     // Hooks after every op (set after deferred hooks failed on a run of several ops).
     let mut per_op = false;
@@ -301,6 +370,15 @@ fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Ho
             if let Err(e) = store.reopen_if_needed(Duration::from_secs(5)) {
                 return storage_failed(store, &guard, batch, &e, stats);
             }
+        }
+        if store.reopens() != *reopens {
+            // The reopened file lost the commits that only the redo log made durable.
+            if let Some(log) = redo.as_mut() {
+                if let Err(e) = log.reload().and_then(|()| super::redo::replay_pending(store, log, hooks)) {
+                    return storage_failed(store, &guard, batch, &e, stats);
+                }
+            }
+            *reopens = store.reopens();
         }
         let txn = match store.db().and_then(|db| Ok(db.begin_write()?)) {
             Ok(t) => t,
@@ -388,11 +466,36 @@ fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Ho
             }
             continue;
         }
+        // A group of describable ops small enough is logged: its record goes to the redo
+        // log (synced) and redb commits without a sync. Anything else commits durably.
+        let logged = match redo.as_mut() {
+            Some(log) => match super::redo::prepare(log, batch.iter().map(|j| j.redo.as_ref()), &txn) {
+                Ok(rec) => rec,
+                Err(e) => {
+                    drop(txn);
+                    return storage_failed(store, &guard, batch, &e, stats);
+                }
+            },
+            None => None,
+        };
         if let Err(e) = followers.iter().try_for_each(|f| f.before_commit(&txn)) {
             drop(txn);
             return if is_storage_failure(&e) { storage_failed(store, &guard, batch, &e, stats) } else { fail_all(batch, &e, stats) };
         }
-        match txn.commit() {
+        let mut txn = txn;
+        if let (Some(rec), Some(log)) = (&logged, redo.as_mut()) {
+            if let Err(e) = super::redo::append(log, &mut txn, rec) {
+                drop(txn);
+                return storage_failed(store, &guard, batch, &e, stats);
+            }
+        }
+        let result = txn.commit();
+        if let (Ok(()), None, Some(log)) = (&result, &logged, redo.as_mut()) {
+            // Everything before this durable commit is in the data file: restart the log. A
+            // failure here leaves records the data file already covers (skipped at replay).
+            let _ = log.durable();
+        }
+        match result {
             Ok(()) => {
                 // Durable: reads that start from here on see it (before any reply or hook).
                 store.advance();

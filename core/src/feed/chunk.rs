@@ -66,7 +66,7 @@ impl ChunkWriter {
         }
         let raw_len = u32::try_from(self.payload.len()).map_err(|_| corrupt("payload too large"))?;
         let packed = if self.payload.len() >= COMPRESS_FROM {
-            zstd::bulk::compress(&self.payload, 1).ok().filter(|c| c.len() < self.payload.len())
+            compress(&self.payload).filter(|c| c.len() < self.payload.len())
         } else {
             None
         };
@@ -171,6 +171,21 @@ pub fn create_and_convert(txn: &WriteTransaction) -> Result<u64> {
 
 /// Writes `events` (sequence, stored bytes) in the per-event form of older versions, so
 /// tests can check the conversion.
+/// zstd level 1 with this thread's compression context: a fresh context per chunk costs a
+/// large zeroed allocation (page faults) on every commit that logs events.
+fn compress(payload: &[u8]) -> Option<Vec<u8>> {
+    thread_local! {
+        static CTX: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> = const { std::cell::RefCell::new(None) };
+    }
+    CTX.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = zstd::bulk::Compressor::new(1).ok();
+        }
+        c.as_mut()?.compress(payload).ok()
+    })
+}
+
 #[cfg(test)]
 pub fn write_legacy(txn: &WriteTransaction, events: &[(u64, Vec<u8>)]) -> Result<()> {
     let mut t = txn.open_table(LEGACY)?;

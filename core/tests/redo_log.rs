@@ -220,3 +220,34 @@ fn records_written_after_a_reopen_number_above_what_the_data_file_covers() {
     assert_eq!(customers_of(&copy), 2);
     assert_eq!(copy.tenant("ta").unwrap().latest_score("c2", "upsell").unwrap().map(|s| s.score), Some(0.25));
 }
+
+#[test]
+fn a_failed_log_append_fails_the_write_and_the_logged_ones_survive_the_reopen() {
+    let root = tempfile::tempdir().unwrap();
+    let live_dir = root.path().join("live");
+    let faults = cidb::storage::backend::FaultSwitch::new();
+    let cfg = Config { faults: Some(faults.clone()), ..Config::default() };
+    let db = Engine::open(&live_dir, cfg).unwrap();
+    let t = db.tenant("ta").unwrap();
+    for i in 0..5 {
+        t.upsert_customer(&customer(&format!("before{i}"), "sales", "active")).unwrap();
+    }
+    faults.fail_writes(true);
+    let e = t.upsert_customer(&customer("during", "sales", "active")).unwrap_err();
+    assert_eq!(e.kind(), cidb::ErrorKind::Storage, "{e}");
+    assert!(e.to_string().contains("injected"), "{e}");
+    faults.clear();
+    // The writer reopens the failed data file before this write.
+    t.upsert_customer(&customer("after", "sales", "active")).unwrap();
+    let want = ["after", "before0", "before1", "before2", "before3", "before4"];
+    let ids = |db: &Engine| -> Vec<String> {
+        let q = db.tenant("ta").unwrap().query("SELECT id FROM customers ORDER BY id", &[]).unwrap();
+        q.rows.iter().map(|r| r[0].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(ids(&db), want);
+    exact_indexes(&db);
+    power_cut_copy(&live_dir, &root.path().join("copy"), true);
+    let copy = Engine::open(root.path().join("copy"), Config::default()).unwrap();
+    assert_eq!(ids(&copy), want);
+    exact_indexes(&copy);
+}

@@ -32,6 +32,8 @@ test('config() lists every setting once, in a fixed order, with value and source
   assert.deepEqual(byKey(cidb.config(null)), k)
   // redb's page cache: 1 GiB in development, or a quarter of memory where that is less
   assert.ok(k.page_cache_bytes.value === String(2 ** 30) || k.page_cache_bytes.source === 'machine')
+  // the redo log is on by default; a config file turns it off
+  assert.equal(k.redo_log.value, 'true')
 })
 
 test('the profile option and a TOML file override the defaults; sources say which', (t) => {
@@ -44,6 +46,7 @@ test('the profile option and a TOML file override the defaults; sources say whic
   assert.deepEqual(f.profile, { key: 'profile', value: 'production', source: `file:${file}` })
   assert.deepEqual(f.l1_max_items, { key: 'l1_max_items', value: '123', source: `file:${file}` })
   assert.equal(f.feed_queue_capacity.value, '7')
+  assert.equal(byKey(cidb.config({ config: toml(t, 'redo_log = false\n') })).redo_log.value, 'false')
   assert.equal(f.breaker_threshold.source, 'profile:production')
   throwsCode(() => cidb.config({ config: toml(t, 'page_cache_bytes = 4096\n') }), 'CIDB_CONFIG', /page_cache_bytes.*1 MiB/)
   // the argument beats the file's profile

@@ -45,6 +45,8 @@ def test_defaults() -> None:
     dev, prod = s["page_cache_bytes"], settings(profile="production")["page_cache_bytes"]
     assert dev == (str(1 << 30), "profile:development") or dev[1] == "machine"
     assert prod == (str(4 << 30), "profile:production") or (prod[1] == "machine" and int(prod[0]) < 4 << 30)
+    # The redo log is on by default; the environment turns it off.
+    assert s["redo_log"] == ("true", "profile:development")
 
 
 def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,8 +57,10 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert s["l1_max_items"] == ("123", f"file:{f}")
     assert s["breaker_threshold"] == ("5", "profile:production")
     monkeypatch.setenv("CIDB_SWEEP_INTERVAL_MS", "250")
+    monkeypatch.setenv("CIDB_REDO_LOG", "false")
     s = settings(config=str(f))
     assert s["sweep_interval_ms"] == ("250", "env:CIDB_SWEEP_INTERVAL_MS")
+    assert s["redo_log"] == ("false", "env:CIDB_REDO_LOG")
     assert s["l1_max_items"] == ("123", f"file:{f}")
     monkeypatch.setenv("CIDB_PROFILE", "development")  # the environment wins over the argument
     assert settings(profile="production")["profile"] == ("development", "env:CIDB_PROFILE")

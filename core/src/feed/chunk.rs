@@ -49,18 +49,28 @@ impl ChunkWriter {
 
     /// Adds the next event; writes the chunk when it is full.
     pub fn push(&mut self, t: &mut Table<u64, &[u8]>, event: &[u8]) -> Result<()> {
+        self.push_to(event, &mut |first, v| Ok(t.insert(first, v.as_slice()).map(|_| ())?))
+    }
+
+    /// [`ChunkWriter::push`] handing each full chunk (its key and value) to `sink`.
+    pub fn push_to(&mut self, event: &[u8], sink: &mut impl FnMut(u64, Vec<u8>) -> Result<()>) -> Result<()> {
         let len = u32::try_from(event.len()).map_err(|_| err(ErrorKind::InvalidInput, "change too large for the event log"))?;
         self.payload.extend_from_slice(&len.to_le_bytes());
         self.payload.extend_from_slice(event);
         self.count += 1;
         if self.count as usize >= MAX_EVENTS || self.payload.len() >= MAX_PAYLOAD {
-            self.flush(t)?;
+            self.flush_to(sink)?;
         }
         Ok(())
     }
 
     /// Writes what is collected (nothing when empty).
     pub fn flush(&mut self, t: &mut Table<u64, &[u8]>) -> Result<()> {
+        self.flush_to(&mut |first, v| Ok(t.insert(first, v.as_slice()).map(|_| ())?))
+    }
+
+    /// [`ChunkWriter::flush`] handing the chunk to `sink`.
+    pub fn flush_to(&mut self, sink: &mut impl FnMut(u64, Vec<u8>) -> Result<()>) -> Result<()> {
         if self.count == 0 {
             return Ok(());
         }
@@ -77,7 +87,7 @@ impl ChunkWriter {
         v.extend_from_slice(&self.count.to_le_bytes());
         v.extend_from_slice(&raw_len.to_le_bytes());
         v.extend_from_slice(body);
-        t.insert(self.first, v.as_slice())?;
+        sink(self.first, v)?;
         self.first += self.count as u64;
         self.count = 0;
         self.payload.clear();

@@ -10,7 +10,7 @@ use crate::schema::{ColumnType, Row, Table, Value};
 use crate::storage::changes::ContextChange;
 use crate::storage::keys::{Key, KeyReader};
 use crate::storage::{next_counter, ChangeSet};
-use super::chunk::{chunk_at, chunk_len, visit_events, ChunkWriter, FEED};
+use super::chunk::{chunk_at, chunk_len, visit_events, ChunkWriter, FEED, MAX_EVENTS};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 const CONTEXT_CODE: u8 = 255;
@@ -133,6 +133,26 @@ fn event_of(seq: u64, at: Millis, tenant: &str, table: Table, new: Option<&Row>,
     }
 }
 
+/// Row changes from which [`record`] encodes and compresses half of them on a second thread.
+const SPLIT_FROM: usize = 4 * MAX_EVENTS;
+
+/// The chunks of `changes` (the first numbered `first`), each as its key and value.
+fn chunks_of(changes: &[crate::storage::Change], now: Millis, first: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+    let mut out = Vec::new();
+    let mut w = ChunkWriter::new(now, first);
+    let mut buf = Key::new();
+    let mut sink = |k: u64, v: Vec<u8>| -> Result<()> {
+        out.push((k, v));
+        Ok(())
+    };
+    for c in changes {
+        encode_change(now, c, &mut buf);
+        w.push_to(buf.as_bytes(), &mut sink)?;
+    }
+    w.flush_to(&mut sink)?;
+    Ok(out)
+}
+
 /// Numbers one operation's changes, writes them to the log (when `persist`), and builds
 /// live events into `ch.events` (when `live`: someone is subscribed).
 pub fn record(txn: &WriteTransaction, ch: &mut ChangeSet, now: Millis, persist: bool, live: bool) -> Result<()> {
@@ -145,7 +165,28 @@ pub fn record(txn: &WriteTransaction, ch: &mut ChangeSet, now: Millis, persist: 
         let mut t = txn.open_table(FEED)?;
         let mut w = ChunkWriter::new(now, first);
         let mut buf = Key::new();
-        for c in &ch.changes {
+        let mut serial = &ch.changes[..];
+        if ch.changes.len() >= SPLIT_FROM {
+            // A bulk write: the second half (from a chunk boundary) is encoded and compressed
+            // on a helper thread meanwhile; its chunks go in after the first half's.
+            let mid = ch.changes.len() / 2 / MAX_EVENTS * MAX_EVENTS;
+            let (a, b) = ch.changes.split_at(mid);
+            let rest = std::thread::scope(|s| -> Result<Vec<(u64, Vec<u8>)>> {
+                let h = s.spawn(move || chunks_of(b, now, first + mid as u64));
+                for c in a {
+                    encode_change(now, c, &mut buf);
+                    w.push(&mut t, buf.as_bytes())?;
+                }
+                w.flush(&mut t)?;
+                h.join().unwrap_or_else(|_| Err(err(ErrorKind::Internal, "event log thread panicked")))
+            })?;
+            for (k, v) in rest {
+                t.insert(k, v.as_slice())?;
+            }
+            w = ChunkWriter::new(now, first + ch.changes.len() as u64);
+            serial = &[];
+        }
+        for c in serial {
             encode_change(now, c, &mut buf);
             w.push(&mut t, buf.as_bytes())?;
         }

@@ -3,6 +3,8 @@
 //! removed and the new one inserted (partial predicates and the sliding window decide
 //! membership), UNIQUE is enforced, per-tenant row counts move, and the distinct-prefix
 //! statistics stay exact by looking at the new entry's two neighbours in the B-tree.
+//! In a bulk load (thousands of inserts) the entry keys of the next index are built and
+//! sorted on a helper thread while the writer inserts the current index's entries.
 
 use super::def::IndexDef;
 use super::keys::{component_ends, shared_components};
@@ -221,11 +223,15 @@ fn update_counts(tally: &Tally, changes: &[Change]) {
     }
 }
 
-/// Inserts the entries of every covered new row of `def`'s table, sorted. Only for
-/// changes that remove no entry of `def`: then every change with an entry has its own
-/// primary key (a second change of the same key would remove the first one's entry), so
-/// insertion order does not change the result.
-fn insert_batch(def: &IndexDef, w: &mut EntryWriter<'_>, t: &mut RTable<&'static [u8], ()>, changes: &[Change], now: i64) -> Result<bool> {
+/// The entry keys of every covered new row of `def`'s table, sorted and deduplicated:
+/// the keys' bytes end to end, and per key its (start, end, change index). Pure work on
+/// the rows (no table access), so it may run on another thread.
+struct BatchKeys {
+    bytes: Vec<u8>,
+    spans: Vec<(usize, usize, usize)>,
+}
+
+fn batch_keys(def: &IndexDef, changes: &[Change], now: i64) -> BatchKeys {
     let mut buf = Key::new();
     let mut spans: Vec<(usize, usize, usize)> = Vec::new();
     let mut one = Key::new();
@@ -240,15 +246,28 @@ fn insert_batch(def: &IndexDef, w: &mut EntryWriter<'_>, t: &mut RTable<&'static
             spans.push((start, buf.0.len(), i));
         }
     }
-    if spans.is_empty() {
-        return Ok(false);
-    }
-    let bytes = buf.as_bytes();
+    let bytes = buf.0;
     spans.sort_unstable_by(|a, b| bytes[a.0..a.1].cmp(&bytes[b.0..b.1]));
     spans.dedup_by(|a, b| bytes[a.0..a.1] == bytes[b.0..b.1]);
-    let keys: Vec<&[u8]> = spans.iter().map(|s| &bytes[s.0..s.1]).collect();
-    w.insert_sorted(t, &keys, |i| changes[spans[i].2].new.as_deref().unwrap_or_default())
+    BatchKeys { bytes, spans }
 }
+
+/// Inserts the entries of every covered new row of `def`'s table, sorted. Only for
+/// changes that remove no entry of `def`: then every change with an entry has its own
+/// primary key (a second change of the same key would remove the first one's entry), so
+/// insertion order does not change the result.
+fn insert_batch(w: &mut EntryWriter<'_>, t: &mut RTable<&'static [u8], ()>, changes: &[Change], k: &BatchKeys) -> Result<bool> {
+    if k.spans.is_empty() {
+        return Ok(false);
+    }
+    let keys: Vec<&[u8]> = k.spans.iter().map(|s| &k.bytes[s.0..s.1]).collect();
+    w.insert_sorted(t, &keys, |i| changes[k.spans[i].2].new.as_deref().unwrap_or_default())
+}
+
+/// Changes from which the insert-only indexes' keys are built on a second thread, while
+/// the writer inserts the previous index's entries (bulk loads; below this the thread
+/// costs more than it saves).
+const PIPELINE_FROM: usize = 4096;
 
 /// The in-transaction hook: keeps every index and the row counts in step with `changes`.
 pub fn apply(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change]) -> Result<()> {
@@ -261,24 +280,62 @@ pub fn apply(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change]) -> 
         return Ok(());
     }
     let now = mgr.clock.now();
+    // Per index on a touched table: whether some change removes one of its entries (then
+    // it is maintained change by change) or not (inserts only: its keys go in sorted).
+    let defs: Vec<(&IndexDef, bool)> = snap
+        .indexes
+        .iter()
+        .filter(|def| changes.iter().any(|c| c.table == def.table))
+        .map(|def| {
+            let removes = changes
+                .iter()
+                .filter(|c| c.table == def.table)
+                .any(|c| c.old.as_deref().is_some_and(|r| def.covers(r, now)));
+            (&**def, removes)
+        })
+        .collect();
+    let batched: Vec<&IndexDef> = defs.iter().filter(|d| !d.1).map(|d| d.0).collect();
+    if changes.len() < PIPELINE_FROM || batched.len() < 2 {
+        let mut keys = batched.iter().map(|def| batch_keys(def, changes, now));
+        return apply_defs(mgr, txn, changes, now, &defs, || keys.next());
+    }
+    // The keys of the next insert-only index are built and sorted on a helper thread while
+    // this one inserts the current index's: same entries, same order per index.
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<BatchKeys>(1);
+        s.spawn(move || {
+            for def in batched {
+                if tx.send(batch_keys(def, changes, now)).is_err() {
+                    break; // the writer gave up (an error): nothing more is wanted
+                }
+            }
+        });
+        apply_defs(mgr, txn, changes, now, &defs, || rx.recv().ok())
+    })
+}
+
+/// Maintains each index of `defs` in order; `next_keys` gives the sorted keys of the next
+/// insert-only one (those whose flag is false).
+fn apply_defs(
+    mgr: &IndexManager,
+    txn: &WriteTransaction,
+    changes: &[Change],
+    now: i64,
+    defs: &[(&IndexDef, bool)],
+    mut next_keys: impl FnMut() -> Option<BatchKeys>,
+) -> Result<()> {
     let mut old_key = Key::new();
     let mut new_key = Key::new();
-    for def in &snap.indexes {
-        if !changes.iter().any(|c| c.table == def.table) {
-            continue;
-        }
+    for &(def, removes) in defs {
         let name = def.table_name();
         let mut t = txn.open_table(entries_def(&name))?;
         let mut w = EntryWriter::new(&mgr.tally, def)?;
         let mut dirty = false;
-        let removes = changes
-            .iter()
-            .filter(|c| c.table == def.table)
-            .any(|c| c.old.as_deref().is_some_and(|r| def.covers(r, now)));
         if !removes {
             // Inserts only (the ingest case): distinct primary keys, so the entries can go
             // in key order in one pass.
-            dirty = insert_batch(def, &mut w, &mut t, changes, now)?;
+            let keys = next_keys().ok_or_else(|| err(ErrorKind::Internal, "index keys of a batch went missing"))?;
+            dirty = insert_batch(&mut w, &mut t, changes, &keys)?;
             drop(t);
             if dirty {
                 w.finish(&mgr.tally);

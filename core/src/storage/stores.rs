@@ -9,7 +9,7 @@ use super::rowcache::{RowCache, RowRef};
 use super::snapshot::{RowTable, Snapshot};
 use crate::plan::decode::RowDecoder;
 use super::{next_counter, ChangeSet, CUSTOMERS, LATEST, MESSAGES, MSG_BY_CONVERSATION, MSG_BY_CUSTOMER, SCORES};
-use crate::error::Result;
+use crate::error::{err, ErrorKind, Result};
 use crate::model::{Customer, Message, Millis, NewMessage, Role, Score};
 use crate::schema::{customer_row, message_row, score_row, Row, Table};
 use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
@@ -38,6 +38,9 @@ pub fn upsert_customers(txn: &WriteTransaction, tenant: &Arc<str>, cs: &[Custome
     upsert_prepared(txn, tenant, &mut PreparedCustomers::new(tenant, cs)?, ch)
 }
 
+/// Customers from which [`PreparedCustomers::new`] encodes on two threads.
+const PREPARE_SPLIT_FROM: usize = 8192;
+
 /// Customers encoded ahead of the write transaction (on the caller's thread, so the
 /// single writer thread only inserts): per customer its primary key, its stored record,
 /// and its `customers` row for the change set.
@@ -52,6 +55,27 @@ pub struct PreparedCustomers {
 impl PreparedCustomers {
     /// Encodes `cs` (already validated) for `tenant`.
     pub fn new(tenant: &str, cs: &[Customer]) -> Result<PreparedCustomers> {
+        if cs.len() < PREPARE_SPLIT_FROM {
+            return Self::encode(tenant, cs);
+        }
+        // A bulk load: the second half is encoded on a helper thread meanwhile (the writer
+        // is idle until this is done), then appended, so the order is the callers'.
+        let (a, b) = cs.split_at(cs.len() / 2);
+        let (first, second) = std::thread::scope(|s| {
+            let h = s.spawn(|| Self::encode(tenant, b));
+            let first = Self::encode(tenant, a);
+            (first, h.join().unwrap_or_else(|_| Err(err(ErrorKind::Internal, "record encoding thread panicked"))))
+        });
+        let (mut p, q) = (first?, second?);
+        p.pks.extend(q.pks);
+        p.records.extend(q.records);
+        if let (Some(r), Some(more)) = (p.rows.as_mut(), q.rows) {
+            r.extend(more);
+        }
+        Ok(p)
+    }
+
+    fn encode(tenant: &str, cs: &[Customer]) -> Result<PreparedCustomers> {
         let mut pks = Vec::with_capacity(cs.len());
         let mut records = Vec::with_capacity(cs.len());
         let mut rows = Vec::with_capacity(cs.len());

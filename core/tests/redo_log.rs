@@ -136,9 +136,13 @@ proptest! {
         prop_assert_eq!(dump(&copy), dump(&live));
         prop_assert_eq!(events(&copy), events(&live));
         exact_indexes(&copy);
-        // Writes after the replay land and survive a clean reopen.
+        // Writes after the replay land, and survive a second power cut and a clean reopen.
         apply(&copy, &(0, W::Score(1, 0, 5)), 1_000);
+        apply(&copy, &(1, W::Upsert(3, 1, 1)), 1_001);
         let before = dump(&copy);
+        let again_dir = root.path().join("again");
+        power_cut_copy(&copy_dir, &again_dir, true);
+        prop_assert_eq!(dump(&Engine::open(&again_dir, Config::default()).unwrap()), before.clone());
         copy.close().unwrap();
         let again = Engine::open(&copy_dir, Config::default()).unwrap();
         prop_assert_eq!(dump(&again), before);

@@ -68,6 +68,9 @@ pub struct RedoLog {
     pending: Pending,
     /// Records read from the file and not replayed yet: (LSN, description).
     unreplayed: Vec<(u64, Vec<u8>)>,
+    /// Records read from the file were replayed: the next durable commit restarts the log
+    /// (an opened log appends from its start, so its old groups must not stay valid).
+    replayed: bool,
 }
 
 fn storage(what: &str, e: std::io::Error) -> Error {
@@ -82,7 +85,7 @@ impl RedoLog {
         let unreplayed: Vec<(u64, Vec<u8>)> =
             groups.into_iter().filter_map(|g| g.writes.into_iter().next()).collect();
         let next_lsn = unreplayed.last().map_or(1, |(l, _)| l + 1);
-        Ok(RedoLog { path, log, faults, enabled, next_lsn, since: None, pending: Pending::default(), unreplayed })
+        Ok(RedoLog { path, log, faults, enabled, next_lsn, since: None, pending: Pending::default(), unreplayed, replayed: false })
     }
 
     /// Whether groups are logged at all.
@@ -97,7 +100,7 @@ impl RedoLog {
 
     /// True when records are in the log that no durable commit covers yet.
     pub fn has_records(&self) -> bool {
-        self.log.seq > 0
+        self.log.seq > 0 || self.replayed || !self.unreplayed.is_empty()
     }
 
     fn fault(&self, pick: impl Fn(&super::backend::FaultState) -> bool, what: &str) -> Result<()> {
@@ -130,14 +133,17 @@ impl RedoLog {
         Ok(lsn)
     }
 
-    /// A durable commit covering every record so far succeeded: start a new epoch.
+    /// A durable commit covering every record so far succeeded: start a new epoch. Records
+    /// read from the file and not replayed yet are kept (the writer replays them first).
     pub fn durable(&mut self) -> Result<()> {
         self.since = None;
-        if !self.has_records() {
+        if !self.has_records() || self.needs_replay() {
             return Ok(());
         }
         self.fault(|s| s.fail_syncs.load(Ordering::SeqCst), "sync")?;
-        self.log.reset().map_err(|e| storage("reset", e))
+        self.log.reset().map_err(|e| storage("reset", e))?;
+        self.replayed = false;
+        Ok(())
     }
 
     /// Reads the log again (after the data file was reopened: redb lost the commits that
@@ -172,6 +178,7 @@ impl RedoLog {
     /// Forgets the records read at open (after they were replayed and made durable).
     pub fn replayed(&mut self) {
         self.unreplayed.clear();
+        self.replayed = true;
     }
 
     /// True when records read from the file wait for [`Self::replay`].
@@ -194,7 +201,7 @@ pub(super) fn prepare<'a>(
     batch: impl ExactSizeIterator<Item = Option<&'a Redo>>,
     txn: &WriteTransaction,
 ) -> Result<Option<Vec<u8>>> {
-    if !log.enabled || log.checkpoint_due() {
+    if !log.enabled || log.checkpoint_due() || log.needs_replay() {
         return Ok(None);
     }
     let mut redos = Vec::with_capacity(batch.len());

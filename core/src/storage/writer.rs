@@ -371,14 +371,17 @@ fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Ho
                 return storage_failed(store, &guard, batch, &e, stats);
             }
         }
-        if store.reopens() != *reopens {
-            // The reopened file lost the commits that only the redo log made durable.
-            if let Some(log) = redo.as_mut() {
-                if let Err(e) = log.reload().and_then(|()| super::redo::replay_pending(store, log, hooks)) {
+        if let Some(log) = redo.as_mut() {
+            // A reopened file lost the commits that only the redo log made durable; nothing
+            // else is written until they are back (a failed replay is retried next group).
+            let reopened = store.reopens() != *reopens;
+            if reopened || log.needs_replay() {
+                *reopens = store.reopens();
+                let replay = if reopened { log.reload() } else { Ok(()) };
+                if let Err(e) = replay.and_then(|()| super::redo::replay_pending(store, log, hooks)) {
                     return storage_failed(store, &guard, batch, &e, stats);
                 }
             }
-            *reopens = store.reopens();
         }
         let txn = match store.db().and_then(|db| Ok(db.begin_write()?)) {
             Ok(t) => t,

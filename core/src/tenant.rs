@@ -71,7 +71,8 @@ impl Tenant {
             c.validate()?;
         }
         // Described only when small enough to log (a bulk load commits durably instead).
-        let redo = (cs.len() <= MAX_LOGGED_ITEMS)
+        // Skipped when the log is off: the copy of the customers would never be read.
+        let redo = (self.engine.config().redo_log && cs.len() <= MAX_LOGGED_ITEMS)
             .then(|| Arc::new(Apply::Upsert { tenant: self.name.clone(), customers: cs.into() }).redo())
             .flatten();
         // Encoded here, on the caller's thread: the writer thread only inserts.

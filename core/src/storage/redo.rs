@@ -67,10 +67,19 @@ pub struct RedoLog {
     since: Option<Instant>,
     pending: Pending,
     /// Records read from the file and not replayed yet: (LSN, description).
-    unreplayed: Vec<(u64, Vec<u8>)>,
+    unreplayed: Records,
     /// Records read from the file were replayed: the next durable commit restarts the log
     /// (an opened log appends from its start, so its old groups must not stay valid).
     replayed: bool,
+}
+
+/// Records read from the log file: (LSN, description), in order.
+type Records = Vec<(u64, Vec<u8>)>;
+
+/// Opens the log file and reads its records.
+fn read(path: &Path) -> Result<(Log, Records)> {
+    let (log, groups) = Log::open(path).map_err(|e| storage("open", e))?;
+    Ok((log, groups.into_iter().filter_map(|g| g.writes.into_iter().next()).collect()))
 }
 
 fn storage(what: &str, e: std::io::Error) -> Error {
@@ -81,16 +90,9 @@ impl RedoLog {
     /// Opens (or creates) the log at `dir/data.redo` and reads the records to replay.
     pub fn open(dir: &Path, faults: Option<FaultSwitch>, enabled: bool) -> Result<RedoLog> {
         let path = dir.join(REDO_FILE);
-        let (log, groups) = Log::open(&path).map_err(|e| storage("open", e))?;
-        let unreplayed: Vec<(u64, Vec<u8>)> =
-            groups.into_iter().filter_map(|g| g.writes.into_iter().next()).collect();
+        let (log, unreplayed) = read(&path)?;
         let next_lsn = unreplayed.last().map_or(1, |(l, _)| l + 1);
         Ok(RedoLog { path, log, faults, enabled, next_lsn, since: None, pending: Pending::default(), unreplayed, replayed: false })
-    }
-
-    /// Whether groups are logged at all.
-    pub fn enabled(&self) -> bool {
-        self.enabled
     }
 
     /// True when the next group should commit durably (a checkpoint) rather than be logged.
@@ -149,9 +151,7 @@ impl RedoLog {
     /// Reads the log again (after the data file was reopened: redb lost the commits that
     /// were not durable, so every record of the current epoch is a candidate again).
     pub fn reload(&mut self) -> Result<()> {
-        let (log, groups) = Log::open(&self.path).map_err(|e| storage("open", e))?;
-        self.log = log;
-        self.unreplayed = groups.into_iter().filter_map(|g| g.writes.into_iter().next()).collect();
+        (self.log, self.unreplayed) = read(&self.path)?;
         self.next_lsn = self.next_lsn.max(self.unreplayed.last().map_or(1, |(l, _)| l + 1));
         Ok(())
     }
@@ -169,7 +169,7 @@ impl RedoLog {
             n += 1;
         }
         if n > 0 {
-            txn.open_table(META)?.insert(LSN_KEY, last)?;
+            store_lsn(txn, last)?;
         }
         self.next_lsn = self.next_lsn.max(last + 1);
         Ok(n)

@@ -3,8 +3,8 @@
 //! removed and the new one inserted (partial predicates and the sliding window decide
 //! membership), UNIQUE is enforced, per-tenant row counts move, and the distinct-prefix
 //! statistics stay exact by looking at the new entry's two neighbours in the B-tree.
-//! In a bulk load (thousands of inserts) the entry keys of the next index are built and
-//! sorted on a helper thread while the writer inserts the current index's entries.
+//! In a bulk load (thousands of inserts) every insert-only index is maintained on a
+//! thread of its own inside the same write transaction (one redb table per index).
 
 use super::def::IndexDef;
 use super::keys::{component_ends, shared_components};
@@ -264,10 +264,9 @@ fn insert_batch(w: &mut EntryWriter<'_>, t: &mut RTable<&'static [u8], ()>, chan
     w.insert_sorted(t, &keys, |i| changes[k.spans[i].2].new.as_deref().unwrap_or_default())
 }
 
-/// Changes from which the insert-only indexes' keys are built on a second thread, while
-/// the writer inserts the previous index's entries (bulk loads; below this the thread
-/// costs more than it saves).
-const PIPELINE_FROM: usize = 4096;
+/// Changes from which the insert-only indexes are maintained on threads of their own (bulk
+/// loads; below this the threads cost more than they save).
+const PARALLEL_FROM: usize = 4096;
 
 /// The in-transaction hook: keeps every index and the row counts in step with `changes`.
 pub fn apply(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change]) -> Result<()> {
@@ -295,53 +294,60 @@ pub fn apply(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change]) -> 
         })
         .collect();
     let batched: Vec<&IndexDef> = defs.iter().filter(|d| !d.1).map(|d| d.0).collect();
-    if changes.len() < PIPELINE_FROM || batched.len() < 2 {
-        let mut keys = batched.iter().map(|def| batch_keys(def, changes, now));
-        return apply_defs(mgr, txn, changes, now, &defs, || keys.next());
+    if changes.len() < PARALLEL_FROM || batched.len() < 2 {
+        return apply_defs(mgr, txn, changes, now, &defs);
     }
-    // The keys of the next insert-only index are built and sorted on a helper thread while
-    // this one inserts the current index's: same entries, same order per index.
+    // Each insert-only index has its own redb table, and a redb write transaction is `Sync`
+    // (its tables may be opened and written from several threads): every insert-only index
+    // builds, sorts and inserts its keys on a thread of its own, while this thread
+    // maintains the others. Same entries and statistics per index as one after another.
+    let rest: Vec<(&IndexDef, bool)> = defs.iter().copied().filter(|d| d.1).collect();
     std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<BatchKeys>(1);
-        s.spawn(move || {
-            for def in batched {
-                if tx.send(batch_keys(def, changes, now)).is_err() {
-                    break; // the writer gave up (an error): nothing more is wanted
-                }
-            }
-        });
-        apply_defs(mgr, txn, changes, now, &defs, || rx.recv().ok())
+        let threads: Vec<_> = batched
+            .iter()
+            .map(|&def| s.spawn(move || insert_only(mgr, txn, changes, now, def)))
+            .collect();
+        let mut out = apply_defs(mgr, txn, changes, now, &rest);
+        for t in threads {
+            let r = t
+                .join()
+                .unwrap_or_else(|_| Err(err(ErrorKind::Internal, "an index maintenance thread panicked")));
+            out = out.and(r);
+        }
+        out
     })
 }
 
-/// Maintains each index of `defs` in order; `next_keys` gives the sorted keys of the next
-/// insert-only one (those whose flag is false).
-fn apply_defs(
-    mgr: &IndexManager,
-    txn: &WriteTransaction,
-    changes: &[Change],
-    now: i64,
-    defs: &[(&IndexDef, bool)],
-    mut next_keys: impl FnMut() -> Option<BatchKeys>,
-) -> Result<()> {
+/// Maintains one index none of whose entries `changes` removes: its keys are built,
+/// sorted and inserted in key order.
+fn insert_only(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change], now: i64, def: &IndexDef) -> Result<()> {
+    let keys = batch_keys(def, changes, now);
+    let mut t = txn.open_table(entries_def(&def.table_name()))?;
+    let mut w = EntryWriter::new(&mgr.tally, def)?;
+    let dirty = insert_batch(&mut w, &mut t, changes, &keys)?;
+    drop(t);
+    if dirty {
+        w.finish(&mgr.tally);
+    }
+    Ok(())
+}
+
+/// Maintains each index of `defs` in order: change by change where some change removes
+/// one of its entries (the flag), else as [`insert_only`].
+fn apply_defs(mgr: &IndexManager, txn: &WriteTransaction, changes: &[Change], now: i64, defs: &[(&IndexDef, bool)]) -> Result<()> {
     let mut old_key = Key::new();
     let mut new_key = Key::new();
     for &(def, removes) in defs {
+        if !removes {
+            // Inserts only (the ingest case): distinct primary keys, so the entries can go
+            // in key order in one pass.
+            insert_only(mgr, txn, changes, now, def)?;
+            continue;
+        }
         let name = def.table_name();
         let mut t = txn.open_table(entries_def(&name))?;
         let mut w = EntryWriter::new(&mgr.tally, def)?;
         let mut dirty = false;
-        if !removes {
-            // Inserts only (the ingest case): distinct primary keys, so the entries can go
-            // in key order in one pass.
-            let keys = next_keys().ok_or_else(|| err(ErrorKind::Internal, "index keys of a batch went missing"))?;
-            dirty = insert_batch(&mut w, &mut t, changes, &keys)?;
-            drop(t);
-            if dirty {
-                w.finish(&mgr.tally);
-            }
-            continue;
-        }
         for ch in changes.iter().filter(|c| c.table == def.table) {
             let old = ch.old.as_deref().filter(|r| def.covers(r, now));
             let new = ch.new.as_deref().filter(|r| def.covers(r, now));

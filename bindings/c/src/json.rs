@@ -7,7 +7,7 @@ use crate::ffi::invalid;
 use cidb::feed::{Filter, CONTEXT_TABLE};
 use cidb::{Error, NewMessage, Result, Role};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use std::sync::OnceLock;
 

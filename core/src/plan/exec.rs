@@ -147,6 +147,7 @@ pub(super) struct AccessRun<'p> {
     pub(super) stats: StepStats,
 }
 
+
 impl<'p> AccessRun<'p> {
     pub(super) fn open<'r: 'p>(rt: &Runtime<'r>, plan: &Plan, acc: &'p AccessPlan) -> Result<AccessRun<'p>> {
         let sel = &plan.sel;
@@ -239,6 +240,15 @@ impl<'p> AccessRun<'p> {
             filter_reads_pk,
             stats: StepStats::default(),
         })
+    }
+
+    /// Row-buffer slots this access fills anew for every row it emits (the columns it
+    /// decodes from the stored row), so a consumer may move their values out.
+    pub(super) fn refilled(&self) -> Vec<usize> {
+        if self.pk_only || self.acc.covering {
+            return Vec::new();
+        }
+        self.decoder.cols().iter().map(|c| c + self.offset).collect()
     }
 
     /// True when a tenant-only conjunct is false: the access produces nothing.
@@ -558,6 +568,7 @@ fn drive(rt: &Runtime, plan: &Plan, consumer: &mut Consumer) -> Result<RunStats>
     if !consumer.done() {
         match &plan.join {
             None => {
+                consumer.move_out(&outer.refilled());
                 outer.run(rt, &mut row, None, &mut |r: &mut [Value]| {
                     if !all_true(&residual, r) {
                         return Ok(true);

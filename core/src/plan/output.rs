@@ -327,6 +327,15 @@ impl<'a> Consumer<'a> {
         self.out.reserve(n);
     }
 
+    /// Rows this consumer takes at most before it stops the scan (OFFSET and LIMIT), or
+    /// None when it takes every row (no LIMIT, or a sort or groups first).
+    pub fn wanted(&self) -> Option<u64> {
+        if self.sort || self.sel.group.is_some() {
+            return None;
+        }
+        self.take.map(|t| t.saturating_add(self.skip))
+    }
+
     /// True when LIMIT 0 makes reading pointless.
     pub fn done(&self) -> bool {
         self.take == Some(0) && self.sel.group.is_none()

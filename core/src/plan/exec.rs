@@ -144,8 +144,18 @@ pub(super) struct AccessRun<'p> {
     empty: bool,
     /// The key filter reads primary-key columns, so they are decoded before it runs.
     filter_reads_pk: bool,
+    /// Index ranges may look rows up in batches (see [`AccessRun::batch_rows`]).
+    batch: bool,
+    /// Rows the consumer takes at most (sizes the batches so none reads past LIMIT).
+    row_limit: Option<u64>,
     pub(super) stats: StepStats,
 }
+
+/// Index entries an index range reads ahead and looks up in the row cache together.
+const BATCH: usize = 32;
+
+/// Items of a redb range over an index.
+type IndexItem<'i> = std::result::Result<(redb::AccessGuard<'i, &'static [u8]>, redb::AccessGuard<'i, ()>), redb::StorageError>;
 
 impl<'p> AccessRun<'p> {
     pub(super) fn open<'r: 'p>(rt: &Runtime<'r>, plan: &Plan, acc: &'p AccessPlan) -> Result<AccessRun<'p>> {
@@ -237,8 +247,28 @@ impl<'p> AccessRun<'p> {
             fetch_key: Vec::with_capacity(64),
             empty,
             filter_reads_pk,
+            batch: false,
+            row_limit: None,
             stats: StepStats::default(),
         })
+    }
+
+    /// Row-buffer slots this access fills anew for every row it emits (the columns it
+    /// decodes from the stored row), so a consumer may move their values out.
+    pub(super) fn refilled(&self) -> Vec<usize> {
+        if self.pk_only || self.acc.covering {
+            return Vec::new();
+        }
+        self.decoder.cols().iter().map(|c| c + self.offset).collect()
+    }
+
+    /// Lets index ranges fetch rows in batches ([`AccessRun::index_range_batched`]): only
+    /// for an access whose sink never reads a row cache (no join), since a batch holds
+    /// every shard of its table's cache read-locked while its rows are emitted. `limit`:
+    /// rows the consumer takes at most, if it stops early.
+    pub(super) fn batch_rows(&mut self, limit: Option<u64>) {
+        self.batch = true;
+        self.row_limit = limit;
     }
 
     /// True when a tenant-only conjunct is false: the access produces nothing.
@@ -446,13 +476,16 @@ impl<'p> AccessRun<'p> {
         // tenant and the encoded values, each self-delimiting), so its primary key starts
         // right after it and need not be searched for.
         let pk_at_fixed = (self.acc.range.is_none() && self.acc.eq.len() == def.columns.len()).then_some(s.len());
-        let index = self.index.as_ref().expect("index table open");
+        let index = self.index.clone().expect("index table open");
         let it = index.range::<&[u8]>(s..e)?;
-        let it: Box<dyn Iterator<Item = _>> = if self.acc.reverse {
+        let mut it: Box<dyn Iterator<Item = IndexItem>> = if self.acc.reverse {
             Box::new(it.rev())
         } else {
             Box::new(it)
         };
+        if self.batch && !self.acc.covering && self.key_filter.is_empty() && !self.pk_only {
+            return self.index_range_batched(rt, &mut *it, pk_at_fixed, row, sink);
+        }
         for item in it {
             let (k, _) = item?;
             let key = k.value();
@@ -507,6 +540,84 @@ impl<'p> AccessRun<'p> {
     }
 }
 
+impl AccessRun<'_> {
+    /// [`AccessRun::index_range`] for entries that need only their primary key: reads up
+    /// to [`BATCH`] entries, finds all their rows in the row cache under one lock of each
+    /// shard (their memory misses overlap instead of queueing behind each lock's atomic
+    /// operation), then fills and emits them in order with the shards still locked. A row
+    /// not cached is fetched as one at a time is, after the shards are released (the fetch
+    /// inserts it into the cache); the rest of that batch is then looked up one by one.
+    /// The rows, their order and the counters are those of the one-at-a-time loop; the
+    /// batches are sized so that no entry past the consumer's LIMIT is read.
+    fn index_range_batched(
+        &mut self,
+        rt: &Runtime,
+        it: &mut dyn Iterator<Item = IndexItem>,
+        pk_at_fixed: Option<usize>,
+        row: &mut [Value],
+        sink: &mut Sink,
+    ) -> Result<bool> {
+        let w = self.acc.table.columns().len();
+        let cache = self.cache;
+        let (mut keys, mut ends, mut found) = (Vec::new(), Vec::with_capacity(BATCH), Vec::with_capacity(BATCH));
+        let mut ramp = 4;
+        loop {
+            let n = match self.row_limit {
+                Some(l) => l.saturating_sub(self.stats.rows).clamp(1, BATCH as u64) as usize,
+                None => {
+                    let n = ramp;
+                    ramp = (ramp * 2).min(BATCH);
+                    n
+                }
+            };
+            keys.clear();
+            ends.clear();
+            found.clear();
+            for item in (&mut *it).take(n) {
+                let (k, _) = item?;
+                let key = k.value();
+                let pk_at = match pk_at_fixed {
+                    Some(at) if key.len() >= at => at,
+                    _ => index_pk_offset(key, &self.key_types)?,
+                };
+                keys.extend_from_slice(&self.tenant_key);
+                keys.extend_from_slice(&key[pk_at..]);
+                ends.push(keys.len());
+            }
+            if ends.is_empty() {
+                return Ok(true);
+            }
+            let mut view = Some(cache.read_all());
+            if let Some(v) = &view {
+                v.find_all(&keys, &ends, &mut found);
+            }
+            let mut start = 0;
+            for (i, &end) in ends.iter().enumerate() {
+                let key = &keys[start..end];
+                start = end;
+                self.stats.examined += 1;
+                let slots = &mut row[self.offset..self.offset + w];
+                match (found[i], &view) {
+                    (Some(f), Some(v)) => v.row(f).fill(self.decoder.cols(), rt.tenant, slots),
+                    _ => {
+                        // The fetch may insert into the cache: no shard may stay locked.
+                        view = None;
+                        let t = self.acc.table;
+                        let tlen = self.tenant_key.len();
+                        if !fetch_row(self.base, cache, &mut self.decoder, false, t, rt.tenant, tlen, key, slots)? {
+                            continue;
+                        }
+                    }
+                }
+                self.stats.examined += 1;
+                if !self.emit(row, sink, rt.analyze)? {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+}
+
 /// Runs `plan`; returns the result rows and counters.
 pub fn execute(rt: &Runtime, plan: &Plan) -> Result<(Vec<Row>, RunStats)> {
     let mut consumer = Consumer::new(&plan.sel, &rt.env, plan.sort)?;
@@ -558,6 +669,8 @@ fn drive(rt: &Runtime, plan: &Plan, consumer: &mut Consumer) -> Result<RunStats>
     if !consumer.done() {
         match &plan.join {
             None => {
+                consumer.move_out(&outer.refilled());
+                outer.batch_rows(consumer.wanted());
                 outer.run(rt, &mut row, None, &mut |r: &mut [Value]| {
                     if !all_true(&residual, r) {
                         return Ok(true);

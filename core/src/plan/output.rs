@@ -250,6 +250,9 @@ pub struct Consumer<'a> {
     pub out: Vec<Row>,
     /// Where streamed rows go instead of `out` when the result is wanted column-wise.
     cols: Option<Columns>,
+    /// Per output: its value may be moved out of the row buffer instead of cloned (see
+    /// [`Consumer::move_out`]); empty when none may.
+    moves: Vec<bool>,
     /// Rows streamed out so far (to `out` or `cols`).
     emitted: u64,
     /// Bytes held by sort buffers and groups.
@@ -294,6 +297,7 @@ impl<'a> Consumer<'a> {
             keybuf: Key::new(),
             out: ROWS.with(|r| r.take()),
             cols: None,
+            moves: Vec::new(),
             emitted: 0,
             mem: 0,
             peak: 0,
@@ -323,9 +327,58 @@ impl<'a> Consumer<'a> {
         self.out.reserve(n);
     }
 
+    /// Rows this consumer takes at most before it stops the scan (OFFSET and LIMIT), or
+    /// None when it takes every row (no LIMIT, or a sort or groups first).
+    pub fn wanted(&self) -> Option<u64> {
+        if self.sort || self.sel.group.is_some() {
+            return None;
+        }
+        self.take.map(|t| t.saturating_add(self.skip))
+    }
+
     /// True when LIMIT 0 makes reading pointless.
     pub fn done(&self) -> bool {
         self.take == Some(0) && self.sel.group.is_none()
+    }
+
+    /// Lets streamed rows take the values of row-buffer slots `slots` instead of copying
+    /// them: the caller refills those slots before it pushes the next row and reads them
+    /// nowhere else after a push (a single access's decoded columns; not a join's outer
+    /// side, whose values serve many inner rows). A slot named by several outputs is moved
+    /// only into the last. A result string is then allocated once and copied once, from
+    /// the stored row into the slot, instead of copied into the slot and then cloned.
+    pub fn move_out(&mut self, slots: &[usize]) {
+        if self.sort || self.sel.group.is_some() || self.cols.is_some() {
+            return;
+        }
+        let outs = &self.sel.outputs;
+        self.moves = outs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| match o {
+                OutExpr::Post(p) => {
+                    slots.contains(p) && !outs[i + 1..].iter().any(|l| matches!(l, OutExpr::Post(q) if q == p))
+                }
+                OutExpr::Scalar(_) => false,
+            })
+            .collect();
+    }
+
+    /// [`Consumer::project`] moving the slots `moves` allows (streamed rows only).
+    fn project_moving(&self, post: &mut [Value]) -> Row {
+        if self.moves.is_empty() {
+            return self.project(post);
+        }
+        let mut r = Vec::with_capacity(self.sel.outputs.len());
+        for ((o, c), &mv) in self.sel.outputs.iter().zip(&self.consts).zip(&self.moves) {
+            r.push(match (o, c) {
+                (OutExpr::Post(p), _) if mv => std::mem::replace(&mut post[*p], Value::Null),
+                (OutExpr::Post(p), _) => post[*p].clone(),
+                (_, Some(v)) => v.clone(),
+                _ => Value::Null,
+            });
+        }
+        r
     }
 
     fn project(&self, post: &[Value]) -> Row {
@@ -341,8 +394,9 @@ impl<'a> Consumer<'a> {
             .collect()
     }
 
-    /// Takes one row of the combined layout; false when no more rows are wanted.
-    pub fn push(&mut self, row: &[Value]) -> Result<bool> {
+    /// Takes one row of the combined layout; false when no more rows are wanted. Slots
+    /// allowed by [`Consumer::move_out`] may be left NULL.
+    pub fn push(&mut self, row: &mut [Value]) -> Result<bool> {
         if let Some(g) = &self.sel.group {
             self.keybuf.0.clear();
             for &k in &g.keys {
@@ -389,7 +443,7 @@ impl<'a> Consumer<'a> {
                 _ => ValueRef::Null,
             })),
             None => {
-                let r = self.project(row);
+                let r = self.project_moving(row);
                 self.out.push(r);
             }
         }

@@ -14,10 +14,6 @@
 //! The in-transaction hooks (index maintenance, the feed log) run after each operation,
 //! except over runs of base-store operations (`submit_store*`), where they run once for
 //! the run: same writes, same order, far fewer table opens per commit.
-//!
-//! A committed group's change set (every row written, old and new, and its feed events:
-//! millions of small allocations after a bulk write) is freed on a janitor thread once it
-//! is big ([`DROP_ASIDE_FROM`]), so the writer starts the next group instead of freeing.
 
 use super::changes::ChangeSet;
 use crate::error::{err, Error, ErrorKind, Result};
@@ -290,56 +286,8 @@ impl Drop for Writer {
     }
 }
 
-/// Rows and events in a committed change set from which it is freed on the janitor thread.
-/// In a profile of the bench's dataset load, freeing change sets on the writer thread
-/// (glibc's `free`, `malloc_consolidate`, `unlink_chunk`) was 12% of all samples.
-pub const DROP_ASIDE_FROM: usize = 1024;
-
-/// Frees big change sets on a thread of its own. At most two wait (the writer waits
-/// rather than let garbage pile up); the thread is joined when the writer stops.
-struct Janitor {
-    tx: Option<std::sync::mpsc::SyncSender<ChangeSet>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Janitor {
-    fn start() -> Janitor {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<ChangeSet>(2);
-        let thread = std::thread::Builder::new().name("cidb-janitor".into()).spawn(move || {
-            for garbage in rx {
-                drop(garbage);
-            }
-        });
-        match thread {
-            Ok(t) => Janitor { tx: Some(tx), thread: Some(t) },
-            // No thread: everything is freed in place, as before.
-            Err(_) => Janitor { tx: None, thread: None },
-        }
-    }
-
-    /// Frees `all`, on the janitor thread when it is big.
-    fn discard(&self, all: ChangeSet) {
-        if all.changes.len() + all.events.len() < DROP_ASIDE_FROM {
-            return;
-        }
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(all); // a stopped janitor hands it back: freed here
-        }
-    }
-}
-
-impl Drop for Janitor {
-    fn drop(&mut self) {
-        self.tx.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 fn writer_loop(store: Arc<Store>, rx: Receiver<Job>, opts: WriterOptions, stats: Arc<WriterStats>, hooks: Arc<Hooks>, mut redo: Option<RedoLog>) {
     let mut reopens = store.reopens();
-    let janitor = Janitor::start();
     while let Ok(first) = rx.recv() {
         if first.recover {
             let r = match redo.as_mut() {
@@ -366,7 +314,7 @@ fn writer_loop(store: Arc<Store>, rx: Receiver<Job>, opts: WriterOptions, stats:
                 Err(_) => break,
             }
         }
-        run_group(&store, batch, &stats, &hooks, &mut redo, &mut reopens, &janitor);
+        run_group(&store, batch, &stats, &hooks, &mut redo, &mut reopens);
     }
     if let Some(log) = redo.as_mut() {
         super::redo::checkpoint_at_close(&store, log);
@@ -406,7 +354,7 @@ fn flush(txn: &WriteTransaction, hooks: &[TxnHook], pending: &mut ChangeSet, all
     Ok(())
 }
 
-fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Hooks, redo: &mut Option<RedoLog>, reopens: &mut u64, janitor: &Janitor) {
+fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Hooks, redo: &mut Option<RedoLog>, reopens: &mut u64) {
     let guard = hooks.guard.read().clone();
     // Hooks after every op (set after deferred hooks failed on a run of several ops).
     let mut per_op = false;
@@ -571,7 +519,6 @@ fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Ho
                 for (job, out) in batch.into_iter().zip(outputs) {
                     (job.reply)(Ok(out));
                 }
-                janitor.discard(all);
             }
             Err(e) => {
                 for f in &followers {

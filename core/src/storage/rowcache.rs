@@ -399,10 +399,10 @@ pub struct Found(usize, u64);
 impl ReadAll<'_> {
     /// The positions of the rows cached under the keys `keys[ends[i-1]..ends[i]]` (from 0),
     /// into `out` (None for a key not cached), found in three passes: the map positions of
-    /// all keys, then their records' keys, then the ends of their text. Each pass's loads depend only on the previous pass, so the
-    /// loads of one pass, for every key, are in flight together (one memory latency per
-    /// pass instead of three per key). [`ReadAll::row`] of a position then reads lines
-    /// already in the CPU cache.
+    /// all keys, then their records' keys, then the ends of their text. Each pass's loads
+    /// depend only on the previous pass, so the loads of one pass, for every key, are in
+    /// flight together (one memory latency per pass instead of three per key).
+    /// [`ReadAll::row`] of a position then reads lines already in the CPU cache.
     pub fn find_all(&self, keys: &[u8], ends: &[usize], out: &mut Vec<Option<Found>>) {
         let key = |i: usize| &keys[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
         out.clear();

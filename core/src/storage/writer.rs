@@ -259,16 +259,9 @@ impl Writer {
         store_only: bool,
         redo: Option<Redo>,
     ) -> Result<T> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.send(
-            op,
-            move |r| {
-                let _ = tx.send(r);
-            },
-            store_only,
-            redo,
-        );
-        rx.recv().unwrap_or_else(|_| Err(err(ErrorKind::Internal, "writer thread stopped without replying")))
+        let (tx, rx) = oneshot::<Result<T>>();
+        self.send(op, move |r| tx.send(r), store_only, redo);
+        rx.recv().unwrap_or_else(|| Err(err(ErrorKind::Internal, "writer thread stopped without replying")))
     }
 
     /// Stops accepting work, lets queued work commit, and joins the thread.
@@ -283,6 +276,66 @@ impl Writer {
 impl Drop for Writer {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// A reply slot for one waiting caller. The caller sleeps on a condition variable at once:
+/// a crossbeam channel's `recv` first spins and calls `sched_yield` several times, and with
+/// 64 writers waiting on the writer thread those yields took the CPU the writer needed (in
+/// a `perf` profile of 64 durable writers at 1M customers, 15% of all samples were in the
+/// waiting callers' `recv`, 10% in `sched_yield`).
+struct Slot<T> {
+    /// None while waiting; Some(None) when the sender was dropped without a reply.
+    state: std::sync::Mutex<Option<Option<T>>>,
+    ready: std::sync::Condvar,
+}
+
+/// The writer's end of a [`Slot`]: sends once; dropped unsent, it wakes the caller empty.
+struct SlotSender<T>(Option<Arc<Slot<T>>>);
+
+/// The caller's end of a [`Slot`].
+struct SlotReceiver<T>(Arc<Slot<T>>);
+
+fn oneshot<T>() -> (SlotSender<T>, SlotReceiver<T>) {
+    let slot = Arc::new(Slot { state: std::sync::Mutex::new(None), ready: std::sync::Condvar::new() });
+    (SlotSender(Some(slot.clone())), SlotReceiver(slot))
+}
+
+impl<T> SlotSender<T> {
+    fn send(mut self, v: T) {
+        if let Some(slot) = self.0.take() {
+            slot.put(Some(v));
+        }
+    }
+}
+
+impl<T> Drop for SlotSender<T> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.take() {
+            slot.put(None);
+        }
+    }
+}
+
+impl<T> Slot<T> {
+    fn put(&self, v: Option<T>) {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        *g = Some(v);
+        drop(g);
+        self.ready.notify_one();
+    }
+}
+
+impl<T> SlotReceiver<T> {
+    /// The reply; None when the writer dropped the job without one.
+    fn recv(self) -> Option<T> {
+        let mut g = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(v) = g.take() {
+                return v;
+            }
+            g = self.0.ready.wait(g).unwrap_or_else(|p| p.into_inner());
+        }
     }
 }
 
@@ -528,5 +581,39 @@ fn run_group(store: &Store, mut batch: Vec<Job>, stats: &WriterStats, hooks: &Ho
             }
         }
         return;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::oneshot;
+    use std::time::Duration;
+
+    /// A reply sent from another thread, before or after the caller waits, arrives.
+    #[test]
+    fn a_reply_reaches_the_waiting_caller() {
+        let (tx, rx) = oneshot::<u32>();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(7);
+        });
+        assert_eq!(rx.recv(), Some(7));
+        t.join().unwrap();
+        let (tx, rx) = oneshot::<u32>();
+        tx.send(8);
+        assert_eq!(rx.recv(), Some(8));
+    }
+
+    /// A job dropped without a reply (the writer stopped) wakes its caller with nothing
+    /// instead of leaving it asleep.
+    #[test]
+    fn a_dropped_job_wakes_its_caller_empty() {
+        let (tx, rx) = oneshot::<u32>();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            drop(tx);
+        });
+        assert_eq!(rx.recv(), None);
+        t.join().unwrap();
     }
 }

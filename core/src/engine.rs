@@ -152,13 +152,16 @@ impl Engine {
             lock: Mutex::new(Some(lock)),
             indexes,
         });
-        inner.indexes.start_background(Arc::downgrade(&inner));
         inner.indexes.publish(&inner.store.db()?.begin_read()?)?;
         let engine = Engine { inner };
         engine.restore_index_usage(saved_usage)?;
         engine.install_feed();
         *engine.inner.writer.hooks.replayer.write() = Some(crate::redo::replayer());
         engine.inner.writer.recover()?;
+        // Only now may anything write: the index thread resumes interrupted builds at once,
+        // and a write before the replay would reach the writer ahead of the recovery (which
+        // it refuses) or log a record numbered below what the data file already covers.
+        engine.inner.indexes.start_background(Arc::downgrade(&engine.inner));
         engine.start_background();
         Ok(engine)
     }

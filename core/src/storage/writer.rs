@@ -190,18 +190,18 @@ impl Writer {
     /// one durable commit through every hook; returns how many. The engine calls it once
     /// at open, after setting [`Hooks::replayer`] and the other hooks.
     pub fn recover(&self) -> Result<usize> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (tx, rx) = oneshot();
         let job = Job {
             store_only: false,
             redo: None,
             recover: true,
             op: Box::new(|_, _| Ok(Box::new(()) as Output)),
-            reply: Box::new(move |r| {
-                let _ = tx.send(r.and_then(|b| b.downcast::<usize>().map(|b| *b).map_err(|_| err(ErrorKind::Internal, "writer reply type mismatch"))));
+            reply: Box::new(move |r: Result<Output>| {
+                tx.send(r.and_then(|b| b.downcast::<usize>().map(|b| *b).map_err(|_| err(ErrorKind::Internal, "writer reply type mismatch"))));
             }),
         };
         self.enqueue(job);
-        rx.recv().unwrap_or_else(|_| Err(err(ErrorKind::Internal, "writer thread stopped without replying")))
+        rx.recv().unwrap_or_else(|| Err(err(ErrorKind::Internal, "writer thread stopped without replying")))
     }
 
     fn send<T: Send + 'static>(

@@ -72,6 +72,26 @@ fn quick_bench_vs_sqlite_runs_every_workload_and_agrees() {
     assert_eq!(page.matches("http").count(), page.matches("http://www.w3.org/2000/svg").count(), "no external resources");
 }
 
+/// `--only` naming only workloads that bring their own data runs them without loading the
+/// dataset (which takes minutes at 1M customers).
+#[test]
+fn only_standalone_workloads_skip_the_dataset_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cidb"))
+        .args(["bench", "--quick", "--customers", "600", "--memory-sizes", "300", "--only", "bulk,memory_scaling", "--json", "-", "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run cidb bench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr: {stderr}");
+    assert!(stderr.contains("not loading it") && !stderr.contains("loading 600 customers"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(&stdout[stdout.find("{\n").expect("JSON on stdout")..]).unwrap();
+    let names: Vec<&str> = v["rows"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["bulk_ingest"], "{names:?}");
+    assert_eq!(v["memory_scaling"].as_array().unwrap().len(), 2, "customers only and full at 300");
+}
+
 #[test]
 fn bench_rejects_bad_arguments() {
     let out = Command::new(env!("CARGO_BIN_EXE_cidb")).args(["bench", "--customers", "3"]).output().unwrap();

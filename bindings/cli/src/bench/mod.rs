@@ -118,10 +118,34 @@ impl Settings {
         self.only.as_ref().is_none_or(|o| o.iter().any(|w| name.contains(w.as_str())))
     }
 
+    /// True when a selected workload runs on the loaded dataset. Without `--only` every
+    /// workload runs; with it, the load (minutes at 1M customers) is skipped only when every
+    /// word selects nothing but workloads that bring their own data ([`STANDALONE`]): a word
+    /// that also names a dataset workload, or names nothing known, keeps the load.
+    pub fn needs_dataset(&self) -> bool {
+        needs_dataset(self.only.as_deref())
+    }
+
     /// A budget of `scale` × the per-workload time.
     pub fn budget_x(&self, scale: f64) -> Budget {
         Budget { time: self.budget.time.mul_f64(scale), ..self.budget }
     }
+}
+
+/// Workloads that bring their own data: bulk ingest (a fresh store) and the memory rows
+/// (child processes).
+pub const STANDALONE: [&str; 3] = ["bulk_ingest", "memory_scaling", "l1_bound"];
+
+/// Names (or name stems) of the workloads that run on the loaded dataset.
+pub const DATASET: [&str; 18] = [
+    "load_dataset", "customer_by_id_hot", "customer_by_id_cold", "customer_by_id_zipf", "latest_score", "score_history",
+    "segment_query", "tenant_query", "email_lookup", "high_score_customers", "recent_messages", "join_high_score_recent",
+    "app_cache_tiers", "l1_hit", "context_update", "mixed_90_10_", "durable_writes_", "feed_writes_",
+];
+
+fn needs_dataset(only: Option<&[String]>) -> bool {
+    let Some(words) = only else { return true };
+    words.iter().any(|w| DATASET.iter().any(|n| n.contains(w.as_str())) || !STANDALONE.iter().any(|n| n.contains(w.as_str())))
 }
 
 /// The configuration every benchmark engine uses: the production profile (L1 10,000 items /
@@ -271,6 +295,11 @@ fn open_sqlite(_: &std::path::Path) -> Result<Conn> {
 }
 
 fn suite(s: &Settings, out: &mut Outcome) -> Result<()> {
+    if !s.needs_dataset() {
+        eprintln!("cidb bench: no selected workload needs the dataset; not loading it");
+        writes::bulk_ingest(s, out)?;
+        return memory::run_all(s, out);
+    }
     let engine = Engine::open(s.dir.join("cidb"), engine_config()?)?;
     let cfg = GenConfig::new(s.customers, s.args.seed, cidb::Clock::system().now());
     eprintln!(
@@ -340,6 +369,29 @@ fn print_all(out: &Outcome, checks: &[targets::Check], s: &Settings) {
         let _ = writeln!(o, "\nMISMATCHES:");
         for m in &out.mismatches {
             let _ = writeln!(o, "  {m}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_dataset;
+
+    fn words(w: &[&str]) -> Vec<String> {
+        w.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The load is skipped only when every `--only` word selects standalone workloads alone.
+    #[test]
+    fn only_standalone_words_skip_the_load() {
+        assert!(needs_dataset(None));
+        for skip in [&["bulk"][..], &["bulk_ingest", "memory"], &["l1_bound"], &["ingest", "scaling"]] {
+            assert!(!needs_dataset(Some(&words(skip))), "{skip:?}");
+        }
+        // "l1" also names l1_hit, "_" names everything, "durable" and "tenant" are dataset
+        // workloads, and an unknown word keeps the load (it may name a workload added later).
+        for keep in [&["l1"][..], &["_"], &["bulk", "durable"], &["tenant"], &["mixed_90_10_16t"], &["nosuch"], &["feed"]] {
+            assert!(needs_dataset(Some(&words(keep))), "{keep:?}");
         }
     }
 }

@@ -4,9 +4,10 @@
 //! JSON gives writes/s, writes per commit and the data file's size. The dataset (the
 //! bench's generator: customers with scores and messages, three tenants) is loaded only
 //! when `dir` is empty, so repeated runs reuse it. `drop=NAME` drops an index first (to
-//! measure what maintaining it costs per write).
+//! measure what maintaining it costs per write); `cache_mb=N` sets redb's page cache
+//! (`Config::page_cache_bytes`) instead of the production profile's.
 //!
-//!   cargo run --release -p cidb --example durable_writers DIR [customers=200000] [writers=64] [seconds=5] [drop=NAME]
+//!   cargo run --release -p cidb --example durable_writers DIR [customers=200000] [writers=64] [seconds=5] [drop=NAME] [cache_mb=N]
 
 use cidb::datagen::{generate, GenConfig, SCORE_TYPES};
 use cidb::{Config, Engine, Profile, Score};
@@ -22,7 +23,11 @@ fn main() -> cidb::Result<()> {
     let drop = rest.iter().find_map(|a| a.strip_prefix("drop=").map(str::to_string));
     let now = 1_780_000_000_000i64;
     let fresh = !dir.join("data.redb").exists();
-    let engine = Engine::open(&dir, Config::profile(Profile::Production))?;
+    let mut config = Config::profile(Profile::Production);
+    if let Some(mb) = rest.iter().find_map(|a| a.strip_prefix("cache_mb=")) {
+        config.page_cache_bytes = mb.parse::<usize>().expect("cache_mb: a number") << 20;
+    }
+    let engine = Engine::open(&dir, config)?;
     let cfg = GenConfig::new(n, 42, now);
     if fresh {
         let start = Instant::now();

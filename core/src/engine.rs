@@ -122,9 +122,14 @@ impl Engine {
             crate::index::tally::recover(&indexes, &db)?;
             indexes
         };
-        // Records of the redo log are replayed below, once every hook is in place.
-        let redo = RedoLog::open(&dir, config.faults.clone(), config.redo_log)?;
-        let writer = Writer::start(store.clone(), config.writer, Some(redo));
+        // Records of the redo log are replayed below, once every hook is in place. With the
+        // log off no log file is created, but one left by an earlier open is still read.
+        let redo = if config.redo_log || dir.join(storage::redo::REDO_FILE).exists() {
+            Some(RedoLog::open(&dir, config.faults.clone(), config.redo_log)?)
+        } else {
+            None
+        };
+        let writer = Writer::start(store.clone(), config.writer, redo);
         writer.hooks.txn.write().push(indexes.hook());
         writer.hooks.state.write().push(indexes.tally.clone());
         let breaker = Arc::new(Breaker::new(config.breaker, config.clock.clone()));

@@ -187,6 +187,7 @@ fn with_the_log_off_each_write_syncs_the_data_file() {
     let off = Config { redo_log: false, ..Config::default() };
     let live = Engine::open(&live_dir, off.clone()).unwrap();
     few_writes(&live);
+    assert!(!live_dir.join("data.redo").exists(), "with the log off no log file is created");
     power_cut_copy(&live_dir, &root.path().join("copy"), false);
     let copy = Engine::open(root.path().join("copy"), off).unwrap();
     assert_eq!(customers_of(&copy), 1);

@@ -587,7 +587,9 @@ impl AccessRun<'_> {
             if ends.is_empty() {
                 return Ok(true);
             }
-            let mut view = Some(cache.read_all());
+            // A batch of one (an equality lookup's single entry) gains nothing from locking
+            // every shard: its row takes the one-at-a-time path, which locks one.
+            let mut view = (ends.len() > 1).then(|| cache.read_all());
             if let Some(v) = &view {
                 v.find_all(&keys, &ends, &mut found);
             }
@@ -597,7 +599,7 @@ impl AccessRun<'_> {
                 start = end;
                 self.stats.examined += 1;
                 let slots = &mut row[self.offset..self.offset + w];
-                match (found[i], &view) {
+                match (found.get(i).copied().flatten(), &view) {
                     (Some(f), Some(v)) => v.row(f).fill(self.decoder.cols(), rt.tenant, slots),
                     _ => {
                         // The fetch may insert into the cache: no shard may stay locked.

@@ -6,7 +6,9 @@
 //!   events (random write sequences, checked against the live engine);
 //! - the data file alone must not (the writes were logged, not synced);
 //! - after a clean close the data file alone holds everything (close checkpoints);
-//! - with `redo_log = false` every write syncs the data file itself.
+//! - with `redo_log = false` every write syncs the data file itself;
+//! - logged writes that a reopen of the failed data file lost (the storage still failing,
+//!   so the old instance could not sync them on the way out) come back from the log.
 
 mod common;
 use cidb::{Config, ContextEntry, Engine, Role, Value};
@@ -255,4 +257,35 @@ fn a_failed_log_append_fails_the_write_and_the_logged_ones_survive_the_reopen() 
     let copy = Engine::open(root.path().join("copy"), Config::default()).unwrap();
     assert_eq!(ids(&copy), want);
     exact_indexes(&copy);
+}
+
+/// The writer reopens a failed data file while the storage still fails, so the old
+/// instance cannot make its logged (not synced) commits durable on the way out: they are
+/// gone from the data file, and only the redo log has them. Once the storage works again,
+/// the next write reopens, replays them, and lands after them.
+#[test]
+fn logged_writes_lost_by_a_reopen_under_failure_come_back_from_the_log() {
+    let root = tempfile::tempdir().unwrap();
+    let faults = cidb::storage::backend::FaultSwitch::new();
+    // One failure opens the breaker and every later write is a probe: the writer reopens
+    // the data file before each one.
+    let breaker = cidb::storage::breaker::BreakerOptions { threshold: 1, cooldown: std::time::Duration::ZERO, ..Default::default() };
+    let cfg = Config { faults: Some(faults.clone()), breaker, ..Config::default() };
+    let db = Engine::open(root.path(), cfg).unwrap();
+    let t = db.tenant("ta").unwrap();
+    for i in 0..5 {
+        t.upsert_customer(&customer(&format!("before{i}"), "sales", "active")).unwrap();
+    }
+    faults.fail_writes(true);
+    for i in 0..3 {
+        // The first fails the write; the next ones reopen while the storage fails.
+        let e = t.upsert_customer(&customer(&format!("during{i}"), "sales", "active")).unwrap_err();
+        assert!(matches!(e.kind(), cidb::ErrorKind::Storage | cidb::ErrorKind::Unavailable), "{e}");
+    }
+    faults.clear();
+    t.upsert_customer(&customer("after", "sales", "active")).unwrap();
+    let q = t.query("SELECT id FROM customers ORDER BY id", &[]).unwrap();
+    let ids: Vec<&str> = q.rows.iter().map(|r| r[0].as_str().unwrap()).collect();
+    assert_eq!(ids, ["after", "before0", "before1", "before2", "before3", "before4"]);
+    exact_indexes(&db);
 }

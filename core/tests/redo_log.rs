@@ -229,7 +229,7 @@ fn records_written_after_a_reopen_number_above_what_the_data_file_covers() {
 }
 
 #[test]
-fn a_failed_log_append_fails_the_write_and_the_logged_ones_survive_the_reopen() {
+fn a_failed_log_append_fails_the_write_and_the_logged_ones_survive() {
     let root = tempfile::tempdir().unwrap();
     let live_dir = root.path().join("live");
     let faults = cidb::storage::backend::FaultSwitch::new();
@@ -244,7 +244,8 @@ fn a_failed_log_append_fails_the_write_and_the_logged_ones_survive_the_reopen() 
     assert_eq!(e.kind(), cidb::ErrorKind::Storage, "{e}");
     assert!(e.to_string().contains("injected"), "{e}");
     faults.clear();
-    // The writer reopens the failed data file before this write.
+    // One failure leaves the breaker closed, so this write runs on the same data file
+    // instance; a reopen under failure is the next test's case.
     t.upsert_customer(&customer("after", "sales", "active")).unwrap();
     let want = ["after", "before0", "before1", "before2", "before3", "before4"];
     let ids = |db: &Engine| -> Vec<String> {

@@ -114,6 +114,22 @@ fn fetch_row(
     if !pk_only && cache.get_with(key, |r| r.fill(dec.cols(), tenant, slots)).is_some() {
         return Ok(true);
     }
+    fetch_stored(base, cache, dec, pk_only, table, tenant, tlen, key, slots)
+}
+
+/// [`fetch_row`] without the row-cache lookup, for a key known not to be cached.
+#[allow(clippy::too_many_arguments)]
+fn fetch_stored(
+    base: &RowTable,
+    cache: &RowCache,
+    dec: &mut RowDecoder,
+    pk_only: bool,
+    table: crate::schema::Table,
+    tenant: &str,
+    tlen: usize,
+    key: &[u8],
+    slots: &mut [Value],
+) -> Result<bool> {
     let Some(v) = base.get(key)? else {
         return Ok(false);
     };
@@ -264,8 +280,8 @@ impl<'p> AccessRun<'p> {
 
     /// Lets index ranges fetch rows in batches ([`AccessRun::index_range_batched`]): only
     /// for an access whose sink never reads a row cache (no join), since a batch holds
-    /// every shard of its table's cache read-locked while its rows are emitted. `limit`:
-    /// rows the consumer takes at most, if it stops early.
+    /// the shards of its table's cache that its keys fall in read-locked while its rows
+    /// are emitted. `limit`: rows the consumer takes at most, if it stops early.
     pub(super) fn batch_rows(&mut self, limit: Option<u64>) {
         self.batch = true;
         self.row_limit = limit;
@@ -503,10 +519,7 @@ impl<'p> AccessRun<'p> {
                 }
                 at
             } else {
-                match pk_at_fixed {
-                    Some(at) if key.len() >= at => at,
-                    _ => index_pk_offset(key, &self.key_types)?,
-                }
+                entry_pk_at(key, pk_at_fixed, &self.key_types)?
             };
             if self.filter_reads_pk && !all_true(&self.key_filter, row) {
                 continue;
@@ -543,10 +556,11 @@ impl<'p> AccessRun<'p> {
 impl AccessRun<'_> {
     /// [`AccessRun::index_range`] for entries that need only their primary key: reads up
     /// to [`BATCH`] entries, finds all their rows in the row cache under one lock of each
-    /// shard (their memory misses overlap instead of queueing behind each lock's atomic
-    /// operation), then fills and emits them in order with the shards still locked. A row
-    /// not cached is fetched as one at a time is, after the shards are released (the fetch
-    /// inserts it into the cache); the rest of that batch is then looked up one by one.
+    /// shard their keys fall in (their memory misses overlap instead of queueing behind
+    /// each lock's atomic operation), then fills and emits them in order with the shards
+    /// still locked. A row not cached is read from the table after the shards are released
+    /// (the fetch inserts it into the cache); the rest of that batch is then fetched one by
+    /// one, from the cache where the batch found them.
     /// The rows, their order and the counters are those of the one-at-a-time loop; the
     /// batches are sized so that no entry past the consumer's LIMIT is read.
     fn index_range_batched(
@@ -572,14 +586,10 @@ impl AccessRun<'_> {
             };
             keys.clear();
             ends.clear();
-            found.clear();
             for item in (&mut *it).take(n) {
                 let (k, _) = item?;
                 let key = k.value();
-                let pk_at = match pk_at_fixed {
-                    Some(at) if key.len() >= at => at,
-                    _ => index_pk_offset(key, &self.key_types)?,
-                };
+                let pk_at = entry_pk_at(key, pk_at_fixed, &self.key_types)?;
                 keys.extend_from_slice(&self.tenant_key);
                 keys.extend_from_slice(&key[pk_at..]);
                 ends.push(keys.len());
@@ -587,26 +597,25 @@ impl AccessRun<'_> {
             if ends.is_empty() {
                 return Ok(true);
             }
-            // A batch of one (an equality lookup's single entry) gains nothing from locking
-            // every shard: its row takes the one-at-a-time path, which locks one.
-            let mut view = (ends.len() > 1).then(|| cache.read_all());
-            if let Some(v) = &view {
-                v.find_all(&keys, &ends, &mut found);
-            }
+            let mut view = Some(cache.read_batch(&keys, &ends, &mut found));
             let mut start = 0;
             for (i, &end) in ends.iter().enumerate() {
                 let key = &keys[start..end];
                 start = end;
                 self.stats.examined += 1;
                 let slots = &mut row[self.offset..self.offset + w];
-                match (found.get(i).copied().flatten(), &view) {
-                    (Some(f), Some(v)) => v.row(f).fill(self.decoder.cols(), rt.tenant, slots),
-                    _ => {
+                match view.as_ref().zip(found[i]).and_then(|(v, f)| v.row(f)) {
+                    Some(r) => r.fill(self.decoder.cols(), rt.tenant, slots),
+                    None => {
                         // The fetch may insert into the cache: no shard may stay locked.
                         view = None;
+                        // A key the batch did not find is read from the table at once; one
+                        // it found (its shard was released for an earlier miss) is looked
+                        // up in the cache again.
+                        let fetch = if found[i].is_none() { fetch_stored } else { fetch_row };
                         let t = self.acc.table;
                         let tlen = self.tenant_key.len();
-                        if !fetch_row(self.base, cache, &mut self.decoder, false, t, rt.tenant, tlen, key, slots)? {
+                        if !fetch(self.base, cache, &mut self.decoder, false, t, rt.tenant, tlen, key, slots)? {
                             continue;
                         }
                     }
@@ -617,6 +626,15 @@ impl AccessRun<'_> {
                 }
             }
         }
+    }
+}
+
+/// Where the primary key starts in index entry `key`: at `fixed` when every index column
+/// is bound by equality (see [`AccessRun::index_range`]), else found by decoding.
+fn entry_pk_at(key: &[u8], fixed: Option<usize>, types: &[ColumnType]) -> Result<usize> {
+    match fixed {
+        Some(at) if key.len() >= at => Ok(at),
+        _ => index_pk_offset(key, types),
     }
 }
 

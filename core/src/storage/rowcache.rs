@@ -382,56 +382,35 @@ pub struct RowCache {
     shard_budget: usize,
 }
 
-/// Every shard of a [`RowCache`] read-locked: lookups of a batch of keys with no atomic
-/// operation between them. (A locked instruction waits for the loads before it, so
-/// taking a shard's lock per key made each key's cache misses, in the map and in the
-/// record, wait for the previous key's; with one lock of each shard per batch, the
-/// lookups of a batch overlap their misses, see [`ReadAll::find_all`].)
-pub struct ReadAll<'c> {
-    cache: &'c RowCache,
-    shards: [RwLockReadGuard<'c, ShardData>; SHARDS],
+/// The shards of a [`RowCache`] that a batch of keys falls in, read-locked: lookups of the
+/// batch with no atomic operation between them. (A locked instruction waits for the loads
+/// before it, so taking a shard's lock per key made each key's cache misses, in the map
+/// and in the record, wait for the previous key's; with one lock of each shard a batch
+/// needs, taken before any lookup, the lookups overlap their misses, see
+/// [`RowCache::read_batch`].) A batch of one key locks one shard, as a single lookup does.
+pub struct BatchView<'c> {
+    shards: [Option<RwLockReadGuard<'c, ShardData>>; SHARDS],
 }
 
-/// Where [`ReadAll::find_all`] found a row: its shard and record position.
+/// Where [`RowCache::read_batch`] found a row: its shard and record position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Found(usize, u64);
 
-impl ReadAll<'_> {
-    /// The positions of the rows cached under the keys `keys[ends[i-1]..ends[i]]` (from 0),
-    /// into `out` (None for a key not cached), found in three passes: the map positions of
-    /// all keys, then their records' keys, then the ends of their text. Each pass's loads
-    /// depend only on the previous pass, so the loads of one pass, for every key, are in
-    /// flight together (one memory latency per pass instead of three per key).
-    /// [`ReadAll::row`] of a position then reads lines already in the CPU cache.
-    pub fn find_all(&self, keys: &[u8], ends: &[usize], out: &mut Vec<Option<Found>>) {
-        let key = |i: usize| &keys[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
-        out.clear();
-        out.extend((0..ends.len()).map(|i| {
-            let h = self.cache.hasher.hash_one(key(i));
-            let s = (h >> 60) as usize % SHARDS;
-            self.shards[s].map.get(&h).map(|&at| Found(s, at))
-        }));
-        for (i, f) in out.iter_mut().enumerate() {
-            if let Some(Found(s, at)) = *f {
-                let shard = &self.shards[s];
-                let rec = &shard.chunks[(at >> 32) as usize][(at as u32) as usize..];
-                let klen = u32_at(rec, 0);
-                if rec.get(HEADER..HEADER + klen) != Some(key(i)) {
-                    *f = None;
-                }
-            }
-        }
-        for &Found(s, at) in out.iter().flatten() {
-            std::hint::black_box(self.shards[s].record(at).text.len());
-        }
-    }
-
-    /// The row at a position [`ReadAll::find_all`] found (counted as a hit).
+impl BatchView<'_> {
+    /// The row at a position [`RowCache::read_batch`] found (counted as a hit); None only
+    /// for a position from another batch.
     #[inline]
-    pub fn row(&self, f: Found) -> RowRef<'_> {
+    pub fn row(&self, f: Found) -> Option<RowRef<'_>> {
+        let shard = self.shards[f.0].as_ref()?;
         HITS.with(|n| n.set(n.get() + 1));
-        self.shards[f.0].record(f.1)
+        Some(shard.record(f.1))
     }
+}
+
+/// The shard a key hash belongs to.
+#[inline]
+fn shard_of(h: u64) -> usize {
+    (h >> 60) as usize % SHARDS
 }
 
 thread_local! {
@@ -481,7 +460,7 @@ impl RowCache {
     #[inline]
     fn locate(&self, key: &[u8]) -> (&Shard, u64) {
         let h = self.hasher.hash_one(key);
-        (&self.shards[(h >> 60) as usize % SHARDS], h)
+        (&self.shards[shard_of(h)], h)
     }
 
     /// Runs `f` on the row cached under `key`, if any.
@@ -498,16 +477,55 @@ impl RowCache {
         Some(f(row))
     }
 
-    /// Read access to every shard at once, for looking up a batch of keys (see
-    /// [`ReadAll`]). Each shard is locked with `read_recursive`, which waits only for a
-    /// writer that holds the lock (never for one that waits), and a writer holds one shard
-    /// and no other lock: so holding them all cannot deadlock with other threads, as long
-    /// as this thread inserts into this cache only after dropping the `ReadAll`.
-    pub fn read_all(&self) -> ReadAll<'_> {
-        ReadAll {
-            cache: self,
-            shards: std::array::from_fn(|i| self.shards[i].read_recursive()),
+    /// Looks up the keys `keys[ends[i-1]..ends[i]]` (from 0) together: read-locks the
+    /// shards they fall in, then finds, into `out`, the position of each one's row (None
+    /// for a key not cached) in three passes: the map positions of all keys, then their
+    /// records' keys, then the ends of their text. Each pass's loads depend only on the
+    /// previous pass, so the loads of one pass, for every key, are in flight together (one
+    /// memory latency per pass instead of three per key); [`BatchView::row`] of a position
+    /// then reads lines already in the CPU cache. Each shard is locked with
+    /// `read_recursive`, which waits only for a writer that holds the lock (never for one
+    /// that waits), and a writer holds one shard and no other lock: so holding several
+    /// cannot deadlock with other threads, as long as this thread inserts into this cache
+    /// only after dropping the returned [`BatchView`].
+    pub fn read_batch(&self, keys: &[u8], ends: &[usize], out: &mut Vec<Option<Found>>) -> BatchView<'_> {
+        let key = |i: usize| &keys[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+        // First each key's shard and hash (kept in `out` until the lookup replaces them),
+        // then the locks, then the map lookups.
+        out.clear();
+        out.extend((0..ends.len()).map(|i| {
+            let h = self.hasher.hash_one(key(i));
+            Some(Found(shard_of(h), h))
+        }));
+        let mut shards: [Option<RwLockReadGuard<'_, ShardData>>; SHARDS] = Default::default();
+        for &Found(s, _) in out.iter().flatten() {
+            if shards[s].is_none() {
+                shards[s] = Some(self.shards[s].read_recursive());
+            }
         }
+        let view = BatchView { shards };
+        for f in out.iter_mut() {
+            if let Some(Found(s, h)) = *f {
+                *f = view.shards[s].as_ref().and_then(|d| d.map.get(&h)).map(|&at| Found(s, at));
+            }
+        }
+        for (i, f) in out.iter_mut().enumerate() {
+            if let Some(Found(s, at)) = *f {
+                let same = view.shards[s].as_ref().is_some_and(|d| {
+                    let rec = &d.chunks[(at >> 32) as usize][(at as u32) as usize..];
+                    rec.get(HEADER..HEADER + u32_at(rec, 0)) == Some(key(i))
+                });
+                if !same {
+                    *f = None;
+                }
+            }
+        }
+        for &Found(s, at) in out.iter().flatten() {
+            if let Some(d) = &view.shards[s] {
+                std::hint::black_box(d.record(at).text.len());
+            }
+        }
+        view
     }
 
     /// Caches `row` under `key` (a racing insert of the same key keeps the first: both are
@@ -674,21 +692,27 @@ mod tests {
             ends.push(keys.len());
         }
         let mut found = Vec::new();
-        let view = c.read_all();
-        view.find_all(&keys, &ends, &mut found);
+        let view = c.read_batch(&keys, &ends, &mut found);
         assert_eq!(found.len(), 200);
         let before = thread_hits();
         for (n, i) in (0..200).rev().enumerate() {
             match found[n] {
                 Some(f) => {
                     assert_eq!(i % 2, 0, "key{i} was never cached");
-                    assert_eq!(view.row(f).to_row(), row(&format!("c{i}"), i));
+                    assert_eq!(view.row(f).map(|r| r.to_row()), Some(row(&format!("c{i}"), i)));
                 }
                 None => assert_eq!(i % 2, 1, "key{i} is cached"),
             }
         }
         assert_eq!(thread_hits() - before, 100);
+        assert_eq!(view.shards.iter().flatten().count(), SHARDS, "200 keys fall in every shard");
         drop(view);
+        // A batch of one key locks only its own shard.
+        let one = c.read_batch(b"key2", &[4], &mut found);
+        assert_eq!(one.shards.iter().flatten().count(), 1);
+        assert_eq!(found.len(), 1);
+        assert_eq!(one.row(found[0].unwrap()).map(|r| r.to_row()), Some(row("c2", 2)));
+        drop(one);
         // Nothing locked any more: an insert goes through.
         assert!(c.insert(b"key1", &row("c1", 1)));
     }

@@ -18,7 +18,7 @@
 use super::changes::ChangeSet;
 use crate::error::{err, Error, ErrorKind, Result};
 use crossbeam_channel::{Receiver, Sender};
-use parking_lot::RwLock;
+use parking_lot::{Condvar, Mutex, RwLock};
 use super::redo::{Redo, RedoLog, Replayer};
 use super::store::Store;
 use redb::WriteTransaction;
@@ -201,7 +201,7 @@ impl Writer {
             }),
         };
         self.enqueue(job);
-        rx.recv().unwrap_or_else(|| Err(err(ErrorKind::Internal, "writer thread stopped without replying")))
+        rx.reply()
     }
 
     fn send<T: Send + 'static>(
@@ -261,7 +261,7 @@ impl Writer {
     ) -> Result<T> {
         let (tx, rx) = oneshot::<Result<T>>();
         self.send(op, move |r| tx.send(r), store_only, redo);
-        rx.recv().unwrap_or_else(|| Err(err(ErrorKind::Internal, "writer thread stopped without replying")))
+        rx.reply()
     }
 
     /// Stops accepting work, lets queued work commit, and joins the thread.
@@ -286,8 +286,8 @@ impl Drop for Writer {
 /// waiting callers' `recv`, 10% in `sched_yield`).
 struct Slot<T> {
     /// None while waiting; Some(None) when the sender was dropped without a reply.
-    state: std::sync::Mutex<Option<Option<T>>>,
-    ready: std::sync::Condvar,
+    state: Mutex<Option<Option<T>>>,
+    ready: Condvar,
 }
 
 /// The writer's end of a [`Slot`]: sends once; dropped unsent, it wakes the caller empty.
@@ -297,7 +297,7 @@ struct SlotSender<T>(Option<Arc<Slot<T>>>);
 struct SlotReceiver<T>(Arc<Slot<T>>);
 
 fn oneshot<T>() -> (SlotSender<T>, SlotReceiver<T>) {
-    let slot = Arc::new(Slot { state: std::sync::Mutex::new(None), ready: std::sync::Condvar::new() });
+    let slot = Arc::new(Slot { state: Mutex::new(None), ready: Condvar::new() });
     (SlotSender(Some(slot.clone())), SlotReceiver(slot))
 }
 
@@ -319,9 +319,7 @@ impl<T> Drop for SlotSender<T> {
 
 impl<T> Slot<T> {
     fn put(&self, v: Option<T>) {
-        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        *g = Some(v);
-        drop(g);
+        *self.state.lock() = Some(v);
         self.ready.notify_one();
     }
 }
@@ -329,13 +327,20 @@ impl<T> Slot<T> {
 impl<T> SlotReceiver<T> {
     /// The reply; None when the writer dropped the job without one.
     fn recv(self) -> Option<T> {
-        let mut g = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = self.0.state.lock();
         loop {
             if let Some(v) = g.take() {
                 return v;
             }
-            g = self.0.ready.wait(g).unwrap_or_else(|p| p.into_inner());
+            self.0.ready.wait(&mut g);
         }
+    }
+}
+
+impl<T> SlotReceiver<Result<T>> {
+    /// The writer's reply; an error when it dropped the job without one.
+    fn reply(self) -> Result<T> {
+        self.recv().unwrap_or_else(|| Err(err(ErrorKind::Internal, "writer thread stopped without replying")))
     }
 }
 
